@@ -1,0 +1,43 @@
+"""The one server process: Django (WSGI, on a thread pool) plus the sandbox Web Socket.
+
+Django's own ASGI handler runs every sync view on one shared thread, so a slow remote-like
+view (the sandbox's injected latency, a Collect! plan waiting for a prompt's answer) would
+hold up every other request. Here HTTP goes to the WSGI application on a pool of threads,
+and Web Socket connections go to the sandbox's Collect! socket on the event loop, in the
+same process, so a running plan can reach the socket that its client opened.
+"""
+
+from __future__ import annotations
+
+import os
+
+from a2wsgi import WSGIMiddleware
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmhub.settings")
+http_application = WSGIMiddleware(
+    get_wsgi_application(),  # type: ignore[arg-type]
+    workers=int(os.environ.get("CRMHUB_WEB_THREADS", "16")),
+)
+
+from django.conf import settings  # noqa: E402 - settings need Django set up first
+
+
+async def application(scope, receive, send):  # type: ignore[no-untyped-def]
+    """Route Web Socket connections to the sandbox; everything else to Django."""
+    if scope["type"] == "websocket":
+        if settings.CRMHUB_SANDBOX:
+            from crmhub.sandbox.websocket import websocket_app
+
+            await websocket_app(scope, receive, send)
+            return
+        await send({"type": "websocket.close", "code": 4404})
+        return
+    if scope["type"] == "lifespan":
+        message = await receive()
+        while message["type"] != "lifespan.shutdown":
+            await send({"type": message["type"] + ".complete"})
+            message = await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await http_application(scope, receive, send)

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import models
+
+from crmhub.connectors.base import ConnectionSpec
+from crmhub.connections.kinds import KIND_CHOICES, KINDS
+from crmhub.core import crypto, redaction
+
+
+class Health(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    OK = "ok", "OK"
+    AUTH_FAILED = "auth_failed", "Authentication failed"
+    UNREACHABLE = "unreachable", "Unreachable"
+    ERROR = "error", "Error"
+
+
+class Connection(models.Model):
+    """One account on a remote CRM, with its credentials encrypted at rest."""
+
+    Kind = models.TextChoices("Kind", KIND_CHOICES)  # type: ignore[misc]
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=KIND_CHOICES)
+    base_url = models.CharField(max_length=500)
+    settings = models.JSONField(default=dict, blank=True)
+    secrets_ciphertext = models.TextField(blank=True, default="", editable=False)
+    country = models.CharField(
+        max_length=2, default="US",
+        help_text="Default region for phone numbers without a country code (ISO code).",
+    )
+    rate_limit = models.FloatField(default=5.0, help_text="Requests per second, all workers together.")
+    daily_quota = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests per day; when used up, work pauses until midnight UTC."
+    )
+    sync_interval_minutes = models.PositiveIntegerField(default=15)
+    full_sync_interval_hours = models.PositiveIntegerField(default=24)
+    allow_private_network = models.BooleanField(
+        default=False,
+        help_text="Allow private and loopback addresses (a self-hosted server, the sandbox). "
+        "Only a superuser may change this.",
+    )
+    is_active = models.BooleanField(default=True)
+    health = models.CharField(max_length=20, choices=Health.choices, default=Health.UNKNOWN)
+    health_error = models.TextField(blank=True, default="")
+    health_checked_at = models.DateTimeField(null=True, blank=True)
+    throttled_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("manage_connection", "Can manage connections and their credentials")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    # -- credentials -----------------------------------------------------------------------
+    @property
+    def _secret_context(self) -> str:
+        return f"connections.connection.secrets:{self.uid}"
+
+    def get_secrets(self) -> dict[str, str]:
+        """Return the decrypted credentials (raises ``DecryptionError`` on a wrong key)."""
+        if not self.secrets_ciphertext:
+            return {}
+        values: dict[str, str] = crypto.unseal(self.secrets_ciphertext, context=self._secret_context)
+        redaction.register_secrets(values.values())
+        return values
+
+    def set_secrets(self, values: dict[str, str]) -> None:
+        """Encrypt ``values`` into this row (saved with the row)."""
+        clean = {key: value for key, value in values.items() if value}
+        redaction.register_secrets(clean.values())
+        self.secrets_ciphertext = crypto.seal(clean, context=self._secret_context) if clean else ""
+
+    def secret_names_set(self) -> list[str]:
+        """Return the names of the credentials that are set (never their values)."""
+        return sorted(self.get_secrets()) if self.secrets_ciphertext else []
+
+    # -- connector ---------------------------------------------------------------------------
+    @property
+    def kind_info(self):  # type: ignore[no-untyped-def]
+        return KINDS[self.kind]
+
+    def spec(self) -> ConnectionSpec:
+        """Return what a connector needs to reach this account (secrets decrypted)."""
+        settings: dict[str, Any] = dict(self.settings or {})
+        settings.setdefault("country", self.country)
+        return ConnectionSpec(
+            kind=self.kind,
+            base_url=self.base_url,
+            settings=settings,
+            secrets=self.get_secrets(),
+            allow_private_network=self.allow_private_network,
+            connection_id=self.pk,
+        )

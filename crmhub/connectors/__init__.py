@@ -1,0 +1,1 @@
+"""Plain-Python clients of the remote CRMs (no Django imports here)."""

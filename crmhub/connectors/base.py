@@ -1,0 +1,181 @@
+"""The one interface every CRM connector implements, and the values it returns.
+
+A connector is built from a ``ConnectionSpec`` (base URL, settings, secrets) and never
+touches Django. Reads return frozen dataclasses; every operation that changes remote state
+is described by an ``Operation`` (its parameters, whether it is safe to repeat) and run
+through ``Connector.run(operation, params)``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from crmhub.connectors.errors import InvalidParams
+from crmhub.connectors.http import CallRecord, HttpClient
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """Everything a connector needs to reach one remote account."""
+
+    kind: str
+    base_url: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    allow_private_network: bool = False
+    connection_id: int | None = None
+    timeout: tuple[float, float] = (5.0, 30.0)
+
+    def __repr__(self) -> str:  # secrets never appear in a repr
+        return f"ConnectionSpec(kind={self.kind!r}, base_url={self.base_url!r})"
+
+
+@dataclass(frozen=True)
+class RemoteContact:
+    """One person or company as the remote CRM has it, normalised for the index."""
+
+    remote_id: str
+    record_type: str  # customer | debtor | client | cosigner | associate | person | company
+    first_name: str = ""
+    last_name: str = ""
+    full_name: str = ""
+    company: str = ""
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of a remote listing. ``total`` is the remote's own count, when it says."""
+
+    contacts: tuple[RemoteContact, ...]
+    total: int | None = None
+    number: int = 0
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A question a running Collect! plan asks (over its Web Socket)."""
+
+    prompt_id: str
+    message: str
+    fields: tuple[Mapping[str, Any], ...] = ()
+
+
+#: Called with a prompt; returns the answer values, or ``None`` when nobody answered in time.
+PromptHandler = Callable[[Prompt], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """What a state-changing call returned, for the Action record."""
+
+    message: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    remote_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A remote call staff can ask for: its name, label, and whether repeating it is safe."""
+
+    name: str
+    label: str
+    #: Safe calls (reads) may be retried after any transient failure; unsafe ones only
+    #: when the request provably never reached the server.
+    safe: bool = False
+    #: Whether the operation needs a contact of the index (``contact_remote_id`` param).
+    needs_contact: bool = True
+    #: The record types this operation applies to (empty: any).
+    record_types: tuple[str, ...] = ()
+
+
+class Connector(abc.ABC):
+    """Base class of the four CRM connectors.
+
+    Subclasses set ``kind`` and ``operations`` and implement the abstract methods; every
+    HTTP call goes through ``self.http`` so it is guarded, timed, redacted and recorded.
+    """
+
+    kind: ClassVar[str]
+    operations: ClassVar[Mapping[str, Operation]] = {}
+    #: Whether ``iter_contact_pages(since=...)`` returns only what changed since then.
+    supports_incremental: ClassVar[bool] = False
+    #: Field names whose values are secrets (masked in every recorded call).
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, spec: ConnectionSpec, *, http: HttpClient | None = None) -> None:
+        self.spec = spec
+        self.http = http or HttpClient(
+            base_url=spec.base_url,
+            allow_private_network=spec.allow_private_network,
+            timeout=spec.timeout,
+            secret_values=tuple(v for v in spec.secrets.values() if v),
+            secret_fields=self.secret_fields,
+        )
+
+    # -- reads -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def check_credentials(self) -> None:
+        """Make one cheap authenticated call; raise ``AuthFailed`` or another error."""
+
+    @abc.abstractmethod
+    def iter_contact_pages(
+        self, *, since: datetime | None = None, page_size: int = 100
+    ) -> Iterator[ContactPage]:
+        """Yield the remote contact list page by page, to the end.
+
+        Stops on a short or empty page and raises ``BadResponse`` on a page repeated
+        verbatim (a pagination loop). With ``since`` and ``supports_incremental``, yield
+        only records changed since then.
+        """
+
+    # -- acts --------------------------------------------------------------------------------
+    def validate(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Return ``params`` cleaned for ``operation``; raise ``InvalidParams`` if they are not.
+
+        Forms and services call this before anything is queued, so staff see exactly the
+        checks the connector applies before it sends.
+        """
+        if operation not in self.operations:
+            raise InvalidParams({"operation": [f"Unknown operation {operation!r} for {self.kind}."]})
+        return self.clean_params(operation, dict(params))
+
+    @abc.abstractmethod
+    def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate and normalise ``params`` of one known operation (see ``validate``)."""
+
+    def run(
+        self,
+        operation: str,
+        params: Mapping[str, Any],
+        *,
+        on_prompt: PromptHandler | None = None,
+    ) -> OperationResult:
+        """Validate ``params`` and carry out ``operation``; raise a ``ConnectorError`` on failure."""
+        cleaned = self.validate(operation, params)
+        return self.perform(operation, cleaned, on_prompt=on_prompt)
+
+    @abc.abstractmethod
+    def perform(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        *,
+        on_prompt: PromptHandler | None = None,
+    ) -> OperationResult:
+        """Carry out an already validated operation."""
+
+    # -- audit -------------------------------------------------------------------------------
+    def drain_calls(self) -> list[CallRecord]:
+        """Return (and forget) the redacted record of every HTTP call made so far."""
+        return self.http.drain_calls()
+
+    def close(self) -> None:
+        self.http.close()

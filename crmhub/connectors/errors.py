@@ -1,0 +1,108 @@
+"""One error family for every remote CRM.
+
+Nothing raw (``requests``, lxml, json) ever leaves a connector: each transport maps its
+failures to these classes in one function. ``retryable`` says whether trying again can
+help at all; ``request_sent`` says whether the request may have reached the server, which
+decides whether a call that changes remote state may be retried (never, if it may have).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class ConnectorError(Exception):
+    """A remote call failed. ``str()`` is safe to show staff: it carries no secret."""
+
+    retryable: bool = False
+    #: Whether the request may have reached the server (so its effect may have happened).
+    request_sent: bool = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        url: str | None = None,
+        body: str | None = None,
+        request_sent: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.url = url
+        self.body = body[:2000] if body else body
+        if request_sent is not None:
+            self.request_sent = request_sent
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AuthFailed(ConnectorError):
+    """The credentials were refused. Staff must fix the connection; retrying cannot help."""
+
+
+class RateLimited(ConnectorError):
+    """The remote asked us to slow down; the request was not carried out."""
+
+    retryable = True
+    request_sent = False
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class Unavailable(ConnectorError):
+    """Network trouble, a timeout or a 5xx. ``request_sent`` tells whether it got there."""
+
+    retryable = True
+
+
+class Rejected(ConnectorError):
+    """The remote refused the request as invalid (a 4xx or a vendor error in the body)."""
+
+
+class NotFound(Rejected):
+    """The remote record does not exist."""
+
+
+class BadResponse(ConnectorError):
+    """The answer could not be understood (not XML/JSON, wrong shape, unsafe XML, too big)."""
+
+
+class UnsafeXML(BadResponse):
+    """The answer was XML with a DOCTYPE or entities; refused without expanding anything."""
+
+
+class UnknownOutcome(ConnectorError):
+    """A state-changing request was sent but no definite answer came back."""
+
+
+class BlockedAddress(ConnectorError):
+    """The base URL points to an address this connection may not reach."""
+
+    request_sent = False
+
+
+class NeedsInput(ConnectorError):
+    """A Collect! plan prompted and nobody answered in time; the plan was cancelled."""
+
+
+class InvalidParams(ConnectorError):
+    """Parameters failed validation before anything was sent. ``errors`` maps field → messages."""
+
+    request_sent = False
+
+    def __init__(self, errors: Mapping[str, list[str]] | str) -> None:
+        if isinstance(errors, str):
+            errors = {"__all__": [errors]}
+        self.errors = {field: list(messages) for field, messages in errors.items()}
+        flat = "; ".join(
+            f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
+            for field, messages in self.errors.items()
+        )
+        super().__init__(flat or "Invalid parameters.")

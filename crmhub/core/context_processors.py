@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from crmhub.core import roles as role_rules
+
+
+def roles(request: HttpRequest) -> dict[str, bool]:
+    """Expose what the signed-in user may do, so templates show only their buttons."""
+    user = request.user
+    return {
+        "can_act": role_rules.can_act(user),
+        "can_manage_connections": role_rules.can_manage_connections(user),
+    }

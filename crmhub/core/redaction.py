@@ -1,0 +1,145 @@
+"""Keep secrets out of logs, error reports and audit records.
+
+Two layers: values known to be secret (every credential decrypted in this process is
+registered) are replaced wherever they appear, and well-known secret-bearing patterns
+(``apikey=…``, ``Authorization: …``, ``"password": …``) are masked whatever their value.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.views.debug import SafeExceptionReporterFilter
+
+MASK = "[redacted]"
+SECRET_NAME = re.compile(
+    r"api[-_]?key|access[-_]?key|accesskey|apikey|password|passwd|secret|token|authorization"
+    r"|op_password|sessionkey|signature|cookie|csrf",
+    re.IGNORECASE,
+)
+_PATTERNS = [
+    # key=value in query strings and form bodies
+    re.compile(
+        r"(?i)\b(apikey|api_key|accesskey|access_key|password|op_password|token|sessionkey)"
+        r"=([^&\s'\"]+)"
+    ),
+    # "key": "value" in JSON
+    re.compile(
+        r"(?i)([\"'](?:apikey|api_key|accessKey|access_key|password|op_password|token)[\"']\s*:\s*)"
+        r"([\"'])(.*?)\2"
+    ),
+    # Authorization headers
+    re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?)(basic|bearer)\s+[A-Za-z0-9._~+/=-]+"),
+]
+_known: set[str] = set()
+_lock = threading.Lock()
+_MIN_SECRET_LENGTH = 4
+_MAX_KNOWN = 10_000
+
+
+def register_secret(value: object) -> None:
+    """Remember ``value`` as secret so that it is masked wherever it later appears."""
+    if not isinstance(value, str) or len(value) < _MIN_SECRET_LENGTH:
+        return
+    with _lock:
+        if len(_known) >= _MAX_KNOWN:
+            _known.clear()
+        _known.add(value)
+
+
+def register_secrets(values: Iterable[object]) -> None:
+    """Register every value of ``values`` (see ``register_secret``)."""
+    for value in values:
+        register_secret(value)
+
+
+def redact_text(text: str) -> str:
+    """Return ``text`` with known secrets and secret-bearing patterns masked."""
+    if not text:
+        return text
+    with _lock:
+        known = sorted(_known, key=len, reverse=True)
+    for value in known:
+        if value in text:
+            text = text.replace(value, MASK)
+    text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}={MASK}", text)
+    text = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}{m.group(2)}", text)
+    text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}{m.group(2)} {MASK}", text)
+    return text
+
+
+def redact_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``data`` with secret-named keys masked and values scrubbed."""
+    clean: dict[str, Any] = {}
+    for key, value in data.items():
+        if SECRET_NAME.search(str(key)):
+            clean[key] = MASK
+        else:
+            clean[key] = redact_value(value)
+    return clean
+
+
+def redact_value(value: Any) -> Any:
+    """Return ``value`` with every nested string scrubbed and secret keys masked."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return redact_mapping(value)
+    if isinstance(value, list | tuple):
+        return [redact_value(item) for item in value]
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """Logging filter that scrubs the rendered message (args included) and tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string must not hide the log line
+            message = str(record.msg)
+        record.msg = redact_text(message)
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            formatter = logging.Formatter()
+            record.exc_text = redact_text(formatter.formatException(record.exc_info))
+            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+        return True
+
+
+class ExceptionReporterFilter(SafeExceptionReporterFilter):
+    """Django error reports with credential-looking names and known secrets masked."""
+
+    hidden_settings = re.compile(
+        "API|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|FIELD_KEYS|DATABASE_URL|BROKER_URL",
+        flags=re.IGNORECASE,
+    )
+
+    def get_post_parameters(self, request):  # type: ignore[no-untyped-def]
+        params = super().get_post_parameters(request)
+        if not params:
+            return params
+        cleaned = params.copy()
+        for key in cleaned:
+            cleaned[key] = MASK if SECRET_NAME.search(key) else redact_text(str(cleaned[key]))
+        return cleaned
+
+    def cleanse_special_types(self, request, value):  # type: ignore[no-untyped-def]
+        value = super().cleanse_special_types(request, value)
+        if isinstance(value, str):
+            return redact_text(value)
+        return value
+
+    def get_traceback_frame_variables(self, request, tb_frame):  # type: ignore[no-untyped-def]
+        variables = super().get_traceback_frame_variables(request, tb_frame)
+        return [(name, redact_value(value)) for name, value in variables]
+
+    def get_safe_request_meta(self, request):  # type: ignore[no-untyped-def]
+        meta = super().get_safe_request_meta(request)
+        return {key: redact_text(str(value)) for key, value in meta.items()}

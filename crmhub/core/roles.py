@@ -1,0 +1,57 @@
+"""The three staff roles and what each may do.
+
+* viewer   — browse the contact index, actions and connections;
+* operator — a viewer who may also act (``actions.run_action``);
+* admin    — an operator who manages connections and their credentials.
+"""
+
+from __future__ import annotations
+
+VIEWER = "viewer"
+OPERATOR = "operator"
+ADMIN = "admin"
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    VIEWER: [
+        "contacts.view_contact",
+        "contacts.view_person",
+        "contacts.view_syncrun",
+        "actions.view_action",
+        "actions.view_batch",
+        "connections.view_connection",
+    ],
+    OPERATOR: [
+        "contacts.view_contact",
+        "contacts.view_person",
+        "contacts.view_syncrun",
+        "actions.view_action",
+        "actions.view_batch",
+        "actions.run_action",
+        "connections.view_connection",
+    ],
+    ADMIN: [
+        "contacts.view_contact",
+        "contacts.view_person",
+        "contacts.view_syncrun",
+        "actions.view_action",
+        "actions.view_batch",
+        "actions.run_action",
+        "connections.view_connection",
+        "connections.add_connection",
+        "connections.change_connection",
+        "connections.delete_connection",
+        "connections.manage_connection",
+    ],
+}
+
+
+def can_view(user) -> bool:  # type: ignore[no-untyped-def]
+    return bool(user.is_authenticated and user.has_perm("contacts.view_contact"))
+
+
+def can_act(user) -> bool:  # type: ignore[no-untyped-def]
+    return bool(user.is_authenticated and user.has_perm("actions.run_action"))
+
+
+def can_manage_connections(user) -> bool:  # type: ignore[no-untyped-def]
+    return bool(user.is_authenticated and user.has_perm("connections.manage_connection"))

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
+from crmhub.core.roles import ROLE_PERMISSIONS
+
+
+def roles_ensure(**_: Any) -> None:
+    """Create the viewer / operator / admin groups and give each exactly its permissions.
+
+    Runs after every migration (permissions of apps migrated later appear on a later call),
+    so a new permission in ``ROLE_PERMISSIONS`` reaches existing installs.
+    """
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        query = Q()
+        for name in names:
+            app_label, codename = name.split(".", 1)
+            query |= Q(content_type__app_label=app_label, codename=codename)
+        group.permissions.set(Permission.objects.filter(query))

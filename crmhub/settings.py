@@ -1,0 +1,272 @@
+"""Django settings for crmhub, read from the environment (see README "Configuration")."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+from crmhub.core import env as envmod
+
+ENV = os.environ
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(ENV.get("CRMHUB_VAR_DIR", BASE_DIR / "var")).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+CRMHUB_MODE = envmod.read_mode(ENV)
+# pytest (8.2+) announces itself; tests get their own broker folder, shared with the worker
+# processes they start through the environment.
+TESTING = "PYTEST_VERSION" in ENV
+if TESTING:
+    os.environ.setdefault("CRMHUB_BROKER_DIR", str(VAR_DIR / "test" / f"broker-{os.getpid()}"))
+PRODUCTION = CRMHUB_MODE == "production"
+
+SECRET_KEY = envmod.read_secret_key(ENV, mode=CRMHUB_MODE, var_dir=VAR_DIR)
+CRMHUB_FIELD_KEYS = envmod.read_field_keys(ENV, mode=CRMHUB_MODE, var_dir=VAR_DIR)
+DEBUG = envmod.read_bool(ENV, "DEBUG", default=False)
+ALLOWED_HOSTS = envmod.read_list(
+    ENV, "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
+)
+CSRF_TRUSTED_ORIGINS = envmod.read_list(ENV, "CSRF_TRUSTED_ORIGINS", default=[])
+# The built-in sandbox CRMs: on by default in embedded mode, off in production.
+CRMHUB_SANDBOX = envmod.read_bool(ENV, "CRMHUB_SANDBOX", default=not PRODUCTION)
+# Where the console's own server listens; demo connections point the sandbox there.
+CRMHUB_PUBLIC_URL = ENV.get("CRMHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "csp",
+    "axes",
+    "crmhub.core",
+    "crmhub.connections",
+    "crmhub.contacts",
+    "crmhub.actions",
+    "crmhub.console",
+    "crmhub.sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "crmhub.urls"
+WSGI_APPLICATION = "crmhub.wsgi.application"
+ASGI_APPLICATION = "crmhub.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "crmhub.core.context_processors.roles",
+            ],
+        },
+    },
+]
+
+# --- Databases -----------------------------------------------------------------------------
+# SQLite by default (WAL, busy timeout, IMMEDIATE transactions so a reader that later writes
+# waits for the lock instead of failing at once); any DATABASE_URL otherwise.
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
+
+def _database(url: str, test_name: str) -> dict:
+    config = dj_database_url.parse(url, conn_max_age=0)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["OPTIONS"] = dict(SQLITE_OPTIONS)
+        # A file, not memory: live servers, workers and browsers in the tests share it.
+        config["TEST"] = {"NAME": str(VAR_DIR / "test" / f"{test_name}-{os.getpid()}.sqlite3")}
+    else:
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+DATABASES = {
+    "default": _database(
+        ENV.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'crmhub.sqlite3'}"), "test-default"
+    ),
+    # The sandbox CRMs stand in for remote systems: they keep their data apart.
+    "sandbox": _database(
+        ENV.get("SANDBOX_DATABASE_URL", f"sqlite:///{VAR_DIR / 'sandbox.sqlite3'}"),
+        "test-sandbox",
+    ),
+}
+DATABASE_ROUTERS = ["crmhub.sandbox.routers.SandboxRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "crmhub",
+    }
+}
+
+# --- Auth ------------------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "console:dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+# Lock out a username from one address after repeated failures; spoofed X-Forwarded-For
+# headers are not trusted (no proxy is assumed unless AXES_IPWARE_PROXY_COUNT is set).
+AXES_FAILURE_LIMIT = int(ENV.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(ENV.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_PROXY_COUNT = int(ENV.get("AXES_IPWARE_PROXY_COUNT", "0")) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# --- Internationalisation ------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = ENV.get("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files ----------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# --- Security headers ------------------------------------------------------------------------
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    }
+}
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CSRF_FAILURE_VIEW = "crmhub.core.views.csrf_failure"
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = envmod.read_bool(ENV, "SECURE_SSL_REDIRECT", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = int(ENV.get("SECURE_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+# --- Celery ----------------------------------------------------------------------------------
+# Ids only in messages, JSON only, late ack with redelivery of a killed worker's task (capped
+# by the delivery counter on each Action), one message prefetched per process, time limits.
+# See README "Reliability" and tests/core/test_celery_settings.py.
+_broker_url = ENV.get("CELERY_BROKER_URL", "").strip()
+if _broker_url:
+    CELERY_BROKER_URL = _broker_url
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 1800}
+else:
+    CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = envmod.embedded_broker(
+        Path(ENV.get("CRMHUB_BROKER_DIR", VAR_DIR / "broker"))
+    )
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_VISIBILITY_TIMEOUT = 1800
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 270
+CELERY_RETRY_BACKOFF_MAX = 300
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 60.0
+CELERY_TASK_DEFAULT_QUEUE = "actions"
+CELERY_TASK_ROUTES = {
+    "crmhub.contacts.tasks.*": {"queue": "sync"},
+    "crmhub.connections.tasks.*": {"queue": "sync"},
+    "crmhub.actions.tasks.*": {"queue": "actions"},
+}
+CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_ALWAYS_EAGER = False
+# How often the sweeper looks for actions the broker lost, and the sync dispatcher runs.
+CRMHUB_SWEEP_SECONDS = float(ENV.get("CRMHUB_SWEEP_SECONDS", "5"))
+CRMHUB_DISPATCH_SECONDS = float(ENV.get("CRMHUB_DISPATCH_SECONDS", "30"))
+# A message is delivered at most this many times before the action is failed (poison).
+CRMHUB_MAX_DELIVERIES = 3
+
+# --- Logging: secrets are redacted at the root, whatever logs them ---------------------------
+LOG_LEVEL = ENV.get("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "crmhub.core.redaction.RedactingFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "urllib3": {"level": "WARNING"},
+    },
+}
+DEFAULT_EXCEPTION_REPORTER_FILTER = "crmhub.core.redaction.ExceptionReporterFilter"

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("crmhub.console.urls")),
+]
+if settings.CRMHUB_SANDBOX:
+    urlpatterns.append(path("sandbox/", include("crmhub.sandbox.urls")))

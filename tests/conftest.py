@@ -1,0 +1,109 @@
+"""Fixtures shared by every test: users per role, the real server, the real worker."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from crmhub.core import roles
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- users ------------------------------------------------------------------------------------
+def _user(username: str, role: str | None = None, **flags: bool) -> User:
+    user = User.objects.create_user(username=username, password="pw-" + username, **flags)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def viewer(db) -> User:  # type: ignore[no-untyped-def]
+    return _user("viewer", roles.VIEWER)
+
+
+@pytest.fixture
+def operator(db) -> User:  # type: ignore[no-untyped-def]
+    return _user("operator", roles.OPERATOR)
+
+
+@pytest.fixture
+def admin_user(db) -> User:  # type: ignore[no-untyped-def]
+    return _user("connadmin", roles.ADMIN, is_staff=True)
+
+
+@pytest.fixture
+def superuser(db) -> User:  # type: ignore[no-untyped-def]
+    return User.objects.create_superuser("root", "root@example.com", "pw-root")
+
+
+# -- the real server (HTTP + Web Socket) ----------------------------------------------------------
+class LiveServer:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.host_port = url.split("//", 1)[1]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+@pytest.fixture(scope="session")
+def web_server(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+    """Serve crmhub's ASGI application (console + sandbox + Web Socket) with uvicorn.
+
+    Runs in a thread of the test process, so it uses the test databases; tests that need
+    it must commit their data (``transaction=True``).
+    """
+    import uvicorn
+
+    from crmhub.asgi import application
+
+    port = free_port()
+    config = uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="off", ws="websockets-sansio", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield LiveServer(f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def celery_worker(transactional_db) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """Run a real Celery worker (thread pool) on the configured broker for one test."""
+    from celery.contrib.testing.worker import start_worker
+
+    from crmhub.celery import app
+
+    with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False,
+                      queues=["actions", "sync"], shutdown_timeout=20,
+                      loglevel="WARNING") as worker:
+        yield worker
+
+
+def wait_for(predicate, *, timeout: float = 20.0, interval: float = 0.05, message: str = ""):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(message or f"condition not met within {timeout} s")
+        time.sleep(interval)
