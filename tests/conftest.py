@@ -69,8 +69,15 @@ def web_server(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:  # t
     from crmhub.asgi import application
 
     port = free_port()
-    config = uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off", ws="websockets-sansio", access_log=False)
+    config = uvicorn.Config(
+        application,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws="websockets-sansio",
+        access_log=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
@@ -91,9 +98,15 @@ def celery_worker(transactional_db) -> Iterator[object]:  # type: ignore[no-unty
 
     from crmhub.celery import app
 
-    with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False,
-                      queues=["actions", "sync"], shutdown_timeout=20,
-                      loglevel="WARNING") as worker:
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=4,
+        perform_ping_check=False,
+        queues=["actions", "sync"],
+        shutdown_timeout=20,
+        loglevel="WARNING",
+    ) as worker:
         yield worker
 
 
@@ -107,3 +120,36 @@ def wait_for(predicate, *, timeout: float = 20.0, interval: float = 0.05, messag
         if time.monotonic() > deadline:
             pytest.fail(message or f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+# -- the simulated CRMs ------------------------------------------------------------------
+@pytest.fixture
+def sandbox_spec(web_server):  # type: ignore[no-untyped-def]
+    """Return a factory: seed simulated CRM ``kind`` with ``people`` and return a spec to reach it.
+
+    ``wrong_secrets=True`` returns the same spec with every secret altered (auth must fail).
+    Needs ``@pytest.mark.django_db(transaction=True, databases="__all__")``.
+    """
+    from crmhub.connectors.base import ConnectionSpec
+    from crmhub.sandbox.registry import module
+    from crmhub.sandbox.services import sandbox_account, sandbox_base_url, sandbox_seed
+
+    def make(
+        kind: str, *, people: int = 30, wrong_secrets: bool = False, reseed: bool = True
+    ) -> ConnectionSpec:
+        if reseed:
+            sandbox_seed(people=people, kinds=(kind,), reset=True)
+        account = sandbox_account(kind=kind)
+        settings, secrets = module(kind).connection_settings(account.credentials)
+        if wrong_secrets:
+            secrets = {name: value[:-2] + "XY" for name, value in secrets.items()}
+        return ConnectionSpec(
+            kind=kind,
+            base_url=sandbox_base_url(kind=kind, public_url=web_server.url),
+            settings=settings,
+            secrets=secrets,
+            allow_private_network=True,
+            timeout=(2.0, 5.0),
+        )
+
+    return make

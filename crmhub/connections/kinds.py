@@ -71,12 +71,21 @@ KINDS: dict[str, Kind] = {
         default_base_url="https://www.allclients.com/api/2/",
         record_types=("person",),
         fields=(
-            Field("account_id", "Account ID", help_text="Numeric, from Settings > API Settings.",
-                  max_length=20, clean=_numeric),
+            Field(
+                "account_id",
+                "Account ID",
+                help_text="Numeric, from Settings > API Settings.",
+                max_length=20,
+                clean=_numeric,
+            ),
             Field("api_key", "API key", secret=True),
-            Field("time_zone", "Account time zone", default="America/Chicago",
-                  help_text="The account's time zone in AllClients; dates are read and sent in it.",
-                  clean=_time_zone),
+            Field(
+                "time_zone",
+                "Account time zone",
+                default="America/Chicago",
+                help_text="The account's time zone in AllClients; dates are read and sent in it.",
+                clean=_time_zone,
+            ),
         ),
     ),
     "apptivo": Kind(
@@ -98,8 +107,12 @@ KINDS: dict[str, Kind] = {
         fields=(
             Field("operator_id", "Operator ID", max_length=40),
             Field("password", "Operator password", secret=True),
-            Field("database", "Database", default="cv_masterdb",
-                  help_text="Sent as x-collect-database (e.g. cv_masterdb)."),
+            Field(
+                "database",
+                "Database",
+                default="cv_masterdb",
+                help_text="Sent as x-collect-database (e.g. cv_masterdb).",
+            ),
             Field("websocket_path", "Web Socket path", default="/api/v1/ws", clean=_ws_path),
         ),
     ),
@@ -113,8 +126,13 @@ KINDS: dict[str, Kind] = {
             Field("password", "Password", secret=True),
             Field("organisation", "Organisation"),
             Field("unit", "Unit", required=False),
-            Field("release", "Release", default="14", help_text="CRM.COM release, e.g. 14.",
-                  clean=_release),
+            Field(
+                "release",
+                "Release",
+                default="14",
+                help_text="CRM.COM release, e.g. 14.",
+                clean=_release,
+            ),
         ),
     ),
 }

@@ -5,8 +5,8 @@ from typing import Any
 
 from django.db import models
 
-from crmhub.connectors.base import ConnectionSpec
 from crmhub.connections.kinds import KIND_CHOICES, KINDS
+from crmhub.connectors.base import ConnectionSpec
 from crmhub.core import crypto, redaction
 
 
@@ -30,12 +30,17 @@ class Connection(models.Model):
     settings = models.JSONField(default=dict, blank=True)
     secrets_ciphertext = models.TextField(blank=True, default="", editable=False)
     country = models.CharField(
-        max_length=2, default="US",
+        max_length=2,
+        default="US",
         help_text="Default region for phone numbers without a country code (ISO code).",
     )
-    rate_limit = models.FloatField(default=5.0, help_text="Requests per second, all workers together.")
+    rate_limit = models.FloatField(
+        default=5.0, help_text="Requests per second, all workers together."
+    )
     daily_quota = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Requests per day; when used up, work pauses until midnight UTC."
+        null=True,
+        blank=True,
+        help_text="Requests per day; when used up, work pauses until midnight UTC.",
     )
     sync_interval_minutes = models.PositiveIntegerField(default=15)
     full_sync_interval_hours = models.PositiveIntegerField(default=24)
@@ -68,7 +73,9 @@ class Connection(models.Model):
         """Return the decrypted credentials (raises ``DecryptionError`` on a wrong key)."""
         if not self.secrets_ciphertext:
             return {}
-        values: dict[str, str] = crypto.unseal(self.secrets_ciphertext, context=self._secret_context)
+        values: dict[str, str] = crypto.unseal(
+            self.secrets_ciphertext, context=self._secret_context
+        )
         redaction.register_secrets(values.values())
         return values
 

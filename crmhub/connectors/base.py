@@ -144,7 +144,9 @@ class Connector(abc.ABC):
         checks the connector applies before it sends.
         """
         if operation not in self.operations:
-            raise InvalidParams({"operation": [f"Unknown operation {operation!r} for {self.kind}."]})
+            raise InvalidParams(
+                {"operation": [f"Unknown operation {operation!r} for {self.kind}."]}
+            )
         return self.clean_params(operation, dict(params))
 
     @abc.abstractmethod
@@ -158,7 +160,7 @@ class Connector(abc.ABC):
         *,
         on_prompt: PromptHandler | None = None,
     ) -> OperationResult:
-        """Validate ``params`` and carry out ``operation``; raise a ``ConnectorError`` on failure."""
+        """Validate ``params`` and carry out ``operation``; raise ``ConnectorError`` on failure."""
         cleaned = self.validate(operation, params)
         return self.perform(operation, cleaned, on_prompt=on_prompt)
 

@@ -54,7 +54,9 @@ _SECRET_NAME = re.compile(
 
 
 # -- outbound-address guard ----------------------------------------------------------------
-def address_allowed(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_private: bool) -> bool:
+def address_allowed(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_private: bool
+) -> bool:
     """Return whether a connection may be opened to ``ip``.
 
     Only globally routable addresses are allowed, unless ``allow_private`` (a self-hosted
@@ -96,8 +98,11 @@ def check_base_url(url: str, *, allow_private: bool, resolve: bool = True) -> No
     if parts.username or parts.password:
         raise BlockedAddress("The base URL must not contain a user name or password.")
     if resolve:
-        resolve_checked(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
-                        allow_private=allow_private)
+        resolve_checked(
+            parts.hostname,
+            parts.port or (443 if parts.scheme == "https" else 80),
+            allow_private=allow_private,
+        )
 
 
 def _guarded_new_conn(conn: HTTPConnection, allow_private: bool) -> socket.socket:
@@ -106,7 +111,7 @@ def _guarded_new_conn(conn: HTTPConnection, allow_private: bool) -> socket.socke
     except socket.gaierror as exc:
         raise NameResolutionError(conn.host, conn, exc) from exc
     error: OSError | None = None
-    for family, socktype, proto, _, sockaddr in infos:
+    for *_, sockaddr in infos:
         ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         if not address_allowed(ip, allow_private=allow_private):
             raise NewConnectionError(conn, f"{_BLOCKED} {ip}")
@@ -226,7 +231,9 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def error_for_status(status: int, headers: Mapping[str, str], body: str, url: str) -> ConnectorError | None:
+def error_for_status(
+    status: int, headers: Mapping[str, str], body: str, url: str
+) -> ConnectorError | None:
     """Map an HTTP status to the error family (None for 2xx). The one place this is decided."""
     if 200 <= status < 300:
         return None
@@ -235,18 +242,24 @@ def error_for_status(status: int, headers: Mapping[str, str], body: str, url: st
         return BadResponse(
             f"The server answered with a redirect ({status}); crmhub does not follow redirects "
             "on credentialed calls.",
-            status=status, url=url, body=body,
+            status=status,
+            url=url,
+            body=body,
         )
     if status == 429:
         retry_after = parse_retry_after(headers.get("Retry-After"))
         return RateLimited(
             "The server is rate limiting requests"
             + (f"; retry after {retry_after:.0f} s." if retry_after is not None else "."),
-            retry_after=retry_after, status=status, url=url, body=body,
+            retry_after=retry_after,
+            status=status,
+            url=url,
+            body=body,
         )
     if status in (401, 403):
-        return AuthFailed(f"The server refused the credentials ({status}).", status=status,
-                          url=url, body=body)
+        return AuthFailed(
+            f"The server refused the credentials ({status}).", status=status, url=url, body=body
+        )
     if status == 404:
         return NotFound(f"Not found (404): {snippet}", status=status, url=url, body=body)
     if status >= 500:
@@ -254,20 +267,27 @@ def error_for_status(status: int, headers: Mapping[str, str], body: str, url: st
             return RateLimited(
                 "The server is unavailable (503) and asked to retry later.",
                 retry_after=parse_retry_after(headers.get("Retry-After")),
-                status=status, url=url, body=body,
+                status=status,
+                url=url,
+                body=body,
             )
-        return Unavailable(f"The server failed ({status}).", status=status, url=url, body=body,
-                           request_sent=True)
-    return Rejected(f"The server rejected the request ({status}): {snippet}", status=status,
-                    url=url, body=body)
+        return Unavailable(
+            f"The server failed ({status}).", status=status, url=url, body=body, request_sent=True
+        )
+    return Rejected(
+        f"The server rejected the request ({status}): {snippet}", status=status, url=url, body=body
+    )
 
 
 def _error_for_exception(exc: requests.RequestException, url: str) -> ConnectorError:
     """Map a ``requests`` exception to the error family, deciding whether bytes were sent."""
     text = str(exc)
     if _BLOCKED in text:
-        return BlockedAddress("The address this connection resolves to is not allowed "
-                              "(private, loopback or reserved).", url=url)
+        return BlockedAddress(
+            "The address this connection resolves to is not allowed "
+            "(private, loopback or reserved).",
+            url=url,
+        )
     if isinstance(exc, requests.ConnectTimeout):
         return Unavailable("Timed out connecting to the server.", url=url, request_sent=False)
     if isinstance(exc, requests.ReadTimeout):
@@ -275,13 +295,18 @@ def _error_for_exception(exc: requests.RequestException, url: str) -> ConnectorE
     if isinstance(exc, requests.ConnectionError):
         reason = getattr(exc.args[0], "reason", None) if exc.args else None
         if isinstance(reason, NewConnectionError | NameResolutionError | ConnectTimeoutError):
-            return Unavailable("Could not connect to the server (refused or unreachable).",
-                               url=url, request_sent=False)
+            return Unavailable(
+                "Could not connect to the server (refused or unreachable).",
+                url=url,
+                request_sent=False,
+            )
         if "timed out" in text.lower():
-            return Unavailable("Timed out waiting for the server's answer.", url=url,
-                               request_sent=True)
-        return Unavailable("The connection broke before the answer was complete.", url=url,
-                           request_sent=True)
+            return Unavailable(
+                "Timed out waiting for the server's answer.", url=url, request_sent=True
+            )
+        return Unavailable(
+            "The connection broke before the answer was complete.", url=url, request_sent=True
+        )
     return Unavailable(f"HTTP failure: {type(exc).__name__}.", url=url, request_sent=True)
 
 
@@ -303,8 +328,9 @@ class HttpClient:
         self.allow_private_network = allow_private_network
         self.timeout = timeout
         self.deadline = timeout[0] + timeout[1] * 2
-        self.secret_values = tuple(sorted({v for v in secret_values if v and len(v) >= 4},
-                                          key=len, reverse=True))
+        self.secret_values = tuple(
+            sorted({v for v in secret_values if v and len(v) >= 4}, key=len, reverse=True)
+        )
         self.secret_fields = {name.lower() for name in secret_fields}
         self.max_body = max_body
         self.session = build_session(allow_private=allow_private_network)
@@ -324,8 +350,10 @@ class HttpClient:
     def redact_data(self, data: Any) -> Any:
         """Return ``data`` with secret-named keys masked and secret values scrubbed."""
         if isinstance(data, Mapping):
-            return {k: MASK if self._is_secret_name(str(k)) else self.redact_data(v)
-                    for k, v in data.items()}
+            return {
+                k: MASK if self._is_secret_name(str(k)) else self.redact_data(v)
+                for k, v in data.items()
+            }
         if isinstance(data, list | tuple):
             return [self.redact_data(item) for item in data]
         if isinstance(data, str):
@@ -373,8 +401,14 @@ class HttpClient:
         try:
             try:
                 raw = self.session.request(
-                    method, url, params=params, data=data, json=json_body,
-                    headers=dict(headers or {}), timeout=self.timeout, allow_redirects=False,
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    json=json_body,
+                    headers=dict(headers or {}),
+                    timeout=self.timeout,
+                    allow_redirects=False,
                     stream=True,
                 )
             except requests.RequestException as exc:
@@ -386,7 +420,9 @@ class HttpClient:
                 raw.close()
             response = Response(status=status, headers=dict(raw.headers), content=body, url=shown)
             if check_status:
-                error = error_for_status(status, response.headers, self.redact(response.text), shown)
+                error = error_for_status(
+                    status, response.headers, self.redact(response.text), shown
+                )
                 if error is not None:
                     raise error
             self._record(method, shown, recorded, status, body, started, None)
@@ -398,34 +434,62 @@ class HttpClient:
     def _read_body(self, raw: requests.Response, started: float, url: str) -> bytes:
         declared = raw.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_body:
-            raise BadResponse(f"The answer is too large ({declared} bytes).", url=url,
-                              status=raw.status_code)
+            raise BadResponse(
+                f"The answer is too large ({declared} bytes).", url=url, status=raw.status_code
+            )
         chunks: list[bytes] = []
         size = 0
         try:
             for chunk in raw.iter_content(chunk_size=65536):
                 size += len(chunk)
                 if size > self.max_body:
-                    raise BadResponse(f"The answer is larger than {self.max_body} bytes.",
-                                      url=url, status=raw.status_code)
+                    raise BadResponse(
+                        f"The answer is larger than {self.max_body} bytes.",
+                        url=url,
+                        status=raw.status_code,
+                    )
                 if time.monotonic() - started > self.deadline:
-                    raise Unavailable("The server sent its answer too slowly; gave up.", url=url,
-                                      status=raw.status_code, request_sent=True)
+                    raise Unavailable(
+                        "The server sent its answer too slowly; gave up.",
+                        url=url,
+                        status=raw.status_code,
+                        request_sent=True,
+                    )
                 chunks.append(chunk)
         except requests.RequestException as exc:
             raise _error_for_exception(exc, url) from None
         return b"".join(chunks)
 
-    def _record(self, method: str, url: str, request: dict[str, Any], status: int | None,
-                body: bytes, started: float, error: str | None) -> None:
+    def _record(
+        self,
+        method: str,
+        url: str,
+        request: dict[str, Any],
+        status: int | None,
+        body: bytes,
+        started: float,
+        error: str | None,
+    ) -> None:
         elapsed = int((time.monotonic() - started) * 1000)
         text = self.redact(body[:4000].decode("utf-8", errors="replace"))
-        record = CallRecord(method=method, url=url, request=request, status=status,
-                            response=text[:2000], elapsed_ms=elapsed,
-                            error=self.redact(error) if error else None)
+        record = CallRecord(
+            method=method,
+            url=url,
+            request=request,
+            status=status,
+            response=text[:2000],
+            elapsed_ms=elapsed,
+            error=self.redact(error) if error else None,
+        )
         self._calls.append(record)
-        logger.info("remote call %s %s -> %s in %d ms%s", method, url, status, elapsed,
-                    f" ({record.error})" if error else "")
+        logger.info(
+            "remote call %s %s -> %s in %d ms%s",
+            method,
+            url,
+            status,
+            elapsed,
+            f" ({record.error})" if error else "",
+        )
 
     def drain_calls(self) -> list[CallRecord]:
         calls, self._calls = self._calls, []

@@ -54,7 +54,9 @@ class Contact(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["connection", "remote_id"], name="contact_remote_unique")
+            models.UniqueConstraint(
+                fields=["connection", "remote_id"], name="contact_remote_unique"
+            )
         ]
         indexes = [
             models.Index(fields=["person"]),
@@ -81,6 +83,9 @@ class ContactKey(models.Model):
             models.UniqueConstraint(fields=["contact", "type", "value"], name="contact_key_unique")
         ]
         indexes = [models.Index(fields=["type", "value"])]
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.value}"
 
 
 class SyncRun(models.Model):

@@ -100,7 +100,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken format string must not hide the log line
+        except Exception:
             message = str(record.msg)
         record.msg = redact_text(message)
         record.args = None

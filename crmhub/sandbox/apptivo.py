@@ -1,4 +1,4 @@
-"""Placeholder: the simulated apptivo API is written in crmhub/sandbox/apptivo/ (see registry.py)."""
+"""Placeholder for the simulated CRM (see registry.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Placeholder: the simulated crmcom API is written in crmhub/sandbox/crmcom/ (see registry.py)."""
+"""Placeholder for the simulated CRM (see registry.py)."""
 
 from __future__ import annotations
 

@@ -70,15 +70,18 @@ def inject(kind: str, *, xml: bool = False) -> HttpResponse | None:
     if fault.latency_ms:
         time.sleep(fault.latency_ms / 1000)
     if fault.fail_next and _take_fail_next(fault):
-        return HttpResponse(b"Injected failure", status=fault.error_status, content_type="text/plain")
+        return HttpResponse(
+            b"Injected failure", status=fault.error_status, content_type="text/plain"
+        )
     roll = random.random
     if fault.rate_limit_rate and roll() < fault.rate_limit_rate:
         response = HttpResponse(b"Too many requests", status=429, content_type="text/plain")
         response["Retry-After"] = str(fault.retry_after)
         return response
     if fault.error_rate and roll() < fault.error_rate:
-        return HttpResponse(b"Injected server error", status=fault.error_status,
-                            content_type="text/plain")
+        return HttpResponse(
+            b"Injected server error", status=fault.error_status, content_type="text/plain"
+        )
     if fault.timeout_rate and not fault.timeout_after_apply and roll() < fault.timeout_rate:
         time.sleep(fault.hang_seconds)
     if xml and fault.xml_attack == "entity":
@@ -86,8 +89,10 @@ def inject(kind: str, *, xml: bool = False) -> HttpResponse | None:
     if xml and fault.xml_attack == "billion_laughs":
         return HttpResponse(BILLION_LAUGHS, content_type="text/xml")
     if fault.malformed_rate and roll() < fault.malformed_rate:
-        return HttpResponse(MALFORMED if xml else b'{"status": {"code": "OK", "data": [',
-                            content_type="text/xml" if xml else "application/json")
+        return HttpResponse(
+            MALFORMED if xml else b'{"status": {"code": "OK", "data": [',
+            content_type="text/xml" if xml else "application/json",
+        )
     return None
 
 

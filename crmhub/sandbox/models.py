@@ -82,7 +82,9 @@ class Fault(models.Model):
     hang_seconds = models.FloatField(default=40.0)
     malformed_rate = models.FloatField(default=0.0, help_text="Share of calls with a broken body.")
     xml_attack = models.CharField(
-        max_length=20, blank=True, default="",
+        max_length=20,
+        blank=True,
+        default="",
         choices=[("", "none"), ("entity", "external entity"), ("billion_laughs", "billion laughs")],
     )
     fail_next = models.PositiveIntegerField(

@@ -14,23 +14,131 @@ from dataclasses import dataclass
 KIND_ORDER = ("allclients", "apptivo", "collect", "crmcom")
 
 FIRST_NAMES = (
-    "José", "Zoë", "Seán", "Chloé", "Amélie", "Björn", "Ana", "Łukasz", "Renée", "Jürgen",
-    "Mary", "John", "Aisha", "Wei", "Priya", "Olivia", "Liam", "Noah", "Emma", "Sofía",
-    "Mateo", "Hannah", "Omar", "Fatima", "Yuki", "Hiroshi", "Ingrid", "Søren", "Niamh", "Siobhán",
-    "François", "Hélène", "Dmitri", "Olga", "Kwame", "Ngozi", "Carlos", "Lucía", "Ahmed", "Leila",
-    "Grace", "Henry", "Isabel", "Jack", "Kate", "Leo", "Maya", "Nina", "Oscar", "Paul",
+    "José",
+    "Zoë",
+    "Seán",
+    "Chloé",
+    "Amélie",
+    "Björn",
+    "Ana",
+    "Łukasz",
+    "Renée",
+    "Jürgen",
+    "Mary",
+    "John",
+    "Aisha",
+    "Wei",
+    "Priya",
+    "Olivia",
+    "Liam",
+    "Noah",
+    "Emma",
+    "Sofía",
+    "Mateo",
+    "Hannah",
+    "Omar",
+    "Fatima",
+    "Yuki",
+    "Hiroshi",
+    "Ingrid",
+    "Søren",
+    "Niamh",
+    "Siobhán",
+    "François",
+    "Hélène",
+    "Dmitri",
+    "Olga",
+    "Kwame",
+    "Ngozi",
+    "Carlos",
+    "Lucía",
+    "Ahmed",
+    "Leila",
+    "Grace",
+    "Henry",
+    "Isabel",
+    "Jack",
+    "Kate",
+    "Leo",
+    "Maya",
+    "Nina",
+    "Oscar",
+    "Paul",
 )
 LAST_NAMES = (
-    "O'Brien", "D'Angelo", "Müller", "Núñez", "García", "Smith", "Johnson", "Williams", "Brown",
-    "Jones", "Miller", "Davis", "Martínez", "López", "Wilson", "Anderson", "Thomas", "Taylor",
-    "Moore", "Jackson", "Martin", "Lee", "Pérez", "Thompson", "White", "Harris", "Sánchez", "Clark",
-    "Ramírez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres",
-    "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell",
-    "Mitchell", "Carter", "Roberts", "Østergaard", "Kowalski", "MacDonald", "Van der Berg",
+    "O'Brien",
+    "D'Angelo",
+    "Müller",
+    "Núñez",
+    "García",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Miller",
+    "Davis",
+    "Martínez",
+    "López",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Pérez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sánchez",
+    "Clark",
+    "Ramírez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "Green",
+    "Adams",
+    "Nelson",
+    "Baker",
+    "Hall",
+    "Rivera",
+    "Campbell",
+    "Mitchell",
+    "Carter",
+    "Roberts",
+    "Østergaard",
+    "Kowalski",
+    "MacDonald",
+    "Van der Berg",
 )
 COMPANY_WORDS = (
-    "Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli", "Vandelay", "Cyberdyne",
-    "Soylent", "Tyrell", "Wonka", "Gringotts", "Oscorp", "Pied Piper", "Massive Dynamic",
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Hooli",
+    "Vandelay",
+    "Cyberdyne",
+    "Soylent",
+    "Tyrell",
+    "Wonka",
+    "Gringotts",
+    "Oscorp",
+    "Pied Piper",
+    "Massive Dynamic",
 )
 COMPANY_SUFFIXES = ("Inc", "LLC", "Ltd", "GmbH", "S.A.", "& Sons", "Holdings", "Partners")
 EMAIL_DOMAINS = ("example.com", "example.org", "mail.example.net", "corp.example.com")
@@ -59,8 +167,14 @@ def _base(key: int) -> tuple[str, str, str, str, str]:
     rng = random.Random(key * 7919 + 17)
     first = rng.choice(FIRST_NAMES)
     last = rng.choice(LAST_NAMES)
-    company = f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_SUFFIXES)}" if rng.random() < 0.8 else ""
-    email = "" if rng.random() < 0.1 else f"{_ascii(first)}.{_ascii(last)}{key}@{rng.choice(EMAIL_DOMAINS)}"
+    company = (
+        f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_SUFFIXES)}" if rng.random() < 0.8 else ""
+    )
+    email = (
+        ""
+        if rng.random() < 0.1
+        else f"{_ascii(first)}.{_ascii(last)}{key}@{rng.choice(EMAIL_DOMAINS)}"
+    )
     digits = f"{rng.choice(AREA_CODES)}{rng.randrange(200, 999)}{rng.randrange(0, 10000):04d}"
     return first, last, company, email, digits
 
@@ -95,8 +209,15 @@ def people_for(kind: str, count: int) -> Iterator[PersonSpec]:
         if (key + index) % 4 == 3:
             continue  # this shared person is not in this CRM
         first, last, company, email, digits = _base(key)
-        yield PersonSpec(key, first, last, company, _email_variant(email, index),
-                         _phone_variant(digits, index), True)
+        yield PersonSpec(
+            key,
+            first,
+            last,
+            company,
+            _email_variant(email, index),
+            _phone_variant(digits, index),
+            True,
+        )
         produced += 1
     for offset in range(count - produced):
         key = (index + 1) * 10_000_000 + offset

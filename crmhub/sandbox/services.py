@@ -24,8 +24,9 @@ def sandbox_base_url(*, kind: str, public_url: str) -> str:
     return f"{public_url.rstrip('/')}/sandbox/{kind}/{module(kind).BASE_PATH}"
 
 
-def sandbox_seed(*, people: int, kinds: tuple[str, ...] = KINDS, batch_size: int = 5000,
-                 reset: bool = False) -> dict[str, tuple[int, float]]:
+def sandbox_seed(
+    *, people: int, kinds: tuple[str, ...] = KINDS, batch_size: int = 5000, reset: bool = False
+) -> dict[str, tuple[int, float]]:
     """Seed ``people`` people into each simulated CRM; return (count, seconds) per kind.
 
     Seeding is deterministic: the same count gives the same people. With ``reset`` the

@@ -7,7 +7,9 @@ from crmhub.sandbox.registry import KINDS
 
 
 class Command(BaseCommand):
-    help = "Inject faults into a simulated CRM (latency, 5xx, 429, hangs, bad bodies); --reset clears."
+    help = (
+        "Inject faults into a simulated CRM (latency, 5xx, 429, hangs, bad bodies); --reset clears."
+    )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("kind", choices=KINDS)
@@ -30,8 +32,18 @@ class Command(BaseCommand):
             faults.reset(kind)
             self.stdout.write(f"{kind}: healthy")
             return
-        names = ["latency_ms", "error_rate", "error_status", "rate_limit_rate", "retry_after",
-                 "timeout_rate", "timeout_after_apply", "hang_seconds", "malformed_rate",
-                 "xml_attack", "fail_next"]
+        names = [
+            "latency_ms",
+            "error_rate",
+            "error_status",
+            "rate_limit_rate",
+            "retry_after",
+            "timeout_rate",
+            "timeout_after_apply",
+            "hang_seconds",
+            "malformed_rate",
+            "xml_attack",
+            "fail_next",
+        ]
         fault = faults.configure(kind, **{name: options[name] for name in names})
         self.stdout.write(f"{kind}: " + ", ".join(f"{n}={getattr(fault, n)}" for n in names))

@@ -10,8 +10,12 @@ class Command(BaseCommand):
     help = "Seed the simulated CRMs with deterministic demo people (bulk inserts)."
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
-        parser.add_argument("--people", type=int, default=500, help="People per CRM (max 1,000,000).")
-        parser.add_argument("--kind", action="append", choices=KINDS, help="Only this CRM (repeatable).")
+        parser.add_argument(
+            "--people", type=int, default=500, help="People per CRM (max 1,000,000)."
+        )
+        parser.add_argument(
+            "--kind", action="append", choices=KINDS, help="Only this CRM (repeatable)."
+        )
         parser.add_argument("--reset", action="store_true", help="Replace what is there.")
         parser.add_argument("--batch-size", type=int, default=5000)
 
@@ -20,8 +24,9 @@ class Command(BaseCommand):
         if not 0 < people <= 1_000_000:
             raise CommandError("--people must be between 1 and 1,000,000.")
         kinds = tuple(options["kind"] or KINDS)
-        result = sandbox_seed(people=people, kinds=kinds, batch_size=options["batch_size"],
-                              reset=options["reset"])
+        result = sandbox_seed(
+            people=people, kinds=kinds, batch_size=options["batch_size"], reset=options["reset"]
+        )
         for kind, (count, seconds) in result.items():
             if count:
                 self.stdout.write(f"{kind}: {count} records in {seconds:.1f} s")

@@ -1,0 +1,95 @@
+"""The contract every connector keeps, tested against its simulated CRM over real HTTP.
+
+A CRM's test class inherits ``ConnectorContract`` and sets ``kind``, ``seeded`` (the number
+of records a listing of ``people`` seeded people returns) and ``people``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crmhub.connectors import errors
+from crmhub.connectors.registry import get_connector
+from crmhub.sandbox import faults
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+class ConnectorContract:
+    kind: str = ""
+    people: int = 23
+
+    def expected_listing(self) -> int:
+        """How many records a full listing returns for ``people`` seeded people."""
+        return self.people
+
+    @pytest.fixture
+    def spec(self, sandbox_spec):  # type: ignore[no-untyped-def]
+        return sandbox_spec(self.kind, people=self.people)
+
+    @pytest.fixture
+    def connector(self, spec):  # type: ignore[no-untyped-def]
+        connector = get_connector(spec)
+        yield connector
+        connector.close()
+
+    @pytest.fixture
+    def bad_connector(self, spec, sandbox_spec):  # type: ignore[no-untyped-def]
+        connector = get_connector(sandbox_spec(self.kind, wrong_secrets=True, reseed=False))
+        yield connector
+        connector.close()
+
+    def test_check_credentials_accepts_the_right_ones(self, connector):  # type: ignore[no-untyped-def]
+        connector.check_credentials()
+        calls = connector.drain_calls()
+        assert calls, "every remote call is recorded"
+        assert all(call.status == 200 for call in calls)
+
+    def test_check_credentials_refuses_wrong_ones(self, bad_connector):  # type: ignore[no-untyped-def]
+        with pytest.raises(errors.AuthFailed):
+            bad_connector.check_credentials()
+
+    def test_listing_reaches_the_end_without_duplicates(self, connector):  # type: ignore[no-untyped-def]
+        pages = list(connector.iter_contact_pages(page_size=7))
+        ids = [(c.record_type, c.remote_id) for page in pages for c in page.contacts]
+        assert len(ids) == self.expected_listing()
+        assert len(set(ids)) == len(ids)
+        assert len(pages) >= 2
+
+    def test_recorded_calls_carry_no_secret(self, connector, spec):  # type: ignore[no-untyped-def]
+        connector.check_credentials()
+        list(connector.iter_contact_pages(page_size=50))
+        dump = json.dumps([call.as_dict() for call in connector.drain_calls()])
+        for secret in spec.secrets.values():
+            assert secret not in dump
+
+    def test_server_error_is_typed_and_retryable(self, connector):  # type: ignore[no-untyped-def]
+        faults.configure(self.kind, fail_next=1, error_status=500)
+        with pytest.raises(errors.Unavailable) as caught:
+            connector.check_credentials()
+        assert caught.value.retryable
+        assert caught.value.status == 500
+
+    def test_rate_limit_carries_retry_after(self, connector):  # type: ignore[no-untyped-def]
+        faults.configure(self.kind, rate_limit_rate=1.0, retry_after=7)
+        with pytest.raises(errors.RateLimited) as caught:
+            connector.check_credentials()
+        assert caught.value.retry_after == 7
+        assert caught.value.request_sent is False
+
+    def test_malformed_body_is_a_bad_response(self, connector):  # type: ignore[no-untyped-def]
+        faults.configure(self.kind, malformed_rate=1.0)
+        with pytest.raises(errors.BadResponse):
+            list(connector.iter_contact_pages(page_size=50))
+
+    def test_unknown_operation_is_invalid_params(self, connector):  # type: ignore[no-untyped-def]
+        with pytest.raises(errors.InvalidParams):
+            connector.validate("no_such_operation", {})
+
+    def test_every_operation_is_declared_with_its_safety(self, connector):  # type: ignore[no-untyped-def]
+        assert connector.operations
+        for name, operation in connector.operations.items():
+            assert operation.name == name
+            assert isinstance(operation.safe, bool)
