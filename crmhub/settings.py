@@ -107,6 +107,7 @@ def _database(url: str, test_name: str) -> dict:
         config["TEST"] = {"NAME": str(VAR_DIR / "test" / f"{test_name}-{os.getpid()}.sqlite3")}
     else:
         config["CONN_HEALTH_CHECKS"] = True
+        config["TEST"] = {"NAME": f"test_{config['NAME']}_{test_name.split('-')[-1]}_{os.getpid()}"}
     return config
 
 
