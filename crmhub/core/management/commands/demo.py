@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand
+
+from crmhub.connections.models import Connection
+from crmhub.connections.services import connection_save
+from crmhub.core import roles
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo: an admin user (its generated password is printed once), the "
+        "sandbox CRMs seeded with people, and one connection per CRM pointing at them. "
+        "Running it again keeps what is there."
+    )
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--people", type=int, default=500, help="People per sandbox CRM.")
+        parser.add_argument("--username", default="admin")
+
+    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+        self._admin(options["username"])
+        if not settings.CRMHUB_SANDBOX:
+            self.stdout.write("Sandbox disabled (CRMHUB_SANDBOX=0): no demo connections.")
+            return
+        from crmhub.sandbox.registry import KINDS, module
+        from crmhub.sandbox.services import sandbox_account, sandbox_base_url, sandbox_seed
+
+        for kind, (count, seconds) in sandbox_seed(people=options["people"]).items():
+            if count:
+                self.stdout.write(f"Sandbox {kind}: seeded {count} records in {seconds:.1f} s.")
+        for kind in KINDS:
+            name = f"Sandbox {kind}"
+            if Connection.objects.filter(name=name).exists():
+                continue
+            account = sandbox_account(kind=kind)
+            kind_settings, kind_secrets = module(kind).connection_settings(account.credentials)
+            connection = Connection(
+                name=name, kind=kind, allow_private_network=True,
+                base_url=sandbox_base_url(kind=kind, public_url=settings.CRMHUB_PUBLIC_URL),
+                sync_interval_minutes=5, rate_limit=20.0,
+            )
+            connection_save(connection=connection, settings=kind_settings, new_secrets=kind_secrets)
+            self.stdout.write(f"Connection {name!r} created.")
+
+    def _admin(self, username: str) -> None:
+        if User.objects.filter(username=username).exists():
+            self.stdout.write(f"User {username!r} exists (password unchanged).")
+            return
+        password = secrets.token_urlsafe(12)
+        user = User.objects.create_superuser(username, f"{username}@example.com", password)
+        user.groups.add(Group.objects.get(name=roles.ADMIN))
+        self.stdout.write(self.style.SUCCESS(
+            f"\n  Admin login: {username} / {password}\n  (shown once; change it in the admin)\n"
+        ))

@@ -1,0 +1,39 @@
+// crmhub's only script besides htmx: small progressive enhancements, no inline handlers (CSP).
+(function () {
+  "use strict";
+  // Show a toast for the "crmhub:toast" event sent by views with django-htmx's trigger_client_event.
+  document.addEventListener("crmhub:toast", function (event) {
+    var box = document.getElementById("toasts");
+    if (!box) { return; }
+    var item = document.createElement("div");
+    item.className = "toast " + ((event.detail && event.detail.level) || "info");
+    item.textContent = (event.detail && event.detail.message) || "";
+    box.appendChild(item);
+    setTimeout(function () { item.remove(); }, 6000);
+  });
+  // A failed htmx request (500, network) is shown, never silently ignored.
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : "?";
+    document.dispatchEvent(new CustomEvent("crmhub:toast", {detail: {level: "error",
+      message: "The server could not complete the request (" + status + "). Nothing was lost; try again."}}));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    document.dispatchEvent(new CustomEvent("crmhub:toast", {detail: {level: "error",
+      message: "The server cannot be reached. Check your connection and try again."}}));
+  });
+  // "Select all" checkboxes: data-select-all="<name>" toggles every checkbox of that name.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("[data-select-all]")) { return; }
+    document.querySelectorAll('input[type=checkbox][name="' + box.dataset.selectAll + '"]')
+      .forEach(function (other) { other.checked = box.checked; });
+  });
+  // Confirmation for dangerous buttons: data-confirm="question" (no inline JS, no hx-confirm eval).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-confirm]") : null;
+    if (button && !window.confirm(button.dataset.confirm)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+})();
