@@ -15,7 +15,7 @@ def database_dump() -> str:
         connection = connections[alias]
         with connection.cursor() as cursor:
             for table in connection.introspection.table_names(cursor):
-                cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+                cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
                 chunks.extend(repr(row) for row in cursor.fetchall())
     return "\n".join(chunks)
 
@@ -27,6 +27,7 @@ def broker_dump() -> str:
     for key in ("data_folder_in", "processed_folder", "control_folder"):
         folder = options.get(key)
         if folder and Path(str(folder)).is_dir():
-            chunks.extend(p.read_text(errors="replace") for p in Path(str(folder)).iterdir()
-                          if p.is_file())
+            chunks.extend(
+                p.read_text(errors="replace") for p in Path(str(folder)).iterdir() if p.is_file()
+            )
     return "\n".join(chunks)

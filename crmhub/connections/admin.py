@@ -15,12 +15,25 @@ from crmhub.connections.models import Connection
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionForm
-    list_display = ["name", "kind", "base_url", "is_active", "health", "health_checked_at",
-                    "short_error", "throttled_until"]
+    list_display = [
+        "name",
+        "kind",
+        "base_url",
+        "is_active",
+        "health",
+        "health_checked_at",
+        "short_error",
+        "throttled_until",
+    ]
     list_filter = ["kind", "health", "is_active"]
     search_fields = ["name", "base_url"]
-    readonly_fields = ["health", "health_error", "health_checked_at", "throttled_until",
-                       "secrets_status"]
+    readonly_fields = [
+        "health",
+        "health_error",
+        "health_checked_at",
+        "throttled_until",
+        "secrets_status",
+    ]
     actions = ["test_connection", "sync_now"]
 
     @admin.display(description="Last error")
@@ -35,13 +48,22 @@ class ConnectionAdmin(admin.ModelAdmin):
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None):  # type: ignore[no-untyped-def]
         """Ask for the kind first: each kind has its own settings and credentials."""
         if request.method == "GET" and request.GET.get("kind") not in KINDS:
-            context = {**self.admin_site.each_context(request), "opts": self.model._meta,
-                       "kinds": list(KINDS.values()), "title": "Add connection: choose the CRM"}
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "kinds": list(KINDS.values()),
+                "title": "Add connection: choose the CRM",
+            }
             return TemplateResponse(request, "admin/connections/choose_kind.html", context)
         return super().add_view(request, form_url, extra_context)
 
-    def get_form(self, request: HttpRequest, obj: Connection | None = None, change: bool = False,
-                 **kwargs: Any) -> type[ConnectionForm]:
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: Connection | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[ConnectionForm]:
         kind = request.GET.get("kind") if obj is None else obj.kind
         may_allow_private = request.user.is_superuser
         # The kind's fields are added per form instance; the model fields are fixed here so
@@ -51,8 +73,12 @@ class ConnectionAdmin(admin.ModelAdmin):
 
         class BoundForm(base):  # type: ignore[valid-type, misc]
             def __init__(self, *args: Any, **inner: Any) -> None:
-                super().__init__(*args, kind=kind if kind in KINDS else None,
-                                 may_allow_private=may_allow_private, **inner)
+                super().__init__(
+                    *args,
+                    kind=kind if kind in KINDS else None,
+                    may_allow_private=may_allow_private,
+                    **inner,
+                )
 
         return BoundForm
 
@@ -62,34 +88,62 @@ class ConnectionAdmin(admin.ModelAdmin):
         return [
             (None, {"fields": ["name", "kind", "base_url", "is_active"]}),
             (f"{form.kind_info.label} settings and credentials", {"fields": kind_fields}),
-            ("Limits and schedule", {"fields": ["rate_limit", "daily_quota", "country",
-                                                "sync_interval_minutes",
-                                                "full_sync_interval_hours"]}),
+            (
+                "Limits and schedule",
+                {
+                    "fields": [
+                        "rate_limit",
+                        "daily_quota",
+                        "country",
+                        "sync_interval_minutes",
+                        "full_sync_interval_hours",
+                    ]
+                },
+            ),
             ("Network", {"fields": ["allow_private_network"]}),
-            ("Health", {"fields": ["health", "health_error", "health_checked_at",
-                                   "throttled_until", "secrets_status"]}),
+            (
+                "Health",
+                {
+                    "fields": [
+                        "health",
+                        "health_error",
+                        "health_checked_at",
+                        "throttled_until",
+                        "secrets_status",
+                    ]
+                },
+            ),
         ]
 
-    def save_model(self, request: HttpRequest, obj: Connection, form: ConnectionForm,
-                   change: bool) -> None:
-        services.connection_save(connection=obj, settings=form.kind_settings(),
-                                 new_secrets=form.new_secrets())
+    def save_model(
+        self, request: HttpRequest, obj: Connection, form: ConnectionForm, change: bool
+    ) -> None:
+        services.connection_save(
+            connection=obj, settings=form.kind_settings(), new_secrets=form.new_secrets()
+        )
 
     @admin.action(description="Test connection (checks the credentials in a worker)")
     def test_connection(self, request: HttpRequest, queryset: Any) -> None:
         for connection in queryset:
             services.connection_check_request(connection=connection)
-        self.message_user(request, f"Checking {queryset.count()} connection(s); the health "
-                          "column updates when the worker has answered.", messages.INFO)
+        self.message_user(
+            request,
+            f"Checking {queryset.count()} connection(s); the health "
+            "column updates when the worker has answered.",
+            messages.INFO,
+        )
 
     @admin.action(description="Sync now")
     def sync_now(self, request: HttpRequest, queryset: Any) -> None:
         from crmhub.contacts.services import sync_request
 
         for connection in queryset:
-            sync_request(connection=connection, mode="full", requested_by=request.user.get_username())
-        self.message_user(request, f"Sync queued for {queryset.count()} connection(s).",
-                          messages.INFO)
+            sync_request(
+                connection=connection, mode="full", requested_by=request.user.get_username()
+            )
+        self.message_user(
+            request, f"Sync queued for {queryset.count()} connection(s).", messages.INFO
+        )
 
     def has_change_permission(self, request: HttpRequest, obj: Connection | None = None) -> bool:
         return request.user.has_perm("connections.manage_connection")

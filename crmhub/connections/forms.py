@@ -13,11 +13,19 @@ from crmhub.connectors import errors
 from crmhub.connectors.http import check_base_url
 
 COMMON_FIELDS = [
-    "name", "kind", "base_url", "country", "rate_limit", "daily_quota",
-    "sync_interval_minutes", "full_sync_interval_hours", "allow_private_network", "is_active",
+    "name",
+    "kind",
+    "base_url",
+    "country",
+    "rate_limit",
+    "daily_quota",
+    "sync_interval_minutes",
+    "full_sync_interval_hours",
+    "allow_private_network",
+    "is_active",
 ]
 SETTING_PREFIX = "setting_"
-SECRET_PREFIX = "secret_"
+SECRET_PREFIX = "secret_"  # noqa: S105 - a form field prefix, not a password
 
 
 class ConnectionForm(forms.ModelForm):
@@ -27,8 +35,9 @@ class ConnectionForm(forms.ModelForm):
         model = Connection
         fields = COMMON_FIELDS
 
-    def __init__(self, *args: Any, kind: str | None = None, may_allow_private: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, kind: str | None = None, may_allow_private: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         instance: Connection = self.instance
         chosen = instance.kind if instance.pk else (self.data.get("kind") or kind or "allclients")
@@ -56,8 +65,11 @@ class ConnectionForm(forms.ModelForm):
                     max_length=spec.max_length,
                     strip=True,
                     widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-                    help_text=("Set. Leave blank to keep it; type a new value to replace it."
-                               if is_set else "Write-only: it is never shown again."),
+                    help_text=(
+                        "Set. Leave blank to keep it; type a new value to replace it."
+                        if is_set
+                        else "Write-only: it is never shown again."
+                    ),
                 )
             else:
                 self.fields[SETTING_PREFIX + spec.name] = forms.CharField(

@@ -58,8 +58,9 @@ def connection_check(*, connection: Connection) -> str:
     return str(fields["health"])
 
 
-def connection_save(*, connection: Connection, settings: dict[str, str],
-                    new_secrets: dict[str, str]) -> Connection:
+def connection_save(
+    *, connection: Connection, settings: dict[str, str], new_secrets: dict[str, str]
+) -> Connection:
     """Save ``connection`` with its kind's settings; replace only the secrets given.
 
     A changed base URL, settings or secret resets the health to "unknown" until the next

@@ -119,7 +119,7 @@ def _guarded_new_conn(conn: HTTPConnection, allow_private: bool) -> socket.socke
         sock = socket.socket(family, socktype, proto)
         try:
             if conn.timeout is not None:
-                sock.settimeout(conn.timeout)  # type: ignore[arg-type]
+                sock.settimeout(conn.timeout)
             sock.connect(sockaddr)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return sock

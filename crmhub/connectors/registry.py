@@ -24,7 +24,7 @@ def connector_class(kind: str) -> type[Connector]:
     except KeyError:
         raise LookupError(f"No connector for kind {kind!r}.") from None
     module_name, class_name = dotted.rsplit(".", 1)
-    return getattr(import_module(module_name), class_name)  # type: ignore[no-any-return]
+    return getattr(import_module(module_name), class_name)
 
 
 def get_connector(spec: ConnectionSpec) -> Connector:

@@ -15,10 +15,16 @@ ADD = reverse("admin:connections_connection_add")
 
 def _allclients(**overrides: str) -> dict[str, str]:
     data = {
-        "name": "Marketing", "kind": "allclients", "base_url": "https://93.184.215.14/api/2/",
-        "country": "US", "rate_limit": "5", "sync_interval_minutes": "15",
-        "full_sync_interval_hours": "24", "is_active": "on",
-        "setting_account_id": "12345", "setting_time_zone": "America/Chicago",
+        "name": "Marketing",
+        "kind": "allclients",
+        "base_url": "https://93.184.215.14/api/2/",
+        "country": "US",
+        "rate_limit": "5",
+        "sync_interval_minutes": "15",
+        "full_sync_interval_hours": "24",
+        "is_active": "on",
+        "setting_account_id": "12345",
+        "setting_time_zone": "America/Chicago",
         "secret_api_key": CANARY,
     }
     data.update(overrides)
@@ -73,12 +79,16 @@ def test_bad_input_is_a_field_error_and_nothing_is_saved(admin_client, overrides
 
 def test_only_a_superuser_may_allow_private_addresses(client, admin_user, superuser):
     client.force_login(admin_user)
-    response = client.post(ADD + "?kind=allclients", _allclients(
-        base_url="http://127.0.0.1:8000/", allow_private_network="on"))
+    response = client.post(
+        ADD + "?kind=allclients",
+        _allclients(base_url="http://127.0.0.1:8000/", allow_private_network="on"),
+    )
     assert "base_url" in response.context["adminform"].form.errors
     client.force_login(superuser)
-    response = client.post(ADD + "?kind=allclients", _allclients(
-        base_url="http://127.0.0.1:8000/", allow_private_network="on"))
+    response = client.post(
+        ADD + "?kind=allclients",
+        _allclients(base_url="http://127.0.0.1:8000/", allow_private_network="on"),
+    )
     assert response.status_code == 302
     assert Connection.objects.get().allow_private_network is True
 

@@ -28,7 +28,7 @@ def test_delivery_settings_make_side_effects_safe():
 def test_visibility_timeout_outlives_tasks_and_backoff():
     visibility = settings.CELERY_VISIBILITY_TIMEOUT
     assert visibility >= 6 * app.conf.task_time_limit
-    assert settings.CELERY_RETRY_BACKOFF_MAX < visibility / 2
+    assert visibility / 2 > settings.CELERY_RETRY_BACKOFF_MAX
     if settings.CELERY_BROKER_URL.startswith(("redis", "sqs")):
         assert app.conf.broker_transport_options["visibility_timeout"] == visibility
 
@@ -45,7 +45,10 @@ def test_beat_runs_the_sweeper_and_the_dispatcher():
 def _long_delays(tree: ast.AST) -> list[int]:
     lines = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("apply_async", "retry"):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in (
+            "apply_async",
+            "retry",
+        ):
             for keyword in node.keywords:
                 if keyword.arg in ("countdown", "eta") and isinstance(keyword.value, ast.Constant):
                     value = keyword.value.value

@@ -11,8 +11,12 @@ pytestmark = pytest.mark.django_db
 
 
 def _connection(name: str, **secrets: str) -> Connection:
-    connection = Connection(name=name, kind="allclients", base_url="https://crm.example.com/api/2/",
-                            settings={"account_id": "1", "time_zone": "America/Chicago"})
+    connection = Connection(
+        name=name,
+        kind="allclients",
+        base_url="https://crm.example.com/api/2/",
+        settings={"account_id": "1", "time_zone": "America/Chicago"},
+    )
     connection.set_secrets(secrets)
     connection.save()
     return connection

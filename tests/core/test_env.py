@@ -24,7 +24,9 @@ def test_read_bool_accepts_clear_words_and_refuses_others():
 
 def test_read_list_splits_and_trims():
     assert env.read_list({"H": " a.example , b.example,, "}, "H", default=[]) == [
-        "a.example", "b.example"]
+        "a.example",
+        "b.example",
+    ]
     assert env.read_list({}, "H", default=["x"]) == ["x"]
 
 
@@ -52,11 +54,16 @@ def test_production_requires_secret_key_and_field_keys(tmp_path):
 
 def test_field_keys_are_validated_and_kept_in_order(tmp_path):
     keys = [Fernet.generate_key().decode(), Fernet.generate_key().decode()]
-    assert env.read_field_keys({"CRMHUB_FIELD_KEYS": ",".join(keys)}, mode="production",
-                               var_dir=tmp_path) == keys
+    assert (
+        env.read_field_keys(
+            {"CRMHUB_FIELD_KEYS": ",".join(keys)}, mode="production", var_dir=tmp_path
+        )
+        == keys
+    )
     with pytest.raises(ImproperlyConfigured, match="item 2 is not a valid Fernet key"):
-        env.read_field_keys({"CRMHUB_FIELD_KEYS": f"{keys[0]},nope"}, mode="embedded",
-                            var_dir=tmp_path)
+        env.read_field_keys(
+            {"CRMHUB_FIELD_KEYS": f"{keys[0]},nope"}, mode="embedded", var_dir=tmp_path
+        )
 
 
 def test_embedded_broker_is_the_fast_filesystem_transport(tmp_path):
@@ -68,11 +75,20 @@ def test_embedded_broker_is_the_fast_filesystem_transport(tmp_path):
 
 
 def _manage(*args: str, extra_env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items()
-                   if k not in ("SECRET_KEY", "CRMHUB_FIELD_KEYS", "PYTEST_VERSION")}
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SECRET_KEY", "CRMHUB_FIELD_KEYS", "PYTEST_VERSION")
+    }
     environment.update({"CRMHUB_VAR_DIR": str(tmp_path), **extra_env})
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_production_start_without_keys_is_a_clear_error(tmp_path):
@@ -84,7 +100,10 @@ def test_production_start_without_keys_is_a_clear_error(tmp_path):
 
 def test_production_settings_pass_check_deploy(tmp_path):
     result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
         extra_env={
             "CRMHUB_MODE": "production",
             "SECRET_KEY": "x" * 20 + "-Q8v2KfW9pL3sT6yZ1cR4nB7mH0dJ5gX-" + "y" * 20,

@@ -40,9 +40,12 @@ class Command(BaseCommand):
             account = sandbox_account(kind=kind)
             kind_settings, kind_secrets = module(kind).connection_settings(account.credentials)
             connection = Connection(
-                name=name, kind=kind, allow_private_network=True,
+                name=name,
+                kind=kind,
+                allow_private_network=True,
                 base_url=sandbox_base_url(kind=kind, public_url=settings.CRMHUB_PUBLIC_URL),
-                sync_interval_minutes=5, rate_limit=20.0,
+                sync_interval_minutes=5,
+                rate_limit=20.0,
             )
             connection_save(connection=connection, settings=kind_settings, new_secrets=kind_secrets)
             self.stdout.write(f"Connection {name!r} created.")
@@ -54,6 +57,9 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         user = User.objects.create_superuser(username, f"{username}@example.com", password)
         user.groups.add(Group.objects.get(name=roles.ADMIN))
-        self.stdout.write(self.style.SUCCESS(
-            f"\n  Admin login: {username} / {password}\n  (shown once; change it in the admin)\n"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\n  Admin login: {username} / {password}\n"
+                "  (shown once; change it in the admin)\n"
+            )
+        )
