@@ -26,6 +26,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_errors
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
@@ -440,7 +441,9 @@ class HttpClient:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in raw.iter_content(chunk_size=65536):
+            # read1 returns whatever has arrived, so a body dripping a byte at a time still
+            # meets the deadline check (iter_content would wait for a whole chunk).
+            while chunk := raw.raw.read1(65536, decode_content=True):
                 size += len(chunk)
                 if size > self.max_body:
                     raise BadResponse(
@@ -456,7 +459,9 @@ class HttpClient:
                         request_sent=True,
                     )
                 chunks.append(chunk)
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3_errors.HTTPError) as exc:
+            if isinstance(exc, urllib3_errors.HTTPError):
+                exc = requests.ConnectionError(exc)
             raise _error_for_exception(exc, url) from None
         return b"".join(chunks)
 

@@ -1,0 +1,200 @@
+"""The shared HTTP client against hostile servers: every failure typed, bounded, redacted."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from crmhub.connectors import errors
+from crmhub.connectors.http import HttpClient, address_allowed, check_base_url, parse_retry_after
+from tests.connectors.hostile import answer, hostile_server, slow_drip
+
+KEY = "K3Y-0123456789ABCDEF0123456789ABCDEF"
+
+
+def client(url: str, **kwargs) -> HttpClient:  # type: ignore[no-untyped-def]
+    return HttpClient(
+        base_url=url,
+        allow_private_network=True,
+        timeout=(1.0, 1.0),
+        secret_values=[KEY],
+        secret_fields=["apikey"],
+        **kwargs,
+    )
+
+
+def test_a_good_answer_is_returned_and_recorded_without_the_key():
+    with hostile_server(answer(200, b'{"ok": true}')) as (url, _):
+        http = client(url)
+        response = http.request("POST", "Method.aspx", data={"apikey": KEY, "x": "1"})
+    assert response.json() == {"ok": True}
+    (call,) = http.drain_calls()
+    assert call.status == 200
+    assert KEY not in json.dumps(call.as_dict())
+    assert call.request["form"]["x"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "retryable"),
+    [
+        (401, errors.AuthFailed, False),
+        (403, errors.AuthFailed, False),
+        (404, errors.NotFound, False),
+        (422, errors.Rejected, False),
+        (500, errors.Unavailable, True),
+        (502, errors.Unavailable, True),
+    ],
+)
+def test_statuses_map_to_the_error_family(status, error, retryable):
+    with hostile_server(answer(status, b"nope")) as (url, _), pytest.raises(error) as caught:
+        client(url).request("GET", "x")
+    assert caught.value.retryable is retryable
+    assert caught.value.status == status
+
+
+@pytest.mark.parametrize("header", ["30", "Wed, 21 Oct 2099 07:28:00 GMT"])
+def test_429_carries_retry_after_in_both_forms(header):
+    with hostile_server(answer(429, b"", {"Retry-After": header})) as (url, _):
+        with pytest.raises(errors.RateLimited) as caught:
+            client(url).request("GET", "x")
+    assert caught.value.retry_after is not None and caught.value.retry_after >= 30
+    assert caught.value.request_sent is False
+
+
+def test_parse_retry_after_ignores_garbage():
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_a_redirect_to_another_host_is_not_followed_and_the_key_not_resent():
+    with hostile_server(answer(200, b"stolen")) as (evil, evil_seen):
+        handler = answer(307, b"", {"Location": evil + "steal"})
+        with hostile_server(handler) as (url, _):
+            with pytest.raises(errors.BadResponse, match="redirect"):
+                client(url).request("POST", "Method.aspx", data={"apikey": KEY})
+    assert evil_seen.requests == []
+
+
+def test_html_instead_of_json_is_a_bad_response():
+    with hostile_server(answer(200, b"<html><body>Maintenance</body></html>")) as (url, _):
+        response = client(url).request("GET", "x")
+    with pytest.raises(errors.BadResponse, match="did not answer with JSON"):
+        response.json()
+
+
+def test_json_nested_ten_thousand_deep_is_a_bad_response():
+    body = b"[" * 10_000 + b"]" * 10_000
+    with hostile_server(answer(200, body)) as (url, _):
+        response = client(url).request("GET", "x")
+    with pytest.raises(errors.BadResponse):
+        response.json()
+
+
+def test_a_huge_body_is_refused_without_reading_it_all():
+    with hostile_server(answer(200, b"x" * 3_000_000)) as (url, _):
+        with pytest.raises(errors.BadResponse, match="larger than|too large"):
+            client(url, max_body=1_000_000).request("GET", "x")
+
+
+def test_a_slow_drip_body_ends_within_the_deadline():
+    started = time.monotonic()
+    with hostile_server(slow_drip(chunks=40, delay=0.2)) as (url, _):
+        with pytest.raises(errors.Unavailable) as caught:
+            client(url).request("GET", "x")
+    assert time.monotonic() - started < 5
+    assert caught.value.request_sent is True
+
+
+def test_a_read_timeout_after_sending_says_the_request_was_sent():
+    def hang(request):  # type: ignore[no-untyped-def]
+        time.sleep(2)
+
+    with hostile_server(hang) as (url, seen), pytest.raises(errors.Unavailable) as caught:
+        client(url).request("POST", "x", data={"a": "1"})
+    assert caught.value.request_sent is True
+    assert seen.requests, "the server did receive the request"
+
+
+def test_connection_refused_says_nothing_was_sent():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(errors.Unavailable) as caught:
+        client(f"http://127.0.0.1:{port}/").request("POST", "x", data={"a": "1"})
+    assert caught.value.request_sent is False
+    assert caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/",
+        "http://[::1]/",
+        "http://169.254.169.254/",
+        "http://10.0.0.8/",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://127.1/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://192.168.1.1/",
+        "http://100.64.0.1/",
+        "http://localhost/",
+    ],
+)
+def test_private_and_loopback_addresses_are_refused_at_connect_time(url):
+    http = HttpClient(base_url=url, allow_private_network=False, timeout=(1.0, 1.0))
+    with pytest.raises(errors.BlockedAddress):
+        http.request("GET", "x")
+    with pytest.raises(errors.BlockedAddress):
+        check_base_url(url, allow_private=False)
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://x/", "ftp://x/", "http://u:p@x/"])
+def test_other_schemes_and_credentials_in_urls_are_refused(url):
+    with pytest.raises(errors.BlockedAddress):
+        check_base_url(url, allow_private=True, resolve=False)
+
+
+def test_a_name_resolving_to_a_private_address_is_refused(monkeypatch):
+    real = socket.getaddrinfo
+
+    def fake(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host == "intranet.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.9.8.7", 80))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    with pytest.raises(errors.BlockedAddress, match="10.9.8.7"):
+        check_base_url("http://intranet.example.com/", allow_private=False)
+
+
+def test_dns_rebinding_is_caught_by_the_connect_time_check(monkeypatch):
+    """Public at validation time, loopback when connecting: the socket is never opened."""
+    answers = iter(["93.184.215.14", "127.0.0.1"])
+    real = socket.getaddrinfo
+
+    def rebinding(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host == "rebind.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    check_base_url("http://rebind.example.com/", allow_private=False)
+    http = HttpClient(
+        base_url="http://rebind.example.com/", allow_private_network=False, timeout=(1.0, 1.0)
+    )
+    with pytest.raises(errors.BlockedAddress):
+        http.request("GET", "x")
+
+
+def test_multicast_and_unspecified_are_refused_even_on_private_networks():
+    import ipaddress
+
+    assert not address_allowed(ipaddress.ip_address("0.0.0.0"), allow_private=True)  # noqa: S104
+    assert not address_allowed(ipaddress.ip_address("224.0.0.1"), allow_private=True)
+    assert address_allowed(ipaddress.ip_address("10.1.1.1"), allow_private=True)
+    assert not address_allowed(ipaddress.ip_address("10.1.1.1"), allow_private=False)
