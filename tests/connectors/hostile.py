@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 Handler = Callable[[BaseHTTPRequestHandler], None]
@@ -26,10 +26,8 @@ def hostile_server(handler: Handler) -> Iterator[tuple[str, Recorder]]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             recorder.requests.append((self.command, self.path, body, dict(self.headers)))
-            try:
+            with suppress(BrokenPipeError, ConnectionResetError):
                 handler(self)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
 
         do_GET = do_POST = _handle
 
