@@ -2,42 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from crmhub.core import roles
+from tests.urlwalk import console_urls
 
 pytestmark = pytest.mark.django_db
-
-PUBLIC_PREFIXES = ("login/", "logout/", "admin/", "sandbox/", "static/")
-SAMPLE = {"int": "1", "str": "x", "slug": "x", "uuid": str(uuid.uuid4()), "path": "x"}
-
-
-def _walk(patterns, prefix=""):  # type: ignore[no-untyped-def]
-    for pattern in patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            yield from _walk(pattern.url_patterns, route)
-        elif isinstance(pattern, URLPattern):
-            yield route
-
-
-def _concrete(route: str) -> str:
-    for converter, value in SAMPLE.items():
-        while f"<{converter}:" in route:
-            start = route.index(f"<{converter}:")
-            route = route[:start] + value + route[route.index(">", start) + 1 :]
-    while "<" in route:
-        start = route.index("<")
-        route = route[:start] + "x" + route[route.index(">", start) + 1 :]
-    return "/" + route.lstrip("^").rstrip("$")
-
-
-def console_urls() -> list[str]:
-    routes = [r for r in _walk(get_resolver().url_patterns) if not r.startswith(PUBLIC_PREFIXES)]
-    return sorted({_concrete(r) for r in routes})
 
 
 def test_the_console_has_urls_to_check():
