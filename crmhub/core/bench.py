@@ -16,6 +16,7 @@ SECTION_MODULES = (
     "crmhub.contacts.bench",
     "crmhub.actions.bench",
     "crmhub.console.bench",
+    "crmhub.loadtest.bench",
 )
 
 
