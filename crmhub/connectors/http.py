@@ -19,13 +19,14 @@ import re
 import socket
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3 import exceptions as urllib3_errors
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -345,6 +346,25 @@ class HttpClient:
                 text = text.replace(value, MASK)
         return text
 
+    def add_secret(self, value: str) -> None:
+        """Mask ``value`` from now on and in the calls already recorded.
+
+        For secrets obtained at run time (a session token answered by a login call).
+        """
+        if not value or len(value) < 4 or value in self.secret_values:
+            return
+        self.secret_values = tuple(sorted({*self.secret_values, value}, key=len, reverse=True))
+        self._calls = [
+            replace(
+                call,
+                url=self.redact(call.url),
+                request=self.redact_data(call.request),
+                response=self.redact(call.response),
+                error=self.redact(call.error) if call.error else None,
+            )
+            for call in self._calls
+        ]
+
     def _is_secret_name(self, name: str) -> bool:
         return name.lower() in self.secret_fields or bool(_SECRET_NAME.search(name))
 
@@ -419,7 +439,9 @@ class HttpClient:
                 body = self._read_body(raw, started, shown)
             finally:
                 raw.close()
-            response = Response(status=status, headers=dict(raw.headers), content=body, url=shown)
+            # Case-insensitive: servers may send header names in lower case (HTTP/2, h11).
+            headers = CaseInsensitiveDict(raw.headers)
+            response = Response(status=status, headers=headers, content=body, url=shown)
             if check_status:
                 error = error_for_status(
                     status, response.headers, self.redact(response.text), shown
