@@ -1,0 +1,235 @@
+"""The AllClients connector: contacts by GetContacts pages, action sets and contact links."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from crmhub.connectors.allclients import params as allclients_params
+from crmhub.connectors.allclients import parsing
+from crmhub.connectors.allclients.client import RESPONSE_TYPES, AllClientsClient
+from crmhub.connectors.base import (
+    ConnectionSpec,
+    Connector,
+    ContactPage,
+    Operation,
+    OperationResult,
+    PromptHandler,
+)
+from crmhub.connectors.errors import BadResponse, InvalidParams, NotFound, UnknownOutcome
+from crmhub.connectors.http import HttpClient
+
+#: The account's time zone when the connection does not say (the vendor's server time).
+DEFAULT_TIME_ZONE = "America/Chicago"
+#: Assumption: the largest page GetContacts serves; a bigger request is cut to it, so it
+#: is also the largest page asked for (else a cut page would look like the last one).
+MAX_PAGE_SIZE = 500
+
+
+def account_zone(settings: Mapping[str, Any]) -> zoneinfo.ZoneInfo:
+    """Return the account's time zone from the connection's ``time_zone`` setting."""
+    name = str(settings.get("time_zone") or DEFAULT_TIME_ZONE)
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidParams({"time_zone": [f"{name!r} is not a known time zone."]}) from None
+
+
+def response_type(settings: Mapping[str, Any]) -> str:
+    """Return the answer format the connection asks for: ``xml`` (default) or ``json``."""
+    value = str(settings.get("response_type") or "xml").strip().lower()
+    if value not in RESPONSE_TYPES:
+        raise InvalidParams({"response_type": ["Choose xml or json."]})
+    return value
+
+
+class AllClientsConnector(Connector):
+    kind = "allclients"
+    secret_fields = ("apikey",)
+    operations: ClassVar[Mapping[str, Operation]] = {
+        "run_action_set": Operation(
+            "run_action_set", "Run action set", safe=False, record_types=("person",)
+        ),
+        "add_contact_link": Operation(
+            "add_contact_link", "Add contact link", safe=False, record_types=("person",)
+        ),
+        "get_contact": Operation("get_contact", "Show contact", safe=True),
+        "get_contact_links": Operation("get_contact_links", "List contact links", safe=True),
+        "get_categories": Operation(
+            "get_categories", "List categories", safe=True, needs_contact=False
+        ),
+    }
+
+    def __init__(self, spec: ConnectionSpec, *, http: HttpClient | None = None) -> None:
+        super().__init__(spec, http=http)
+        self.zone = account_zone(spec.settings)
+        self.client = AllClientsClient(
+            self.http,
+            account_id=str(spec.settings.get("account_id") or ""),
+            api_key=spec.secrets.get("api_key", ""),
+            response_type=response_type(spec.settings),
+        )
+
+    # -- reads -------------------------------------------------------------------------------
+    def check_credentials(self) -> None:
+        """Call GetCategories (cheap, as the vendor's own plugin does)."""
+        self.client.read("GetCategories", parsing.parse_categories)
+
+    def iter_contact_pages(
+        self, *, since: datetime | None = None, page_size: int = 100
+    ) -> Iterator[ContactPage]:
+        """Yield GetContacts pages (``pagingsize``/``pagingoffset``) to the first short one.
+
+        AllClients has no "changed since" filter, so ``since`` is ignored: a full listing.
+        """
+        size = max(1, min(page_size, MAX_PAGE_SIZE))
+        previous: tuple[str, ...] = ()
+        number = 0
+        while True:
+            contacts = self.client.read(
+                "GetContacts",
+                lambda body: parsing.parse_contacts(body, self.zone),
+                {"pagingsize": size, "pagingoffset": number * size},
+            )
+            ids = tuple(contact.remote_id for contact in contacts)
+            if ids and ids == previous:
+                raise BadResponse(
+                    f"GetContacts answered page {number + 1} with the same contacts as the "
+                    "page before (a paging loop); stopped."
+                )
+            if contacts or number == 0:
+                yield ContactPage(contacts=contacts, total=None, number=number)
+            if len(contacts) < size:
+                return
+            previous = ids
+            number += 1
+
+    # -- acts --------------------------------------------------------------------------------
+    def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        return allclients_params.clean(operation, params)
+
+    def perform(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        *,
+        on_prompt: PromptHandler | None = None,
+    ) -> OperationResult:
+        handlers: dict[str, Callable[[dict[str, Any]], OperationResult]] = {
+            "run_action_set": self._run_action_set,
+            "add_contact_link": self._add_contact_link,
+            "get_contact": self._get_contact,
+            "get_contact_links": self._get_contact_links,
+            "get_categories": self._get_categories,
+        }
+        try:
+            return handlers[operation](params)
+        except BadResponse as exc:
+            if self.operations[operation].safe:
+                raise
+            raise UnknownOutcome(
+                f"{exc} The change may or may not have been made: check the contact in "
+                "AllClients before sending it again.",
+                status=exc.status,
+                url=exc.url,
+                body=exc.body,
+            ) from exc
+
+    def _run_action_set(self, params: dict[str, Any]) -> OperationResult:
+        start_at = params.get("start_at")
+        start = (
+            parsing.format_start(datetime.fromisoformat(start_at), self.zone) if start_at else None
+        )
+        identify_method = params["identify_method"]
+        fields = {
+            "identifymethod": identify_method,
+            "identifyvalue": (
+                params["contact_remote_id"] if identify_method == 1 else params["identify_value"]
+            ),
+            "actionsetid": params.get("action_set_id"),
+            "actionsetname": params.get("action_set_name"),
+            "teammemberid": params.get("team_member_id"),
+            "startdatetime": start,
+        }
+        answer = self.client.read("RunActionSet", parsing.parse_confirmation, fields)
+        summary = f"{answer.message}: {answer.details}" if answer.details else answer.message
+        return OperationResult(
+            message=summary,
+            data={
+                "message": answer.message,
+                "details": answer.details,
+                "contact_remote_id": params["contact_remote_id"],
+                "identify_method": identify_method,
+                "action_set": params.get("action_set_id") or params.get("action_set_name"),
+                "team_member_id": params.get("team_member_id"),
+                "startdatetime": start,
+            },
+        )
+
+    def _add_contact_link(self, params: dict[str, Any]) -> OperationResult:
+        fields = {
+            "contactid": params["contact_remote_id"],
+            "url": params["url"],
+            "label": params["label"],
+        }
+        answer = self.client.read("AddContactLink", parsing.parse_confirmation, fields)
+        return OperationResult(
+            message=f"{answer.message}: link added",
+            data={
+                "message": answer.message,
+                "source_id": answer.source_id,
+                "contact_remote_id": params["contact_remote_id"],
+                "url": params["url"],
+                "label": params["label"],
+            },
+            remote_id=answer.source_id or None,
+        )
+
+    def _get_contact(self, params: dict[str, Any]) -> OperationResult:
+        contact_id = params["contact_remote_id"]
+        contacts = self.client.read(
+            "GetContacts",
+            lambda body: parsing.parse_contacts(body, self.zone),
+            {"contactid": contact_id, "pagingsize": 1, "pagingoffset": 0},
+        )
+        if not contacts:
+            raise NotFound(f"Contact {contact_id} was not found in AllClients.")
+        found = contacts[0]
+        return OperationResult(
+            message=found.full_name or f"Contact {contact_id}",
+            data={
+                "contact": dict(found.raw),
+                "updated_at": found.updated_at.isoformat() if found.updated_at else None,
+            },
+            remote_id=found.remote_id,
+        )
+
+    def _get_contact_links(self, params: dict[str, Any]) -> OperationResult:
+        links = self.client.read(
+            "GetContactLinks",
+            lambda body: parsing.parse_links(body, self.zone),
+            {"contactid": params["contact_remote_id"]},
+        )
+        return OperationResult(
+            message=f"{len(links)} link(s)",
+            data={
+                "links": [
+                    {
+                        "id": link.link_id,
+                        "url": link.url,
+                        "label": link.label,
+                        "added_at": link.added_at.isoformat() if link.added_at else None,
+                    }
+                    for link in links
+                ]
+            },
+        )
+
+    def _get_categories(self, params: dict[str, Any]) -> OperationResult:
+        categories = self.client.read("GetCategories", parsing.parse_categories)
+        return OperationResult(
+            message=f"{len(categories)} categories",
+            data={"categories": [{"id": c.category_id, "name": c.name} for c in categories]},
+        )

@@ -1,0 +1,184 @@
+"""The AllClients connector against the simulated AllClients, over real HTTP: the contract,
+credentials, the contact listing and the read operations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from crmhub.connectors import errors
+from crmhub.connectors.allclients.connector import AllClientsConnector
+from crmhub.connectors.registry import get_connector
+from crmhub.sandbox import faults
+from crmhub.sandbox.allclients import store
+from crmhub.sandbox.models import Record
+from tests.connectors.allclients.ledger import FIRST, calls, set_account_time_zone
+from tests.connectors.contract import ConnectorContract
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+class TestAllClientsContract(ConnectorContract):
+    kind = "allclients"
+    people = 23
+
+
+def test_registry_gives_this_connector(connector):
+    assert isinstance(connector, AllClientsConnector)
+    assert connector.secret_fields == ("apikey",)
+
+
+# -- check_credentials ------------------------------------------------------------------------
+def test_check_credentials_calls_get_categories_with_the_account(connector, spec):
+    connector.check_credentials()
+    (call,) = calls("GetCategories")
+    assert call.params["accountid"] == spec.settings["account_id"]
+    assert "apikey" not in call.params  # the ledger never keeps the key
+    (record,) = connector.drain_calls()
+    assert record.url.endswith("/api/2/GetCategories.aspx")
+    assert record.request["form"]["apikey"] == "[redacted]"
+
+
+def test_wrong_account_id_is_auth_failed(spec):
+    other = str(int(spec.settings["account_id"]) + 1)
+    connector = get_connector(
+        dataclasses.replace(spec, settings={**spec.settings, "account_id": other})
+    )
+    with pytest.raises(errors.AuthFailed, match="Authentication failed"):
+        connector.check_credentials()
+    assert calls("GetCategories")[0].params["accountid"] == other
+
+
+def test_missing_key_fails_before_sending(spec):
+    connector = get_connector(dataclasses.replace(spec, secrets={}))
+    with pytest.raises(errors.AuthFailed) as caught:
+        connector.check_credentials()
+    assert caught.value.request_sent is False
+    assert calls("GetCategories") == []
+
+
+def test_unknown_time_zone_setting_is_invalid(spec):
+    with pytest.raises(errors.InvalidParams) as caught:
+        get_connector(
+            dataclasses.replace(spec, settings={**spec.settings, "time_zone": "Mars/Base"})
+        )
+    assert "time_zone" in caught.value.errors
+
+
+def test_xml_entities_from_the_server_are_refused(connector):
+    faults.configure("allclients", xml_attack="entity")
+    with pytest.raises(errors.UnsafeXML):
+        connector.check_credentials()
+
+
+# -- listing ----------------------------------------------------------------------------------
+def test_listing_pages_with_pagingsize_and_pagingoffset(connector):
+    pages = list(connector.iter_contact_pages(page_size=5))
+    assert [len(page.contacts) for page in pages] == [5, 5, 2]
+    assert [page.number for page in pages] == [0, 1, 2]
+    sent = [(c.params["pagingsize"], c.params["pagingoffset"]) for c in calls("GetContacts")]
+    assert sent == [("5", "0"), ("5", "5"), ("5", "10")]
+
+
+def test_listing_gives_contacts_as_the_crm_has_them(connector):
+    contacts = [c for page in connector.iter_contact_pages(page_size=50) for c in page.contacts]
+    stored = {
+        r.remote_id: r for r in Record.objects.filter(kind="allclients", collection="contact")
+    }
+    assert {int(c.remote_id) for c in contacts} == set(stored)
+    for contact in contacts:
+        row = stored[int(contact.remote_id)].data
+        assert contact.record_type == "person"
+        assert (contact.first_name, contact.last_name) == (row["firstname"], row["lastname"])
+        assert contact.company == row.get("company", "")
+        assert contact.emails == tuple(row[k] for k in ("email", "otheremail") if k in row)
+        assert contact.phones == (row["phone"],)
+        assert contact.updated_at == datetime.fromisoformat(row["editdate"])
+        assert contact.raw["id"] == contact.remote_id
+
+
+def test_listing_in_json_is_the_same_as_in_xml(connector, json_connector):
+    xml_contacts = [c for p in connector.iter_contact_pages(page_size=5) for c in p.contacts]
+    json_contacts = [c for p in json_connector.iter_contact_pages(page_size=5) for c in p.contacts]
+    assert json_contacts == xml_contacts
+    assert {c.params.get("response_type") for c in calls("GetContacts")} == {None, "json"}
+
+
+def test_json_one_item_pages_are_normalised(json_connector):
+    pages = list(json_connector.iter_contact_pages(page_size=1))
+    assert len(pages) == 12
+    assert all(len(page.contacts) == 1 for page in pages)
+
+
+def test_dates_are_read_in_the_connection_time_zone(spec):
+    set_account_time_zone("America/Los_Angeles")
+    right = get_connector(
+        dataclasses.replace(spec, settings={**spec.settings, "time_zone": "America/Los_Angeles"})
+    )
+    wrong = get_connector(spec)  # still says America/Chicago
+    first_right = next(right.iter_contact_pages(page_size=1)).contacts[0]
+    first_wrong = next(wrong.iter_contact_pages(page_size=1)).contacts[0]
+    stored = Record.objects.get(kind="allclients", collection="contact", remote_id=FIRST)
+    assert first_right.updated_at == datetime.fromisoformat(stored.data["editdate"])
+    assert first_right.updated_at - first_wrong.updated_at == (
+        datetime(2000, 1, 1, 2, tzinfo=UTC) - datetime(2000, 1, 1, tzinfo=UTC)
+    )
+
+
+def test_page_size_is_capped_at_the_server_maximum(connector):
+    list(connector.iter_contact_pages(page_size=5000))
+    assert calls("GetContacts")[0].params["pagingsize"] == "500"
+
+
+def test_a_repeated_page_is_a_bad_response(connector, monkeypatch):
+    real_page = store.contacts_page
+    monkeypatch.setattr(
+        store, "contacts_page", lambda *, offset, size: real_page(offset=0, size=size)
+    )
+    with pytest.raises(errors.BadResponse, match="paging loop"):
+        list(connector.iter_contact_pages(page_size=5))
+    assert len(calls("GetContacts")) == 2
+
+
+def test_empty_account_yields_one_empty_page(connector):
+    Record.objects.filter(kind="allclients", collection="contact").delete()
+    pages = list(connector.iter_contact_pages(page_size=5))
+    assert [(page.contacts, page.number) for page in pages] == [((), 0)]
+
+
+# -- reads as operations ----------------------------------------------------------------------
+def test_get_categories(connector):
+    result = connector.run("get_categories", {})
+    assert result.data["categories"][0] == {"id": "1", "name": "Prospect"}
+    assert {c["name"] for c in result.data["categories"]} >= {"Client", "Friends & Family"}
+    assert connector.operations["get_categories"].needs_contact is False
+    json.dumps(result.data)
+
+
+def test_get_contact_and_a_missing_one(json_connector):
+    result = json_connector.run("get_contact", {"contact_remote_id": str(FIRST + 2)})
+    assert result.remote_id == str(FIRST + 2)
+    assert result.data["contact"]["id"] == str(FIRST + 2)
+    assert calls("GetContacts")[0].params["contactid"] == str(FIRST + 2)
+    json.dumps(result.data)
+    with pytest.raises(errors.NotFound):
+        json_connector.run("get_contact", {"contact_remote_id": "3"})
+
+
+def test_get_contact_links_of_a_contact_without_links(connector):
+    assert connector.run("get_contact_links", {"contact_remote_id": FIRST}).data == {"links": []}
+
+
+def test_operations_declare_their_safety(connector):
+    safety = {name: op.safe for name, op in connector.operations.items()}
+    assert safety == {
+        "run_action_set": False,
+        "add_contact_link": False,
+        "get_contact": True,
+        "get_contact_links": True,
+        "get_categories": True,
+    }
