@@ -1,7 +1,43 @@
-"""Placeholder: the Collect! sandbox Web Socket (replaced by the Collect! sandbox)."""
+"""The sandbox's Web Socket: the simulated Collect! server's prompt channel (pure ASGI).
+
+Served by ``crmhub.asgi`` on the event loop of the one server process, at
+``/sandbox/collect/api/v1/ws``. On connect the server sends ``{"websocket-id": id}``; the
+id is then named in ``runplan`` requests, whose plans (running on worker threads of the
+same process) prompt through ``crmhub.sandbox.collect.sockets`` and read the answers the
+client sends back here. Closing the socket cancels any prompt waiting on it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
 
-async def websocket_app(scope, receive, send):  # type: ignore[no-untyped-def]
-    await send({"type": "websocket.close", "code": 4404})
+from crmhub.sandbox.collect import WEBSOCKET_PATH, sockets
+
+NOT_FOUND = 4404
+
+
+async def websocket_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Serve one Web Socket connection."""
+    first = await receive()
+    if first["type"] != "websocket.connect":
+        return
+    if scope.get("path") != WEBSOCKET_PATH:
+        await send({"type": "websocket.close", "code": NOT_FOUND})
+        return
+    await send({"type": "websocket.accept"})
+    session = sockets.open_session(loop=asyncio.get_running_loop(), sender=send)
+    try:
+        await session.send_json({"websocket-id": session.websocket_id})
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            if message["type"] == "websocket.receive":
+                text = message.get("text")
+                if text is None and message.get("bytes") is not None:
+                    text = message["bytes"].decode("utf-8", errors="replace")
+                if text:
+                    sockets.deliver(session, text)
+    finally:
+        sockets.close_session(session.websocket_id)
