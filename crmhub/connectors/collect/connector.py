@@ -1,0 +1,250 @@
+"""The Collect! connector: debtors, clients, cosigners and associates; contact plans.
+
+The index reads the four record tables page by page (``Limit``/``Page``); a contact's
+``remote_id`` is ``"<record_type>:<rowid>"`` because rowids of different tables coincide.
+``run_plan`` runs a contact plan with a Web Socket open, relaying any prompt to the staff
+member through ``on_prompt``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from crmhub.connectors.base import (
+    ConnectionSpec,
+    Connector,
+    ContactPage,
+    Operation,
+    OperationResult,
+    PromptHandler,
+    RemoteContact,
+)
+from crmhub.connectors.collect import parsing, prompting
+from crmhub.connectors.collect.client import DEFAULT_DATABASE, CollectClient
+from crmhub.connectors.errors import BadResponse, InvalidParams, UnknownOutcome
+from crmhub.connectors.http import HttpClient, Response
+
+RECORD_TYPES = parsing.RECORD_TYPES
+#: Assumption: the longest contact plan code (``cp_code``) Collect! holds.
+PLAN_CODE_MAX = 10
+#: Assumption: the largest ``Limit`` a listing accepts.
+PAGE_LIMIT_MAX = 1000
+#: Assumption: how long the ``runplan`` POST may wait for its answer (prompts included).
+PLAN_READ_TIMEOUT = 900.0
+DEFAULT_WEBSOCKET_PATH = "/api/v1/ws"
+
+
+def split_remote_id(value: Any) -> tuple[str, int]:
+    """Return ``(record_type, rowid)`` of ``"debtor:123"``; raise ``ValueError``."""
+    table, _, rowid = str(value).strip().partition(":")
+    if table not in RECORD_TYPES or not rowid.isdigit() or int(rowid) < 1:
+        raise ValueError(value)
+    return table, int(rowid)
+
+
+class CollectConnector(Connector):
+    kind = "collect"
+    operations: ClassVar[Mapping[str, Operation]] = {
+        "run_plan": Operation("run_plan", "Run a contact plan", record_types=RECORD_TYPES),
+        "show_record": Operation(
+            "show_record", "Show the Collect! record", safe=True, record_types=RECORD_TYPES
+        ),
+        "list_plans": Operation("list_plans", "List contact plans", safe=True, needs_contact=False),
+    }
+    secret_fields = ("op_password",)
+
+    def __init__(self, spec: ConnectionSpec, *, http: HttpClient | None = None) -> None:
+        super().__init__(spec, http=http)
+        self.client = CollectClient(
+            self.http,
+            operator_id=str(spec.settings.get("operator_id", "")),
+            password=str(spec.secrets.get("password", "")),
+            database=str(spec.settings.get("database") or DEFAULT_DATABASE),
+        )
+
+    # -- reads -------------------------------------------------------------------------------
+    def check_credentials(self) -> None:
+        """Log in afresh: a refused operator, password or database raises ``AuthFailed``."""
+        self.client.login()
+
+    def _page(self, table: str, page: int, limit: int) -> parsing.DataPage:
+        response = self.client.call(
+            "GET", f"collect/data/{table}", params={"Limit": limit, "Page": page}
+        )
+        return parsing.parse_data_page(response.content, table=table)
+
+    def iter_contact_pages(
+        self, *, since: datetime | None = None, page_size: int = 100
+    ) -> Iterator[ContactPage]:
+        """Yield every debtor, client, cosigner and associate, a page at a time."""
+        limit = max(1, min(page_size, PAGE_LIMIT_MAX))
+        first = {table: self._page(table, 1, limit) for table in RECORD_TYPES}
+        total = sum(page.num_records for page in first.values())
+        number = 0
+        for table in RECORD_TYPES:
+            for page in self._table_pages(table, first[table], limit):
+                contacts = tuple(
+                    parsing.contact_from_row(table, page.row_id, row) for row in page.rows
+                )
+                yield ContactPage(contacts, total=total, number=number)
+                number += 1
+
+    def _table_pages(
+        self, table: str, first: parsing.DataPage, limit: int
+    ) -> Iterator[parsing.DataPage]:
+        seen: dict[str, int] = {}
+        page, current = 1, first
+        while True:
+            if current.rows:
+                fingerprint = _fingerprint(current.rows)
+                if fingerprint in seen:
+                    raise BadResponse(
+                        f"Collect! answered page {page} of {table} with the rows of page "
+                        f"{seen[fingerprint]} again: the paging does not advance."
+                    )
+                seen[fingerprint] = page
+            yield current
+            if len(current.rows) < limit or page >= current.num_pages:
+                return
+            page += 1
+            current = self._page(table, page, limit)
+
+    # -- acts --------------------------------------------------------------------------------
+    def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Return the params ``operation`` uses, validated; raise ``InvalidParams``."""
+        errors: dict[str, list[str]] = {}
+        cleaned: dict[str, Any] = {}
+        if self.operations[operation].needs_contact:
+            try:
+                table, rowid = split_remote_id(params.get("contact_remote_id", ""))
+                cleaned["contact_remote_id"] = f"{table}:{rowid}"
+            except ValueError:
+                errors["contact_remote_id"] = [
+                    "Give the Collect! record as <record type>:<rowid>, e.g. debtor:123 "
+                    f"(record types: {', '.join(RECORD_TYPES)})."
+                ]
+        if operation == "run_plan":
+            plan = params.get("plan")
+            plan = plan.strip() if isinstance(plan, str) else ""
+            if not plan:
+                errors["plan"] = ["Give the contact plan's code (cp_code), e.g. REV."]
+            elif len(plan) > PLAN_CODE_MAX or any(ch.isspace() for ch in plan):
+                errors["plan"] = [
+                    f"A contact plan code has at most {PLAN_CODE_MAX} characters and no spaces."
+                ]
+            cleaned["plan"] = plan
+        if errors:
+            raise InvalidParams(errors)
+        return cleaned
+
+    def perform(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        *,
+        on_prompt: PromptHandler | None = None,
+    ) -> OperationResult:
+        if operation == "run_plan":
+            return self._run_plan(params, on_prompt)
+        if operation == "show_record":
+            return self._show_record(params)
+        return self._list_plans()
+
+    def _run_plan(self, params: dict[str, Any], on_prompt: PromptHandler | None) -> OperationResult:
+        table, rowid = split_remote_id(params["contact_remote_id"])
+        plan = params["plan"]
+        path = str(self.spec.settings.get("websocket_path") or DEFAULT_WEBSOCKET_PATH)
+        ws, websocket_id = prompting.open_socket(
+            prompting.websocket_url(self.spec.base_url, path),
+            allow_private=self.spec.allow_private_network,
+            timeout=self.spec.timeout[1],
+            headers={"x-collect-database": self.client.database},
+        )
+        conversation = prompting.PlanConversation(websocket_id=websocket_id)
+        body = parsing.runplan_body(plan=plan, table=table, rowid=rowid, websocket_id=websocket_id)
+
+        def send() -> Response:
+            with self.client.read_timeout(PLAN_READ_TIMEOUT):
+                return self.client.call("POST", "collect/app/runplan", json_body=body)
+
+        try:
+            response = prompting.converse(
+                ws,
+                send,
+                on_prompt=on_prompt,
+                idle_timeout=self.spec.timeout[1],
+                conversation=conversation,
+            )
+        finally:
+            ws.close()
+        try:
+            answer = parsing.parse_runplan(response.content)
+        except BadResponse as exc:
+            raise UnknownOutcome(
+                f"Collect! answered the contact plan with 200 and an unreadable body: {exc}"
+            ) from None
+        data = {"plan": plan, "record_type": table, "rowid": rowid, **conversation.as_data()}
+        if answer:
+            data["answer"] = answer
+        return OperationResult(
+            message=f"Contact plan {plan} ran on {table} {rowid}.",
+            data=data,
+            remote_id=f"{table}:{rowid}",
+        )
+
+    def _show_record(self, params: dict[str, Any]) -> OperationResult:
+        table, rowid = split_remote_id(params["contact_remote_id"])
+        response = self.client.call("GET", f"collect/data/{table}/{rowid}")
+        page = parsing.parse_data_page(response.content, table=table)
+        if not page.rows:
+            raise BadResponse(f"Collect! answered {table} {rowid} without its row.")
+        contact = parsing.contact_from_row(table, page.row_id, page.rows[0])
+        return OperationResult(
+            message=f"{table.capitalize()} {rowid}: {contact.full_name or '(no name)'}.",
+            data=_contact_data(contact),
+            remote_id=contact.remote_id,
+        )
+
+    def _list_plans(self) -> OperationResult:
+        plans: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            current = self._page("contact_plan", page, PAGE_LIMIT_MAX)
+            plans.extend(_plan_data(current.row_id, row) for row in current.rows)
+            if len(current.rows) < PAGE_LIMIT_MAX or page >= current.num_pages:
+                break
+            page += 1
+        return OperationResult(message=f"{len(plans)} contact plans.", data={"plans": plans})
+
+
+def _fingerprint(rows: tuple[Mapping[str, Any], ...]) -> str:
+    encoded = json.dumps(rows, sort_keys=True, default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def _contact_data(contact: RemoteContact) -> dict[str, Any]:
+    return {
+        "remote_id": contact.remote_id,
+        "record_type": contact.record_type,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "full_name": contact.full_name,
+        "company": contact.company,
+        "emails": list(contact.emails),
+        "phones": list(contact.phones),
+        "updated_at": contact.updated_at.isoformat() if contact.updated_at else None,
+        "fields": json.loads(json.dumps(dict(contact.raw), default=str)),
+    }
+
+
+def _plan_data(row_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "rowid": row.get(row_id),
+        "code": row.get("cp_code"),
+        "description": row.get("cp_description", ""),
+        "fields": json.loads(json.dumps(dict(row), default=str)),
+    }
