@@ -1,0 +1,1 @@
+"""CRM.COM back-office Web API: token login, JSON envelopes, communications and their queue."""

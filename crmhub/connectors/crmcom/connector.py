@@ -1,0 +1,260 @@
+"""The CRM.COM connector: contacts by contact_information/list, communications, the queue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from crmhub.connectors.base import (
+    ConnectionSpec,
+    Connector,
+    ContactPage,
+    Operation,
+    OperationResult,
+    PromptHandler,
+    RemoteContact,
+)
+from crmhub.connectors.crmcom import parsing, rules
+from crmhub.connectors.crmcom.client import CrmComClient
+from crmhub.connectors.crmcom.params import MAX_RESULTS
+from crmhub.connectors.errors import BadResponse, InvalidParams, UnknownOutcome
+from crmhub.connectors.http import HttpClient
+
+DEFAULT_RELEASE = "14"
+#: crmhub's parameter names that the vendor spells differently.
+VENDOR_NAMES = {
+    "contact_remote_id": "contact_information_identifier",
+    "template": "template_identifier",
+    "category": "category_identifier",
+    "communication_queue_external_system": "communication_queue_external_system_identifier",
+    "owned_by_group": "owned_by_group_identifier",
+    "privacy_level": "privacy_level_identifier",
+    "communication": "communication_identifier",
+    "queue_entry": "communication_queue_identifier",
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    """How an operation is sent and what its answer holds."""
+
+    method: str
+    path: str
+    answer: str  # communication | communications | queue_entry | queue_entries | contact
+    message: str
+
+
+CALLS = {
+    "communication_create": Call("POST", "communications/create", "communication", "created"),
+    "communication_update": Call("POST", "communications/update", "communication", "updated"),
+    "communication_complete": Call("POST", "communications/complete", "communication", "completed"),
+    "communication_set_as_viewed": Call(
+        "POST", "communications/set_as_viewed", "communication", "set as viewed"
+    ),
+    "queue_process": Call("POST", "communications/queue/process", "queue_entry", "processed"),
+    "queue_reject": Call("POST", "communications/queue/reject", "queue_entry", "rejected"),
+    "queue_remove": Call(
+        "POST", "communications/queue/remove", "queue_entry", "completed and removed"
+    ),
+    "communications_list": Call("GET", "communications/list", "communications", "found"),
+    "communication_show": Call("GET", "communications/show", "communication", "shown"),
+    "queue_list": Call("GET", "communications/queue/list", "queue_entries", "found"),
+    "queue_get_latest": Call("GET", "communications/queue/get_latest", "queue_entries", "found"),
+    "queue_get_pending_completed": Call(
+        "GET", "communications/queue/get_pending_completed", "queue_entries", "found"
+    ),
+    "queue_show": Call("GET", "communications/queue/show", "queue_entry", "shown"),
+    "contact_show": Call("GET", "contact_information/show", "contact", "shown"),
+}
+
+
+def release_of(settings: Mapping[str, Any]) -> rules.Release:
+    """Return the connection's CRM.COM release as three numbers, e.g. "13.2" -> (13, 2, 0)."""
+    text = str(settings.get("release") or DEFAULT_RELEASE).strip().upper().removeprefix("R")
+    parts = text.split(".")
+    if not all(part.isdigit() for part in parts) or len(parts) > 3:
+        raise InvalidParams({"release": ["Give the CRM.COM release as numbers, e.g. 14."]})
+    return tuple(int(part) for part in parts) + (0,) * (3 - len(parts))
+
+
+def vendor_params(params: Mapping[str, Any], *, query: bool) -> dict[str, Any]:
+    """Return cleaned parameters under the vendor's names and shapes.
+
+    In a query string an identifier is written ``field=value``; in a JSON body it is an
+    object.
+    """
+    sent: dict[str, Any] = {}
+    for name, value in params.items():
+        if name == "contact_remote_id":
+            value = {"id": value}
+        elif name == "referring_to" and value is not None:
+            value = {f"{entity}_identifier": ident for entity, ident in value.items()}
+        if query and isinstance(value, Mapping):
+            field, given = next(iter(value.items()))
+            value = f"{field}={given}"
+        sent[VENDOR_NAMES.get(name, name)] = value
+    return sent
+
+
+def contact_data(contact: RemoteContact) -> dict[str, Any]:
+    return {
+        "remote_id": contact.remote_id,
+        "record_type": contact.record_type,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "full_name": contact.full_name,
+        "company": contact.company,
+        "emails": list(contact.emails),
+        "phones": list(contact.phones),
+        "updated_at": contact.updated_at.isoformat() if contact.updated_at else None,
+        "raw": dict(contact.raw),
+    }
+
+
+class CrmComConnector(Connector):
+    kind = "crmcom"
+    secret_fields = ("password", "token")
+    operations: ClassVar[Mapping[str, Operation]] = {
+        "communication_create": Operation("communication_create", "Create a communication"),
+        "communication_update": Operation(
+            "communication_update", "Update a draft communication", needs_contact=False
+        ),
+        "communication_complete": Operation(
+            "communication_complete", "Complete a draft communication", needs_contact=False
+        ),
+        "communication_set_as_viewed": Operation(
+            "communication_set_as_viewed", "Set a communication as viewed", needs_contact=False
+        ),
+        "queue_process": Operation("queue_process", "Process a queue entry", needs_contact=False),
+        "queue_reject": Operation("queue_reject", "Reject a queue entry", needs_contact=False),
+        "queue_remove": Operation(
+            "queue_remove", "Complete and remove a queue entry", needs_contact=False
+        ),
+        "communications_list": Operation("communications_list", "List communications", safe=True),
+        "communication_show": Operation(
+            "communication_show", "Show a communication", safe=True, needs_contact=False
+        ),
+        "queue_list": Operation(
+            "queue_list", "List the communication queue", safe=True, needs_contact=False
+        ),
+        "queue_get_latest": Operation(
+            "queue_get_latest", "Latest pending queue entries", safe=True, needs_contact=False
+        ),
+        "queue_get_pending_completed": Operation(
+            "queue_get_pending_completed",
+            "Queue entries pending to be viewed",
+            safe=True,
+            needs_contact=False,
+        ),
+        "queue_show": Operation("queue_show", "Show a queue entry", safe=True, needs_contact=False),
+        "contact_show": Operation("contact_show", "Show the contact", safe=True),
+    }
+
+    def __init__(self, spec: ConnectionSpec, *, http: HttpClient | None = None) -> None:
+        super().__init__(spec, http=http)
+        self.release = release_of(spec.settings)
+        self.client = CrmComClient(
+            self.http,
+            username=str(spec.settings.get("username") or ""),
+            password=spec.secrets.get("password", ""),
+            organisation=str(spec.settings.get("organisation") or ""),
+            unit=str(spec.settings.get("unit") or ""),
+        )
+
+    # -- reads -------------------------------------------------------------------------------
+    def check_credentials(self) -> None:
+        """Log in afresh, then read one contact with the new token."""
+        self.client.login()
+        self.client.get("contact_information/list", {"number_of_results": 1, "offset": 0})
+
+    def iter_contact_pages(
+        self, *, since: datetime | None = None, page_size: int = 100
+    ) -> Iterator[ContactPage]:
+        """Page through contact_information/list by offset (assumed method, R13 paging)."""
+        size = max(1, min(page_size, MAX_RESULTS))
+        offset, number = 0, 0
+        previous: list[dict[str, Any]] | None = None
+        while True:
+            data = self.client.get(
+                "contact_information/list", {"number_of_results": size, "offset": offset}
+            )
+            items = parsing.records(data)
+            if items and items == previous:
+                raise BadResponse(
+                    f"CRM.COM answered the same contacts again at offset {offset}: "
+                    "its paging is not moving forward."
+                )
+            if items or number == 0:
+                yield ContactPage(parsing.parse_contacts(items), total=None, number=number)
+            if len(items) < size:
+                return
+            previous, offset, number = items, offset + size, number + 1
+
+    # -- acts --------------------------------------------------------------------------------
+    def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        return rules.clean(operation, params, release=self.release)
+
+    def perform(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        *,
+        on_prompt: PromptHandler | None = None,
+    ) -> OperationResult:
+        call = CALLS[operation]
+        sent = dict(params)
+        renamed = operation == "queue_get_pending_completed" and "number_of_results" in sent
+        if renamed and self.release < rules.PAGING_RELEASE:  # its name before R13
+            sent["number"] = sent.pop("number_of_results")
+        try:
+            if call.method == "GET":
+                data = self.client.get(call.path, vendor_params(sent, query=True))
+            else:
+                data = self.client.post(call.path, vendor_params(sent, query=False))
+            return self._result(call, data)
+        except BadResponse as exc:
+            if self.operations[operation].safe:
+                raise
+            raise UnknownOutcome(
+                f"{exc} The change may or may not have been made: check CRM.COM before "
+                "sending it again.",
+                status=exc.status,
+                url=exc.url,
+            ) from exc
+
+    def _result(self, call: Call, data: Any) -> OperationResult:
+        if call.answer == "communication":
+            comm = parsing.parse_communication(data)
+            return OperationResult(
+                f"Communication {comm.number or comm.id} {call.message} ({comm.life_cycle_state}).",
+                {"communication": comm.as_data()},
+                remote_id=comm.id or None,
+            )
+        if call.answer == "queue_entry":
+            entry = parsing.parse_queue_entry(data)
+            return OperationResult(
+                f"Queue entry {entry.number or entry.id} {call.message} "
+                f"({entry.life_cycle_state}).",
+                {"queue_entry": entry.as_data()},
+                remote_id=entry.id or None,
+            )
+        if call.answer == "contact":
+            contact = parsing.parse_contact(parsing.record(data))
+            return OperationResult(
+                f"Contact {contact.full_name or contact.remote_id} shown.",
+                {"contact": contact_data(contact)},
+                remote_id=contact.remote_id,
+            )
+        if call.answer == "communications":
+            comms = parsing.parse_communications(data)
+            return OperationResult(
+                f"{len(comms)} communication(s) {call.message}.",
+                {"communications": [c.as_data() for c in comms], "count": len(comms)},
+            )
+        entries = parsing.parse_queue_entries(data)
+        return OperationResult(
+            f"{len(entries)} queue entr{'y' if len(entries) == 1 else 'ies'} {call.message}.",
+            {"queue_entries": [e.as_data() for e in entries], "count": len(entries)},
+        )
