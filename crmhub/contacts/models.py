@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 from crmhub.connections.models import Connection
 
@@ -24,11 +25,22 @@ class Person(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        verbose_name_plural = "people"
+
     def __str__(self) -> str:
         return self.display_name or f"Person {self.pk}"
 
 
 class Contact(models.Model):
+    """One remote record of one connection, as the last sync that changed it saw it.
+
+    Rows are only ever written by bulk statements of the sync (``contacts.sync``) and of
+    matching (``contacts.matching``); a record the remote no longer lists gets
+    ``deleted_at`` and stays. The ``search_*`` columns feed the full-text index (an FTS5
+    table kept in step by triggers on SQLite, a generated ``tsvector`` on PostgreSQL).
+    """
+
     connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="contacts")
     remote_id = models.CharField(max_length=64)
     record_type = models.CharField(max_length=20, choices=RecordType.choices)
@@ -42,6 +54,8 @@ class Contact(models.Model):
     email_keys = models.JSONField(default=list, blank=True)
     phone_keys = models.JSONField(default=list, blank=True)
     remote_updated_at = models.DateTimeField(null=True, blank=True)
+    #: When a sync last wrote this row (created, changed, restored); unchanged rows are
+    #: not rewritten, so this is not "last seen".
     synced_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     raw = models.JSONField(default=dict, blank=True)
@@ -51,6 +65,12 @@ class Contact(models.Model):
     )
     #: How the contact was linked to its person: "email:<key>", "phone:<key>" or "".
     matched_by = models.CharField(max_length=320, blank=True, default="")
+    #: Set by every write of the sync; matching clears it once the contact is placed.
+    needs_match = models.BooleanField(default=True)
+    #: Folded (lower-case, no accents) words for the full-text index.
+    search_names = models.TextField(blank=True, default="", editable=False)
+    search_other = models.TextField(blank=True, default="", editable=False)
+    search_phones = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         constraints = [
@@ -61,10 +81,23 @@ class Contact(models.Model):
         indexes = [
             models.Index(fields=["person"]),
             models.Index(fields=["connection", "deleted_at"]),
+            models.Index(
+                fields=["needs_match"], condition=Q(needs_match=True), name="contact_needs_match"
+            ),
         ]
 
     def __str__(self) -> str:
-        return self.full_name or f"{self.first_name} {self.last_name}".strip() or self.remote_id
+        return self.display_name or self.remote_id
+
+    @property
+    def display_name(self) -> str:
+        """Return the best human-readable name the record has."""
+        return (
+            self.full_name
+            or f"{self.first_name} {self.last_name}".strip()
+            or self.company
+            or (self.emails[0] if self.emails else "")
+        )
 
 
 class ContactKey(models.Model):
@@ -89,6 +122,8 @@ class ContactKey(models.Model):
 
 
 class SyncRun(models.Model):
+    """One sync of one connection: what it did, how far it got, how it ended."""
+
     class Mode(models.TextChoices):
         FULL = "full", "Full"
         INCREMENTAL = "incremental", "Incremental"
@@ -101,6 +136,8 @@ class SyncRun(models.Model):
         FLAGGED = "flagged", "Flagged (not applied)"
         SKIPPED = "skipped", "Skipped (another sync was running)"
 
+    ACTIVE_STATES = (State.QUEUED, State.RUNNING)
+
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="sync_runs")
     mode = models.CharField(max_length=12, choices=Mode.choices)
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
@@ -109,18 +146,38 @@ class SyncRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    #: Staff confirmed the remote really lost many records: apply a full pass's deletions
+    #: even when the anomaly check would hold them back.
+    allow_mass_deletion = models.BooleanField(default=False)
+    #: Incremental runs: records changed since this instant were asked for.
+    since = models.DateTimeField(null=True, blank=True)
+    #: Where the next incremental run may start (set when the run succeeds).
+    cursor = models.DateTimeField(null=True, blank=True)
     pages = models.PositiveIntegerField(default=0)
     fetched = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     deleted = models.PositiveIntegerField(default=0)
+    #: Full runs: contacts not seen that a complete pass would have marked deleted.
+    missing = models.PositiveIntegerField(default=0)
+    #: Live contacts of the connection when the run started (the anomaly check's base).
+    live_before = models.PositiveIntegerField(null=True, blank=True)
     expected_total = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["connection", "state"])]
+        constraints = [
+            # One sync per connection at a time, whatever races the requests.
+            models.UniqueConstraint(
+                fields=["connection"],
+                condition=Q(state__in=["queued", "running"]),
+                name="syncrun_one_active_per_connection",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_mode_display()} sync of {self.connection_id} ({self.state})"
@@ -131,3 +188,8 @@ class SyncRun(models.Model):
         if not self.expected_total:
             return None
         return min(100, int(self.fetched * 100 / self.expected_total))
+
+    @property
+    def written(self) -> int:
+        """Return how many contact rows the run wrote."""
+        return self.created + self.updated + self.deleted

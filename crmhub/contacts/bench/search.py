@@ -1,0 +1,173 @@
+"""``bench --section search``: contact_search against the Django-admin way, same data.
+
+Builds an index of ``--contacts`` demo people over the four CRMs (a fifth of them in
+three CRMs, with their emails and phones written differently), matches them into people,
+then times at least 200 mixed queries: name prefixes as typed, full emails, phone digits
+in another format than stored, company words, and queries that find nothing. The baseline
+is what Django admin's ``search_fields`` would do over the same fields: each word
+``icontains`` OR-ed over the columns, words AND-ed, newest first.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from functools import reduce
+from operator import and_, or_
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from crmhub.connections.models import Connection
+from crmhub.contacts.bench.tools import Timer, percentile, remote_from_person
+from crmhub.contacts.matching import persons_match
+from crmhub.contacts.models import Contact
+from crmhub.contacts.selectors import contact_search
+from crmhub.contacts.sync import SeenSet, page_apply
+from crmhub.core.bench import BenchContext, Row, register
+from crmhub.sandbox.people import COMPANY_WORDS, people_for
+
+RECORD_TYPES = {"allclients": "person", "apptivo": "customer", "collect": "debtor",
+                "crmcom": "person"}  # fmt: skip
+PER_CATEGORY = 50
+BATCH = 5000
+ADMIN_FIELDS = ("first_name", "last_name", "full_name", "company", "emails", "phones")
+
+
+def index_build(*, contacts: int, write: Callable[[str], None]) -> float:
+    """Fill the index with ``contacts`` demo contacts over four CRMs; return the seconds."""
+    started = time.perf_counter()
+    for kind, record_type in RECORD_TYPES.items():
+        connection = Connection.objects.create(
+            name=f"bench {kind}", kind=kind, base_url="https://crm.example.com/"
+        )
+        seen, batch = SeenSet(), []
+        for person in people_for(kind, contacts // len(RECORD_TYPES)):
+            batch.append(remote_from_person(person, record_type=record_type))
+            if len(batch) >= BATCH:
+                _write(connection, batch, seen)
+                batch = []
+        _write(connection, batch, seen)
+        write(f"  index: {kind} written ({time.perf_counter() - started:.0f} s)")
+    persons_match(full=True)
+    write(f"  index: people matched ({time.perf_counter() - started:.0f} s)")
+    return time.perf_counter() - started
+
+
+def _write(connection: Connection, batch: list, seen: SeenSet) -> None:
+    if batch:
+        with transaction.atomic():
+            page_apply(
+                connection_id=connection.pk,
+                country=connection.country,
+                contacts=batch,
+                now=timezone.now(),
+                seen=seen,
+            )
+
+
+def _other_format(e164: str, rng: random.Random) -> str:
+    digits = e164.lstrip("+")
+    national = digits[1:] if digits.startswith("1") and len(digits) == 11 else digits
+    if len(national) != 10:
+        return digits
+    area, mid, end = national[:3], national[3:6], national[6:]
+    return rng.choice(
+        [
+            national,
+            f"{area}-{mid}-{end}",
+            f"{area} {mid} {end}",
+            f"+1{national}",
+            f"1 {area}{mid}{end}",
+        ]
+    )
+
+
+def queries_make(*, seed: int = 7) -> list[tuple[str, str]]:
+    """Return (category, query) pairs: 50 of each of the five kinds of query."""
+    rng = random.Random(seed)
+    top = Contact.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    sample = list(
+        Contact.objects.filter(pk__in=[rng.randint(1, top) for _ in range(PER_CATEGORY * 8)])
+        .exclude(email_keys=[])
+        .exclude(phone_keys=[])
+        .values_list("first_name", "last_name", "emails", "phone_keys")[: PER_CATEGORY * 3]
+    )
+    queries: list[tuple[str, str]] = []
+    for first, last, _, _ in sample[:PER_CATEGORY]:
+        size = rng.randint(2, 4)
+        typed = f"{last} {first[:2]}" if rng.random() < 0.3 else first[:size]
+        queries.append(("name prefix", typed))
+    for _, _, emails, _ in sample[PER_CATEGORY : PER_CATEGORY * 2]:
+        queries.append(("full email", emails[0].strip()))
+    for _, _, _, phones in sample[PER_CATEGORY * 2 : PER_CATEGORY * 3]:
+        queries.append(("phone, other format", _other_format(phones[0], rng)))
+    for _ in range(PER_CATEGORY):
+        word = rng.choice(COMPANY_WORDS).split()[0]
+        queries.append(("company word", word if rng.random() < 0.5 else word[:4].lower()))
+    for _ in range(PER_CATEGORY):
+        letters = "".join(rng.choice("qxzjvk") for _ in range(5))
+        queries.append(("no hit", letters + str(rng.randint(10, 99))))
+    rng.shuffle(queries)
+    return queries
+
+
+def admin_search(query: str, limit: int = 50) -> list[Contact]:
+    """Return what Django admin's search over the same fields returns (the baseline)."""
+    words = query.split()
+    if not words:
+        return []
+    condition = reduce(
+        and_,
+        (reduce(or_, (Q(**{f"{name}__icontains": w}) for name in ADMIN_FIELDS)) for w in words),
+    )
+    query_set = Contact.objects.filter(condition, deleted_at__isnull=True).order_by("-pk")
+    return list(query_set.select_related("connection")[:limit])
+
+
+def _time(func: Callable[[str], object], queries: list[tuple[str, str]]) -> dict[str, list]:
+    times: dict[str, list[float]] = {"all": []}
+    for category, query in queries:
+        with Timer() as timer:
+            func(query)
+        times["all"].append(timer.seconds * 1000)
+        times.setdefault(category, []).append(timer.seconds * 1000)
+    return times
+
+
+def _search(query: str) -> object:
+    page = contact_search(query=query, limit=50)
+    return [(row.title, row.kinds) for row in page.rows]
+
+
+@register("search")
+def search_section(ctx: BenchContext) -> list[Row]:
+    """Return search p50/p95 over 250 mixed queries beside the admin-style baseline."""
+    ctx.write(f"search: building an index of {ctx.contacts} contacts ...")
+    seconds = index_build(contacts=ctx.contacts, write=ctx.write)
+    count = Contact.objects.count()
+    queries = queries_make()
+    for _, query in queries[:20]:  # warm the caches the way a running server has them
+        _search(query)
+    ctx.write(f"search: timing {len(queries)} queries ...")
+    ours = _time(_search, queries)
+    ctx.write("search: timing the admin-style baseline on the same queries ...")
+    base = _time(admin_search, queries)
+    found = sum(1 for _, q in queries if contact_search(query=q, limit=1).rows)
+    target = "p95 <= 25 ms at 1M, >= 50x"
+    rows = [
+        Row("search", f"index built ({count} contacts, people matched)", seconds, "s"),
+        Row("search", f"queries timed ({found} with results)", len(queries), "queries"),
+        Row("search", "search p50", percentile(ours["all"], 0.5), "ms",
+            percentile(base["all"], 0.5), "admin icontains OR", target=">= 50x"),
+        Row("search", "search p95", percentile(ours["all"], 0.95), "ms",
+            percentile(base["all"], 0.95), "admin icontains OR", target=target),
+    ]  # fmt: skip
+    for category in ("name prefix", "full email", "phone, other format", "company word", "no hit"):
+        rows.append(
+            Row("search", f"  p95 {category}", percentile(ours[category], 0.95), "ms",
+                percentile(base[category], 0.95), "admin icontains OR")
+        )  # fmt: skip
+    return rows

@@ -1,0 +1,170 @@
+"""``bench --section sync`` and ``--section memory``: syncs from the AllClients sandbox.
+
+The sandbox is served by a separate server process over HTTP (no injected latency) and
+read through the real AllClients connector. ``sync`` runs a full sync of 100,000 contacts
+(fewer with a smaller ``--contacts``), the same again with nothing changed, then with 1%
+changed; beside them the physical ceiling (a raw ``executemany`` of the same rows into a
+bare SQLite table) and the naive way (``update_or_create`` per row). ``memory`` runs a
+sync of ``--contacts`` contacts in its own process and reports its peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Max
+from django.db.models.functions import Mod
+
+from crmhub.connectors.registry import get_connector
+from crmhub.contacts.bench import memory_sync
+from crmhub.contacts.bench.tools import Timer, sandbox_connection, sandbox_server
+from crmhub.contacts.matching import persons_match
+from crmhub.contacts.models import Contact, SyncRun
+from crmhub.contacts.records import row_from_remote
+from crmhub.contacts.services import contacts_sync
+from crmhub.core.bench import BenchContext, Row, register
+from crmhub.sandbox.models import Record
+from crmhub.sandbox.services import sandbox_seed
+
+KIND = "allclients"
+SYNC_SIZE = 100_000
+NAIVE_SAMPLE = 3_000
+CEILING_COLUMNS = (
+    "remote_id", "record_type", "first_name", "last_name", "full_name", "company", "emails",
+    "phones", "email_keys", "phone_keys", "remote_updated_at", "raw", "search_names",
+    "search_other", "search_phones", "content_hash",
+)  # fmt: skip
+
+
+def sync_timed(connection_id: int) -> tuple[SyncRun, float]:
+    """Run one full sync of the connection here (no matching); return it and its seconds."""
+    run = SyncRun.objects.create(connection_id=connection_id, mode=SyncRun.Mode.FULL)
+    with Timer() as timer:
+        run = contacts_sync(run=run, match=False)
+    if run.state != SyncRun.State.SUCCEEDED:
+        raise RuntimeError(f"bench sync ended {run.state}: {run.error}")
+    return run, timer.seconds
+
+
+def _change_one_percent() -> int:
+    """Change the first name of every 100th sandbox contact; return how many changed."""
+    contacts = Record.objects.filter(kind=KIND, collection="contact", deleted=False)
+    changed = list(contacts.alias(rest=Mod("remote_id", 100)).filter(rest=0))
+    for row in changed:
+        row.data = {**row.data, "firstname": f"{row.data.get('firstname', '')}-changed"}
+    Record.objects.bulk_update(changed, ["data"], batch_size=1000)
+    return len(changed)
+
+
+def _ceiling(workdir: Path) -> float:
+    """Return rows/s of a raw executemany of the index's rows into a bare SQLite table."""
+    rows = list(Contact.objects.values_list(*CEILING_COLUMNS))
+    params = [[json.dumps(v) if isinstance(v, list | dict) else v for v in row] for row in rows]
+    path = workdir / "ceiling.sqlite3"
+    path.unlink(missing_ok=True)
+    database = sqlite3.connect(path)
+    database.execute("PRAGMA journal_mode=WAL")
+    database.execute(f"CREATE TABLE contact (id INTEGER PRIMARY KEY, {', '.join(CEILING_COLUMNS)})")
+    marks = ", ".join("?" * len(CEILING_COLUMNS))
+    with Timer() as timer:
+        database.executemany(
+            f"INSERT INTO contact ({', '.join(CEILING_COLUMNS)}) VALUES ({marks})",  # noqa: S608
+            [[str(v) if v is not None and not isinstance(v, str) else v for v in row]
+             for row in params],
+        )  # fmt: skip
+        database.commit()
+    database.close()
+    path.unlink(missing_ok=True)
+    return len(params) / timer.seconds
+
+
+def _naive(connection_id: int, url: str) -> float:
+    """Return contacts/s of the naive way: one ``update_or_create`` per remote contact."""
+    connection = sandbox_connection(kind=KIND, url=url, name="naive")
+    connector = get_connector(connection.spec())
+    sample = []
+    for page in connector.iter_contact_pages(page_size=500):
+        sample.extend(page.contacts)
+        if len(sample) >= NAIVE_SAMPLE:
+            break
+    connector.close()
+    sample = sample[:NAIVE_SAMPLE]
+    with Timer() as timer:
+        for contact in sample:
+            row = row_from_remote(contact, country=connection.country)
+            Contact.objects.update_or_create(
+                connection=connection,
+                remote_id=row.remote_id,
+                defaults={**row.values, "content_hash": row.content_hash},
+            )
+    return len(sample) / timer.seconds
+
+
+@register("sync")
+def sync_section(ctx: BenchContext) -> list[Row]:
+    """Return full / unchanged / 1%-changed sync speeds beside the ceiling and naive way."""
+    size = min(ctx.contacts, SYNC_SIZE)
+    ctx.write(f"sync: seeding the AllClients sandbox with {size} people ...")
+    sandbox_seed(people=size, kinds=(KIND,), reset=True)
+    with sandbox_server() as url:
+        connection = sandbox_connection(kind=KIND, url=url, name="bench allclients")
+        ctx.write("sync: full sync ...")
+        full, full_s = sync_timed(connection.pk)
+        ctx.write("sync: again, nothing changed ...")
+        same, same_s = sync_timed(connection.pk)
+        changed = _change_one_percent()
+        ctx.write(f"sync: again, {changed} changed ...")
+        some, some_s = sync_timed(connection.pk)
+        with Timer() as match_timer:
+            persons_match()
+        ctx.write("sync: the naive way (update_or_create per row) ...")
+        naive = _naive(connection.pk, url)
+    ceiling = _ceiling(ctx.workdir)
+    speed = full.fetched / full_s
+    return [
+        Row("sync", f"full sync of {full.fetched} contacts (HTTP, XML)", speed, "contacts/s",
+            naive, "naive update_or_create", target=">= 5000/s and >= 10x"),
+        Row("sync", "  physical ceiling: raw executemany into SQLite", ceiling, "rows/s"),
+        Row("sync", "  full sync, share of the ceiling", speed, "contacts/s", ceiling,
+            "raw executemany"),
+        Row("sync", "second sync, nothing changed", same.fetched / same_s, "contacts/s"),
+        Row("sync", "  rows written by it", same.written, "rows", target="0"),
+        Row("sync", f"sync with 1% changed ({changed})", some.fetched / some_s, "contacts/s"),
+        Row("sync", "  rows written by it", some.written, "rows", target=f"{changed}"),
+        Row("sync", "person matching after the first sync", match_timer.seconds, "s"),
+    ]  # fmt: skip
+
+
+@register("memory")
+def memory_section(ctx: BenchContext) -> list[Row]:
+    """Return the peak RSS of a process syncing ``--contacts`` contacts."""
+    ctx.write(f"memory: seeding the AllClients sandbox with {ctx.contacts} people ...")
+    sandbox_seed(people=ctx.contacts, kinds=(KIND,), reset=True)
+    with sandbox_server() as url:
+        connection = sandbox_connection(kind=KIND, url=url, name="bench memory")
+        ctx.write("memory: syncing in a process of its own ...")
+        done = subprocess.run(
+            [sys.executable, "-c", memory_sync.COMMAND, str(connection.pk)],
+            cwd=settings.BASE_DIR,
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"memory sync failed: {done.stderr[-2000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    last = Contact.objects.aggregate(last=Max("pk"))["last"]
+    return [
+        Row("memory", f"peak RSS of a {figures['fetched']}-contact sync and its matching",
+            figures["peak_mb"], "MB", target="< 500 MB"),
+        Row("memory", "  RSS of the same process before the sync", figures["start_mb"], "MB"),
+        Row("memory", "  its speed", figures["fetched"] / figures["seconds"], "contacts/s"),
+        Row("memory", "  contacts in the index", float(last or 0), "rows"),
+    ]  # fmt: skip

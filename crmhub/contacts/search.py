@@ -1,0 +1,220 @@
+"""The search engine behind ``contact_search``: a query's tiers, in SQL and in Python.
+
+A match falls in the first tier that it satisfies; results come tier by tier, each tier
+in contact-id order, which makes keyset pagination exact and every query bounded (no
+ranking of every match of a broad prefix, see design.md "Search"):
+
+0. exact: the email key, or the phone digits as a whole number;
+1. every word of the query is a whole word of the name;
+2. every word is the start of a word of the name;
+3. every word is the start of a word anywhere (name, company, emails, phone digits);
+4. (PostgreSQL only) the name is close to the query (trigram similarity of the whole
+   name, or word similarity: one typo in a name is forgiven, two rarely are).
+
+SQLite answers from an FTS5 table, PostgreSQL from a weighted ``tsvector`` (names A,
+company and emails B, phones C) plus a trigram index; ``candidates`` hides which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import connection as db
+
+from crmhub.contacts import normalize
+
+TIER_EXACT, TIER_NAME_WORD, TIER_NAME_PREFIX, TIER_ANY_PREFIX, TIER_FUZZY = range(5)
+TIER_BROWSE = 9
+MAX_TERMS = 8
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What narrows a search: CRMs (kinds), connections, record types, deleted or not."""
+
+    kinds: tuple[str, ...] = ()
+    connection_ids: tuple[int, ...] = ()
+    record_types: tuple[str, ...] = ()
+    include_deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A query, read: its folded words, and the email or phone it may be exactly."""
+
+    terms: tuple[str, ...] = ()
+    email: str | None = None
+    phone: str | None = None
+    browse: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.terms or self.email or self.phone or self.browse)
+
+
+def plan_for(query: str) -> Plan:
+    """Return how ``query`` is searched (blank: browse everything)."""
+    text = (query or "").strip()
+    if not text:
+        return Plan(browse=True)
+    phone = normalize.query_phone_digits(text)
+    terms = (phone,) if phone else tuple(dict.fromkeys(normalize.words(text)))[:MAX_TERMS]
+    return Plan(terms=terms, email=normalize.email_key(text), phone=phone)
+
+
+# -- Python: the tier of one contact (the same rules as the SQL) -----------------------------
+def _all_in(terms: Sequence[str], tokens: Sequence[str], *, prefix: bool) -> bool:
+    if prefix:
+        return all(any(token.startswith(term) for token in tokens) for term in terms)
+    return all(term in tokens for term in terms)
+
+
+def tier_of(plan: Plan, *, names: str, other: str, phones: str, email_keys: Sequence[str]) -> int:
+    """Return the tier a contact with these search columns falls in (None: no match)."""
+    if plan.browse:
+        return TIER_BROWSE
+    phone_tokens = phones.split()
+    if (plan.email and plan.email in email_keys) or (plan.phone and plan.phone in phone_tokens):
+        return TIER_EXACT
+    if not plan.terms:
+        return -1
+    name_tokens = names.split()
+    if _all_in(plan.terms, name_tokens, prefix=False):
+        return TIER_NAME_WORD
+    if _all_in(plan.terms, name_tokens, prefix=True):
+        return TIER_NAME_PREFIX
+    if _all_in(plan.terms, name_tokens + other.split() + phone_tokens, prefix=True):
+        return TIER_ANY_PREFIX
+    return -1
+
+
+# -- SQL -------------------------------------------------------------------------------------
+def _filters_sql(filters: Filters) -> tuple[str, list[object]]:
+    clauses, params = [], []
+    if not filters.include_deleted:
+        clauses.append("c.deleted_at IS NULL")
+    if filters.connection_ids:
+        clauses.append(f"c.connection_id IN ({', '.join(['%s'] * len(filters.connection_ids))})")
+        params.extend(filters.connection_ids)
+    if filters.kinds:
+        marks = ", ".join(["%s"] * len(filters.kinds))
+        clauses.append(
+            "c.connection_id IN (SELECT id FROM connections_connection "  # noqa: S608
+            f"WHERE kind IN ({marks}))"  # placeholders only: the values go as parameters
+        )
+        params.extend(filters.kinds)
+    if filters.record_types:
+        clauses.append(f"c.record_type IN ({', '.join(['%s'] * len(filters.record_types))})")
+        params.extend(filters.record_types)
+    return "".join(f" AND {clause}" for clause in clauses), params
+
+
+def _fts(terms: Sequence[str], *, column: str | None, prefix: bool) -> str:
+    star = "*" if prefix else ""
+    body = " AND ".join(f'"{term}"{star}' for term in terms)
+    return f"{column} : ({body})" if column else f"({body})"
+
+
+def _sqlite_tiers(plan: Plan) -> list[tuple[int, str]]:
+    """Return (tier, FTS5 query) pairs; the email tier is answered by ContactKey."""
+    tiers = []
+    if plan.phone:
+        tiers.append((TIER_EXACT, _fts([plan.phone], column="search_phones", prefix=False)))
+    if plan.terms:
+        names_word = _fts(plan.terms, column="search_names", prefix=False)
+        names_prefix = _fts(plan.terms, column="search_names", prefix=True)
+        tiers += [
+            (TIER_NAME_WORD, names_word),
+            (TIER_NAME_PREFIX, f"{names_prefix} NOT {names_word}"),
+            (TIER_ANY_PREFIX, f"{_fts(plan.terms, column=None, prefix=True)} NOT {names_prefix}"),
+        ]
+    return tiers
+
+
+def _ts(terms: Sequence[str], *, weight: str = "", prefix: bool) -> str:
+    star = ":*" if prefix else ":"
+    suffix = f"{star}{weight}" if (prefix or weight) else ""
+    return "(" + " & ".join(f"'{term}'{suffix}" for term in terms) + ")"
+
+
+def _postgres_tiers(plan: Plan) -> list[tuple[int, str, list[object]]]:
+    """Return (tier, SQL condition, params) over the generated ``search_vector``."""
+    match = "c.search_vector @@ to_tsquery('simple', %s)"
+    tiers: list[tuple[int, str, list[object]]] = []
+    if plan.phone:
+        tiers.append((TIER_EXACT, match, [_ts([plan.phone], weight="C", prefix=False)]))
+    if plan.terms:
+        names_word = _ts(plan.terms, weight="A", prefix=False)
+        names_prefix = _ts(plan.terms, weight="A", prefix=True)
+        any_prefix = _ts(plan.terms, prefix=True)
+        tiers += [
+            (TIER_NAME_WORD, match, [names_word]),
+            (TIER_NAME_PREFIX, match, [f"{names_prefix} & !{names_word}"]),
+            (TIER_ANY_PREFIX, match, [f"{any_prefix} & !{names_prefix}"]),
+        ]
+        if not plan.phone and sum(len(term) for term in plan.terms) >= 3:
+            fuzzy = f"(c.search_names %% %s OR %s <%% c.search_names) AND NOT {match}"
+            typed = " ".join(plan.terms)
+            tiers.append((TIER_FUZZY, fuzzy, [typed, typed, any_prefix]))
+    return tiers
+
+
+Candidate = tuple[int, int, "int | None"]
+
+
+def candidates(
+    plan: Plan, filters: Filters, *, after: tuple[int, int] | None, limit: int
+) -> list[list[Candidate]]:
+    """Return, per sub-query, up to ``limit`` (tier, id, person) rows past ``after``.
+
+    One SQL statement whatever the query: a ``UNION ALL`` of bounded sub-queries, each
+    walking one tier in id order from the cursor.
+    """
+    filter_sql, filter_params = _filters_sql(filters)
+    parts: list[str] = []
+    params: list[object] = []
+
+    def add(tier: int, source: str, order: str, where: str, where_params: list[object]) -> None:
+        """Add one tier's sub-query; ``order`` is the id column its index walks in order
+        (ordering by another alias of it makes SQLite sort every match first)."""
+        if after is not None and tier < after[0]:
+            return
+        bound = f" AND {order} > {int(after[1])}" if after is not None and after[0] == tier else ""
+        parts.append(  # identifiers and numbers of this module only; values go as parameters
+            f"SELECT * FROM (SELECT {len(parts)} AS src, {tier} AS tier, {order} AS id, "  # noqa: S608
+            f"c.person_id FROM {source} WHERE {where}{bound}{filter_sql} ORDER BY {order} "
+            f"LIMIT {int(limit)}) AS s{len(parts)}"
+        )
+        params.extend(where_params + filter_params)
+
+    if plan.browse:
+        add(TIER_BROWSE, "contacts_contact c", "c.id", "1 = 1", [])
+    if plan.email:
+        add(
+            TIER_EXACT,
+            "contacts_contactkey k JOIN contacts_contact c ON c.id = k.contact_id",
+            "k.contact_id",
+            "k.type = 'email' AND k.value = %s",
+            [plan.email],
+        )
+    if db.vendor == "postgresql":
+        for tier, condition, tier_params in _postgres_tiers(plan):
+            add(tier, "contacts_contact c", "c.id", condition, tier_params)
+    else:
+        for tier, match in _sqlite_tiers(plan):
+            add(
+                tier,
+                "contacts_contact_fts f JOIN contacts_contact c ON c.id = f.rowid",
+                "f.rowid",
+                "contacts_contact_fts MATCH %s",
+                [match],
+            )
+    if not parts:
+        return []
+    groups: list[list[Candidate]] = [[] for _ in parts]
+    with db.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for src, tier, pk, person in cursor.fetchall():
+            groups[int(src)].append((int(tier), int(pk), person))
+    return groups

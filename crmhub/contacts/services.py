@@ -1,0 +1,410 @@
+"""Rules of the contact index: requesting, running, scheduling and reaping syncs.
+
+A ``SyncRun`` moves ``queued → running → succeeded | flagged | failed``. The run row is
+committed before its task is queued; the task claims it with a conditional update, holds
+a lease renewed after every page, and writes its counts with each page. At most one run
+per connection is queued or running (a partial unique constraint), so a second request
+returns the active run at once. A worker that dies leaves its lease to expire; the reaper
+(called by the dispatcher) then fails the run, and the next one starts over safely.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, OuterRef, Subquery
+from django.utils import timezone
+
+from crmhub.connections.models import Connection, Health
+from crmhub.connectors import errors
+from crmhub.connectors.registry import connector_class, get_connector
+from crmhub.contacts.models import Contact, SyncRun
+from crmhub.contacts.prefetch import prefetched
+from crmhub.contacts.sync import SeenSet, contacts_mark_deleted, missing_ids, page_apply
+from crmhub.core import redaction
+from crmhub.core.crypto import DecryptionError
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 500
+#: A run's lease: renewed after every page; a run whose lease ran out is reaped.
+LEASE = timedelta(seconds=getattr(settings, "CRMHUB_SYNC_LEASE_SECONDS", 600))
+#: Incremental runs ask again for what changed this long before the last cursor
+#: (late commits on the remote, clocks a little apart, records sharing a timestamp).
+INCREMENTAL_OVERLAP = timedelta(minutes=10)
+#: A full pass is not applied as deletions when it would delete more than this share of
+#: at least ``ANOMALY_MIN_LIVE`` live contacts, or returns nothing where there were some.
+ANOMALY_SHARE = 0.5
+ANOMALY_MIN_LIVE = 20
+#: A queued run whose message the broker lost is published again after this long, and
+#: failed after ``QUEUED_GIVE_UP``.
+REPUBLISH_AFTER = timedelta(minutes=10)
+QUEUED_GIVE_UP = timedelta(hours=2)
+MAX_PAGES = 200_000
+
+
+class SyncRetry(Exception):
+    """A retryable remote failure: the task should try the run again after ``countdown``."""
+
+    def __init__(self, countdown: float) -> None:
+        super().__init__(f"retry in {countdown:.0f} s")
+        self.countdown = countdown
+
+
+class LeaseLost(Exception):
+    """The run is no longer ours (the reaper finished it): stop without touching it."""
+
+
+class SyncAborted(Exception):
+    """The listing cannot be trusted (a pagination loop, far more rows than announced)."""
+
+
+# -- requesting -------------------------------------------------------------------------------
+def _enqueue(run_id: int) -> None:
+    from crmhub.contacts.tasks import contacts_sync as contacts_sync_task
+
+    contacts_sync_task.delay(run_id)
+
+
+def _supports_incremental(kind: str) -> bool:
+    try:
+        return bool(connector_class(kind).supports_incremental)
+    except (LookupError, ImportError):
+        return False
+
+
+def sync_mode_choose(*, connection: Connection, mode: str | None = None) -> str:
+    """Return the mode a sync of ``connection`` runs in.
+
+    ``full`` is always honoured. Otherwise (``None``, ``"auto"``, ``"incremental"``) the
+    run is incremental only when the connector supports it, a previous run left a cursor,
+    and a full pass succeeded within ``full_sync_interval_hours`` (deletions are only
+    found by full passes).
+    """
+    if mode == SyncRun.Mode.FULL or not _supports_incremental(connection.kind):
+        return SyncRun.Mode.FULL
+    finished = SyncRun.objects.filter(connection=connection, state=SyncRun.State.SUCCEEDED)
+    window = timezone.now() - timedelta(hours=connection.full_sync_interval_hours)
+    recent_full = finished.filter(mode=SyncRun.Mode.FULL, finished_at__gte=window).exists()
+    has_cursor = finished.filter(cursor__isnull=False).exists()
+    return SyncRun.Mode.INCREMENTAL if recent_full and has_cursor else SyncRun.Mode.FULL
+
+
+def sync_request(
+    *,
+    connection: Connection,
+    mode: str | None = None,
+    requested_by: str = "schedule",
+    allow_mass_deletion: bool = False,
+) -> SyncRun:
+    """Queue a sync of ``connection`` and return its run, or the run already active.
+
+    The task is published once the run row is committed. ``allow_mass_deletion`` lets a
+    full pass apply deletions the anomaly check would otherwise hold back (staff confirmed
+    that the remote really lost those records).
+    """
+    active = SyncRun.objects.filter(connection=connection, state__in=SyncRun.ACTIVE_STATES)
+    if (run := active.first()) is not None:
+        return run
+    chosen = sync_mode_choose(connection=connection, mode=mode)
+    if allow_mass_deletion:
+        chosen = SyncRun.Mode.FULL
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(
+                connection=connection,
+                mode=chosen,
+                requested_by=(requested_by or "")[:150],
+                allow_mass_deletion=allow_mass_deletion,
+            )
+            run_id = run.pk
+            transaction.on_commit(lambda: _enqueue(run_id))
+    except IntegrityError:
+        if (run := active.first()) is None:
+            raise
+    return run
+
+
+# -- running ----------------------------------------------------------------------------------
+def _claim(run: SyncRun, now: datetime) -> bool:
+    claimed = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.QUEUED).update(
+        state=SyncRun.State.RUNNING,
+        started_at=now,
+        lease_until=now + LEASE,
+        attempts=F("attempts") + 1,
+        finished_at=None,
+    )
+    return bool(claimed)
+
+
+def _since(run: SyncRun) -> datetime | None:
+    if run.mode != SyncRun.Mode.INCREMENTAL:
+        return None
+    previous = (
+        SyncRun.objects.filter(
+            connection_id=run.connection_id,
+            state=SyncRun.State.SUCCEEDED,
+            cursor__isnull=False,
+        )
+        .order_by("-finished_at")
+        .values_list("cursor", flat=True)
+        .first()
+    )
+    return previous - INCREMENTAL_OVERLAP if previous else None
+
+
+@dataclass
+class _Pass:
+    run: SyncRun
+    seen: SeenSet
+    latest_update: datetime | None = None
+
+
+def _page_write(state: _Pass, page_contacts: tuple, total: int | None, country: str) -> None:
+    run = state.run
+    now = timezone.now()
+    with transaction.atomic():
+        outcome = page_apply(
+            connection_id=run.connection_id,
+            country=country,
+            contacts=page_contacts,
+            now=now,
+            seen=state.seen,
+        )
+        run.pages += 1
+        run.fetched += len(page_contacts)
+        run.created += outcome.created
+        run.updated += outcome.updated
+        run.unchanged += outcome.unchanged
+        if total is not None:
+            run.expected_total = total
+        kept = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING).update(
+            pages=run.pages,
+            fetched=run.fetched,
+            created=run.created,
+            updated=run.updated,
+            unchanged=run.unchanged,
+            expected_total=run.expected_total,
+            lease_until=now + LEASE,
+        )
+        if not kept:
+            raise LeaseLost(f"sync run {run.pk} was finished by the reaper")
+    if outcome.latest_update and (
+        state.latest_update is None or outcome.latest_update > state.latest_update
+    ):
+        state.latest_update = outcome.latest_update
+    if page_contacts and outcome.repeated == len(page_contacts):
+        raise SyncAborted(
+            f"The remote returned page {run.pages} again (all {len(page_contacts)} contacts "
+            "already seen in this pass): the listing loops, so it was stopped."
+        )
+
+
+def _listing_guard(run: SyncRun) -> None:
+    limit = max(2 * (run.expected_total or 0), (run.expected_total or 0) + 10 * PAGE_SIZE)
+    if run.pages > MAX_PAGES or (run.expected_total is not None and run.fetched > limit):
+        raise SyncAborted(
+            f"The remote listed {run.fetched} contacts over {run.pages} pages where it "
+            f"announced {run.expected_total}: the listing does not end, so it was stopped."
+        )
+
+
+def _pass_run(run: SyncRun) -> _Pass:
+    """Stream the remote listing into the index, page by page."""
+    connection = run.connection
+    connector = get_connector(connection.spec())
+    state = _Pass(run=run, seen=SeenSet())
+    try:
+        pages = connector.iter_contact_pages(since=run.since, page_size=PAGE_SIZE)
+        for page in prefetched(pages):
+            _page_write(state, tuple(page.contacts), page.total, connection.country)
+            _listing_guard(run)
+    finally:
+        connector.close()
+    return state
+
+
+def _full_pass_finish(run: SyncRun, state: _Pass, now: datetime) -> tuple[str, str]:
+    """Apply (or hold back) the deletions of a complete full pass; return state and note."""
+    missing = missing_ids(connection_id=run.connection_id, seen=state.seen)
+    run.missing = len(missing)
+    live = run.live_before or 0
+    reason = ""
+    if run.expected_total is not None and state.seen.count < run.expected_total:
+        reason = (
+            f"the remote announced {run.expected_total} contacts but listed "
+            f"{state.seen.count} distinct ones"
+        )
+    elif live >= ANOMALY_MIN_LIVE and run.fetched == 0:
+        reason = f"the remote listed no contact where the index had {live}"
+    elif live >= ANOMALY_MIN_LIVE and len(missing) > live * ANOMALY_SHARE:
+        reason = f"{len(missing)} of {live} contacts ({len(missing) * 100 // live}%) vanished"
+    if reason and not run.allow_mass_deletion:
+        return SyncRun.State.FLAGGED, (
+            f"Deletions not applied: {reason}. Check the remote; if it is right, run a "
+            "full sync with deletions allowed."
+        )
+    with transaction.atomic():
+        run.deleted = contacts_mark_deleted(pks=missing, now=now)
+    return SyncRun.State.SUCCEEDED, ""
+
+
+def _finish(run: SyncRun, **fields: object) -> None:
+    fields.setdefault("finished_at", timezone.now())
+    fields["lease_until"] = None
+    for name, value in fields.items():
+        setattr(run, name, value)
+    SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING).update(
+        **fields,
+        pages=run.pages,
+        fetched=run.fetched,
+        created=run.created,
+        updated=run.updated,
+        unchanged=run.unchanged,
+        deleted=run.deleted,
+        missing=run.missing,
+    )
+
+
+def _health_set(connection_id: int, error: Exception | None) -> None:
+    from crmhub.connections.services import health_for_error
+
+    fields: dict[str, object] = {"health_checked_at": timezone.now()}
+    if error is None:
+        fields.update(health=Health.OK, health_error="")
+    else:
+        fields.update(health=health_for_error(error), health_error=str(error)[:1000])
+    Connection.objects.filter(pk=connection_id).update(**fields)
+
+
+def error_text(error: BaseException) -> str:
+    """Return a message for staff about ``error``, with every known secret masked."""
+    if isinstance(error, errors.ConnectorError | SyncAborted):
+        text = str(error)
+    elif isinstance(error, DecryptionError):
+        text = "The connection's credentials cannot be decrypted (wrong CRMHUB_FIELD_KEYS?)."
+    else:
+        text = f"Unexpected error ({type(error).__name__}): {error}"
+    return redaction.redact_text(text)[:4000]
+
+
+def retry_countdown(error: Exception, attempt: int) -> float:
+    """Return how long to wait before attempt ``attempt + 1`` (backoff with jitter)."""
+    retry_after = getattr(error, "retry_after", None)
+    base = min(300.0, 10.0 * 2**attempt)
+    return max(float(retry_after or 0), base * random.uniform(0.5, 1.0))
+
+
+def contacts_sync(*, run: SyncRun, final_attempt: bool = True, match: bool = True) -> SyncRun:
+    """Run a queued sync to its end and return it (already claimed or finished: no-op).
+
+    Raises ``SyncRetry`` for a retryable remote failure when this is not the final
+    attempt (the run is queued again, counts kept); any other ending is written to the
+    run: ``succeeded``, ``flagged`` (a full pass whose deletions look wrong, not applied)
+    or ``failed`` with the reason, secrets masked. Then (``match``) the contacts it wrote
+    are matched into people.
+    """
+    started = timezone.now()
+    if not _claim(run, started):
+        run.refresh_from_db()
+        return run
+    run.refresh_from_db()
+    run.since = _since(run)
+    run.live_before = Contact.objects.filter(
+        connection_id=run.connection_id, deleted_at__isnull=True
+    ).count()
+    SyncRun.objects.filter(pk=run.pk).update(since=run.since, live_before=run.live_before)
+    try:
+        state = _pass_run(run)
+        now = timezone.now()
+        outcome, note = SyncRun.State.SUCCEEDED, ""
+        if run.mode == SyncRun.Mode.FULL:
+            outcome, note = _full_pass_finish(run, state, now)
+        cursor = min(state.latest_update or started, started)
+        _finish(run, state=outcome, error=note, cursor=cursor, finished_at=now)
+        _health_set(run.connection_id, None)
+    except LeaseLost:
+        logger.warning("sync run %s lost its lease; stopped", run.pk)
+        run.refresh_from_db()
+        return run
+    except Exception as exc:
+        retrying = isinstance(exc, errors.ConnectorError) and exc.retryable and not final_attempt
+        message = error_text(exc)
+        logger.info("sync run %s failed: %s", run.pk, message)
+        if isinstance(exc, errors.ConnectorError | DecryptionError):
+            _health_set(run.connection_id, exc)
+        if retrying:
+            SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING).update(
+                state=SyncRun.State.QUEUED,
+                lease_until=None,
+                error=f"Attempt {run.attempts} failed, retrying: {message}",
+            )
+            raise SyncRetry(retry_countdown(exc, run.attempts)) from exc
+        _finish(run, state=SyncRun.State.FAILED, error=message)
+    if match:
+        _match_after(run)
+    return run
+
+
+def _match_after(run: SyncRun) -> None:
+    """Place the contacts the run wrote in their people; a failure is noted, not raised.
+
+    The marks stay on the contacts when matching fails, so the next matching redoes it.
+    """
+    from crmhub.contacts.matching import persons_match
+
+    try:
+        persons_match()
+    except Exception as exc:
+        logger.exception("matching after sync run %s failed", run.pk)
+        note = f"Person matching failed (retried after the next sync): {error_text(exc)}"
+        run.error = f"{run.error}\n{note}".strip()
+        SyncRun.objects.filter(pk=run.pk).update(error=run.error)
+
+
+# -- scheduling -------------------------------------------------------------------------------
+def runs_reap(*, now: datetime | None = None) -> int:
+    """Fail runs whose lease expired, republish lost queued ones; return how many reaped."""
+    now = now or timezone.now()
+    reaped = SyncRun.objects.filter(state=SyncRun.State.RUNNING, lease_until__lt=now).update(
+        state=SyncRun.State.FAILED,
+        finished_at=now,
+        lease_until=None,
+        error="The worker running this sync stopped before the end (its lease expired). "
+        "Nothing it wrote is duplicated; the next sync starts the pass over.",
+    )
+    queued = SyncRun.objects.filter(state=SyncRun.State.QUEUED)
+    reaped += queued.filter(created_at__lt=now - QUEUED_GIVE_UP).update(
+        state=SyncRun.State.FAILED,
+        finished_at=now,
+        error="The sync never started (no worker took it).",
+    )
+    for run_id in queued.filter(created_at__lt=now - REPUBLISH_AFTER).values_list("pk", flat=True):
+        _enqueue(run_id)  # the claim makes a second delivery harmless
+    if reaped:
+        logger.warning("reaped %s sync run(s)", reaped)
+    return reaped
+
+
+def syncs_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
+    """Reap stuck runs, then queue a sync of each active connection that is due."""
+    now = now or timezone.now()
+    runs_reap(now=now)
+    latest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at", "-pk")
+    connections = Connection.objects.filter(is_active=True).annotate(
+        last_requested=Subquery(latest.values("created_at")[:1]),
+        last_state=Subquery(latest.values("state")[:1]),
+    )
+    queued = []
+    for connection in connections:
+        if connection.last_state in SyncRun.ACTIVE_STATES:
+            continue
+        interval = timedelta(minutes=connection.sync_interval_minutes)
+        if connection.last_requested is None or connection.last_requested + interval <= now:
+            queued.append(sync_request(connection=connection, requested_by="schedule"))
+    return queued

@@ -1,0 +1,211 @@
+"""Search: prefixes as you type, exact email/phone first, filters, people, keyset pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from crmhub.contacts.models import Contact
+from crmhub.contacts.search import (
+    TIER_ANY_PREFIX,
+    TIER_EXACT,
+    TIER_FUZZY,
+    TIER_NAME_PREFIX,
+    TIER_NAME_WORD,
+)
+from crmhub.contacts.selectors import Filters, contact_search
+from tests.contacts.conftest import remote
+from tests.contacts.helpers import sync
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def index(make_connection, fake_crms):  # type: ignore[no-untyped-def]
+    """A small index over three CRMs; Kim Park is in all three."""
+    conns = {
+        kind: make_connection(kind, name=kind) for kind in ("allclients", "apptivo", "collect")
+    }
+    fake_crms["allclients"].contacts = [
+        remote(1, "John", "Smith", email="john.smith@example.com", phone="(312) 555-0142"),
+        remote(2, "Johnny", "Walker", company="Acme Inc", email="jw@example.org"),
+        remote(3, "José", "Núñez", email="jose@example.com"),
+        remote(4, "Kim", "Park", email="kim@example.com"),
+        remote(5, "Ann", "Lee"),
+        remote(6, "Leeroy", "Jenkins"),
+        remote(7, "Bob", "Stone", company="Leeds Partners"),
+    ]
+    fake_crms["apptivo"].contacts = [
+        remote("A1", "Kim", "Park", email="KIM@example.com", record_type="customer"),
+        remote("A2", "Mary", "Johnson", email="mary@example.com", record_type="customer"),
+    ]
+    fake_crms["collect"].contacts = [
+        remote("C1", "Kimberly", "Park", phone="415 555 0101", email="kim@example.com",
+               record_type="debtor"),
+        remote("C2", "Søren", "Østergaard", phone="+45 32 12 34 56", record_type="cosigner"),
+    ]  # fmt: skip
+    for connection in conns.values():
+        sync(connection, mode="full")
+    return conns
+
+
+def names(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return [f"{row.contact.first_name} {row.contact.last_name}" for row in page.rows]
+
+
+def test_name_prefix_as_you_type(index):
+    assert names(contact_search(query="jo")) == ["John Smith", "Johnny Walker", "José Núñez",
+                                                 "Mary Johnson"]  # fmt: skip
+    assert names(contact_search(query="smi jo")) == ["John Smith"]
+    assert names(contact_search(query="Smith, John")) == ["John Smith"]
+
+
+def test_accents_do_not_matter(index):
+    assert names(contact_search(query="jose nunez")) == ["José Núñez"]
+    assert names(contact_search(query="NÚÑ")) == ["José Núñez"]
+    assert names(contact_search(query="soren oster")) == ["Søren Østergaard"]
+
+
+def test_exact_email_comes_first(index):
+    page = contact_search(query="  John.Smith@EXAMPLE.com")
+    assert names(page)[0] == "John Smith"
+    assert page.rows[0].tier == TIER_EXACT and page.rows[0].exact
+
+
+@pytest.mark.parametrize(
+    "typed", ["(312) 555-0142", "312.555.0142", "+1 312 555 0142", "13125550142", "3125550142"]
+)
+def test_a_phone_typed_in_any_format_is_an_exact_hit(index, typed):
+    page = contact_search(query=typed)
+    assert names(page) == ["John Smith"]
+    assert page.rows[0].tier == TIER_EXACT
+
+
+@pytest.mark.parametrize("typed", ["312 555", "31255501", "555-0142"])
+def test_a_phone_prefix_or_local_number_is_found(index, typed):
+    assert names(contact_search(query=typed)) == ["John Smith"]
+
+
+def test_international_phone(index):
+    assert names(contact_search(query="+45 32 12 34 56")) == ["Søren Østergaard"]
+
+
+def test_company_word(index):
+    assert names(contact_search(query="acme")) == ["Johnny Walker"]
+
+
+def test_no_hit(index):
+    assert contact_search(query="zzzz").rows == ()
+    assert contact_search(query="@@").rows == ()
+
+
+def test_ranking_whole_name_word_then_name_prefix_then_elsewhere(index):
+    page = contact_search(query="lee")
+    assert names(page) == ["Ann Lee", "Leeroy Jenkins", "Bob Stone"]
+    assert [row.tier for row in page.rows] == [TIER_NAME_WORD, TIER_NAME_PREFIX, TIER_ANY_PREFIX]
+
+
+def test_one_row_per_person_with_every_crm(index):
+    page = contact_search(query="park")
+    assert len(page.rows) == 1
+    row = page.rows[0]
+    assert row.person is not None and row.title == "Kim Park"
+    assert set(row.kinds) == {"allclients", "apptivo", "collect"}
+    assert len(row.contacts) == 3
+
+
+def test_a_person_row_leads_with_its_best_match(index):
+    page = contact_search(query="kimberly")
+    assert len(page.rows) == 1
+    assert page.rows[0].contact.first_name == "Kimberly"
+    assert set(page.rows[0].kinds) == {"allclients", "apptivo", "collect"}
+
+
+def test_filters(index):
+    assert names(contact_search(query="kim", filters=Filters(kinds=("collect",)))) == [
+        "Kimberly Park"
+    ]
+    apptivo = index["apptivo"].pk
+    assert names(contact_search(query="jo", filters={"connection_ids": [apptivo]})) == [
+        "Mary Johnson"
+    ]
+    debtors = contact_search(query="park", filters={"record_types": ["debtor"]})
+    assert names(debtors) == ["Kimberly Park"]
+
+
+def test_deleted_contacts_only_on_request(index, fake_crms):
+    fake_crms["allclients"].contacts = fake_crms["allclients"].contacts[:-1]  # Bob Stone gone
+    sync(index["allclients"], mode="full")
+
+    assert contact_search(query="stone").rows == ()
+    found = contact_search(query="stone", filters=Filters(include_deleted=True))
+    assert names(found) == ["Bob Stone"]
+    assert found.rows[0].contact.deleted_at is not None
+
+
+def test_blank_query_browses_everything(index):
+    page = contact_search(query="", limit=100)
+    assert len(page.rows) == 9  # 11 contacts, Kim Park's three in one row
+    assert page.next_after is None
+
+
+@pytest.fixture
+def crowd(make_connection, fake_crms):  # type: ignore[no-untyped-def]
+    """150 Taylors in two CRMs; every third one is in both (same email)."""
+    ac, ap = make_connection("allclients", name="ac"), make_connection("apptivo", name="ap")
+    fake_crms["allclients"].contacts = [
+        remote(n, f"Tay{n}", "Taylor", email=f"t{n}@example.com") for n in range(100)
+    ]
+    fake_crms["apptivo"].contacts = [
+        remote(n, f"Tay{n}", "Taylor" if n % 2 else "Tayloring", email=f"t{n}@example.com"
+               if n % 3 == 0 else f"other{n}@example.com", record_type="customer")
+        for n in range(50, 150)
+    ]  # fmt: skip
+    sync(ac, mode="full")
+    sync(ap, mode="full")
+    return ac, ap
+
+
+@pytest.mark.parametrize("query", ["tay", "taylor", ""])
+def test_keyset_pages_cover_every_row_once_in_order(crowd, query):
+    everything = contact_search(query=query, limit=200)
+    assert everything.next_after is None
+    expected = [tuple(c.pk for c in row.contacts) for row in everything.rows]
+    assert len({c for row in expected for c in row}) == Contact.objects.count()
+
+    seen, after, pages = [], None, 0
+    while True:
+        page = contact_search(query=query, after=after, limit=7)
+        seen += [tuple(c.pk for c in row.contacts) for row in page.rows]
+        pages += 1
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == expected
+    assert pages >= len(expected) // 7
+
+
+def test_a_bad_cursor_starts_over(crowd):
+    assert contact_search(query="tay", after="garbage").rows == contact_search(query="tay").rows
+
+
+@pytest.mark.parametrize(
+    "query", ["tay", "taylor tay5", "t5@example.com", "3125550142", "", "zz", "tayloring"]
+)
+@pytest.mark.parametrize("limit", [1, 10, 200])
+def test_constant_query_count(crowd, django_assert_max_num_queries, query, limit):
+    first = contact_search(query=query, limit=limit)
+    with django_assert_max_num_queries(4):
+        page = contact_search(query=query, limit=limit, after=first.next_after)
+        for row in page.rows:
+            assert row.kinds and row.title
+
+
+def test_a_typo_in_a_name_still_finds_it_on_postgresql(index):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("trigram matching is the PostgreSQL search's (SQLite has no typo tier)")
+    page = contact_search(query="Jonh Smith")
+    assert names(page) == ["John Smith"]
+    assert page.rows[0].tier == TIER_FUZZY
+    assert contact_search(query="Smith").rows[0].tier < TIER_FUZZY

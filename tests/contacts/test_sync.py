@@ -1,0 +1,281 @@
+"""Sync: counts over scripted remote changes, deletion and resurrection, anomalies."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from crmhub.contacts.models import Contact, ContactKey, SyncRun
+from crmhub.contacts.services import INCREMENTAL_OVERLAP
+from tests.contacts.conftest import remote
+from tests.contacts.helpers import counts, index_of, sync
+
+pytestmark = pytest.mark.django_db
+
+
+def people(count: int, *, start: int = 1) -> list:
+    return [
+        remote(n, f"First{n}", f"Last{n}", email=f"p{n}@example.com", phone=f"312-555-{n:04d}")
+        for n in range(start, start + count)
+    ]
+
+
+def test_first_sync_creates_every_contact_with_its_keys(connection, fake_crms):
+    fake_crms["allclients"].contacts = people(250)
+
+    run = sync(connection, mode="full")
+
+    assert run.state == SyncRun.State.SUCCEEDED, run.error
+    assert counts(run) == {"fetched": 250, "created": 250, "updated": 0, "unchanged": 0,
+                           "deleted": 0}  # fmt: skip
+    assert run.pages == 1 and run.expected_total == 250 and run.progress == 100
+    contact = Contact.objects.get(connection=connection, remote_id="7")
+    assert contact.email_keys == ["p7@example.com"]
+    assert contact.phone_keys == ["+13125550007"]
+    assert sorted(contact.keys.values_list("type", "value")) == [
+        ("email", "p7@example.com"),
+        ("phone", "+13125550007"),
+    ]
+    assert ContactKey.objects.count() == 500
+
+
+def test_counts_over_scripted_changes(connection, fake_crms):
+    crm = fake_crms["allclients"]
+    crm.contacts = people(120)
+    sync(connection, mode="full")
+
+    crm.contacts = [
+        *people(100),  # 1..100 unchanged
+        remote(101, "Changed", "Name", email="p101@example.com"),  # 101 changed
+        *people(18, start=102),  # 102..119 unchanged; 120 is gone
+        *people(5, start=500),  # 5 new
+    ]
+    run = sync(connection, mode="full")
+
+    assert run.state == SyncRun.State.SUCCEEDED, run.error
+    assert counts(run) == {"fetched": 124, "created": 5, "updated": 1, "unchanged": 118,
+                           "deleted": 1}  # fmt: skip
+    assert Contact.objects.get(remote_id="101").first_name == "Changed"
+    gone = Contact.objects.get(remote_id="120")
+    assert gone.deleted_at is not None  # marked, never dropped
+    assert Contact.objects.filter(connection=connection).count() == 125
+
+
+def test_nothing_changed_writes_nothing(connection, fake_crms):
+    fake_crms["allclients"].contacts = people(300)
+    sync(connection, mode="full")
+    before = list(Contact.objects.order_by("pk").values_list("pk", "synced_at", "content_hash"))
+
+    run = sync(connection, mode="full")
+
+    assert counts(run) == {"fetched": 300, "created": 0, "updated": 0, "unchanged": 300,
+                           "deleted": 0}  # fmt: skip
+    assert run.written == 0
+    after = list(Contact.objects.order_by("pk").values_list("pk", "synced_at", "content_hash"))
+    assert after == before
+
+
+def test_a_contact_that_comes_back_is_restored(connection, fake_crms):
+    crm = fake_crms["allclients"]
+    crm.contacts = people(30)
+    sync(connection, mode="full")
+    crm.contacts = people(29)
+    assert sync(connection, mode="full").deleted == 1
+    assert Contact.objects.get(remote_id="30").deleted_at is not None
+
+    crm.contacts = people(30)
+    run = sync(connection, mode="full")
+
+    assert (run.created, run.updated, run.deleted) == (0, 1, 0)
+    restored = Contact.objects.get(remote_id="30")
+    assert restored.deleted_at is None
+    assert Contact.objects.filter(remote_id="30").count() == 1
+
+
+def test_empty_full_pass_where_there_were_many_is_flagged_not_applied(connection, fake_crms):
+    crm = fake_crms["allclients"]
+    crm.contacts = people(100)
+    sync(connection, mode="full")
+
+    crm.contacts = []
+    run = sync(connection, mode="full")
+
+    assert run.state == SyncRun.State.FLAGGED
+    assert "no contact" in run.error
+    assert run.deleted == 0 and run.missing == 100
+    assert not Contact.objects.filter(deleted_at__isnull=False).exists()
+
+
+def test_mass_vanishing_is_flagged_until_staff_allow_it(connection, fake_crms):
+    crm = fake_crms["allclients"]
+    crm.contacts = people(100)
+    sync(connection, mode="full")
+    crm.contacts = people(30)
+
+    flagged = sync(connection, mode="full")
+    assert flagged.state == SyncRun.State.FLAGGED
+    assert "70 of 100" in flagged.error
+    assert Contact.objects.filter(deleted_at__isnull=False).count() == 0
+
+    allowed = sync(connection, mode="full", allow_mass_deletion=True)
+    assert allowed.state == SyncRun.State.SUCCEEDED
+    assert allowed.deleted == 70
+
+
+def test_a_listing_shorter_than_announced_deletes_nothing(connection, fake_crms, monkeypatch):
+    crm = fake_crms["allclients"]
+    crm.contacts = people(50)
+    sync(connection, mode="full")
+    original = crm.iter_contact_pages
+
+    def short(self, *, since=None, page_size=100):  # type: ignore[no-untyped-def]
+        for page in original(self, since=since, page_size=page_size):
+            yield replace(page, contacts=page.contacts[:-3])  # total still says 50
+
+    monkeypatch.setattr(crm, "iter_contact_pages", short)
+    run = sync(connection, mode="full")
+
+    assert run.state == SyncRun.State.FLAGGED
+    assert "announced 50" in run.error
+    assert run.deleted == 0
+
+
+def test_incremental_asks_only_for_changes_and_never_deletes(connection, fake_crms):
+    crm = fake_crms["allclients"]
+    old, latest = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
+    first_state = [replace(c, updated_at=old) for c in people(40)]
+    crm.contacts = [*first_state, remote(41, "Last", "Changed", updated_at=latest)]
+    first = sync(connection)  # no previous run: full
+    assert first.mode == SyncRun.Mode.FULL
+    assert first.cursor == latest  # the newest change seen (the remote's clock)
+
+    recent = datetime.now(UTC)
+    crm.contacts = [
+        *first_state[:38],  # 39 and 40 vanished: only a full pass can tell
+        remote(41, "Last", "Changed", updated_at=latest),
+        remote(1, "Renamed", "Person", email="p1@example.com", updated_at=recent),
+        remote(900, "New", "Person", updated_at=recent),
+    ]
+    run = sync(connection)
+
+    assert run.mode == SyncRun.Mode.INCREMENTAL
+    assert run.since == latest - INCREMENTAL_OVERLAP  # asks again a little before
+    assert run.fetched == 3
+    assert (run.created, run.updated, run.unchanged, run.deleted) == (1, 1, 1, 0)
+    assert Contact.objects.filter(deleted_at__isnull=False).count() == 0
+
+
+def test_full_pass_when_the_interval_has_passed(connection, fake_crms):
+    fake_crms["allclients"].contacts = people(5)
+    sync(connection)
+    SyncRun.objects.filter(mode="full").update(finished_at=datetime(2020, 1, 1, tzinfo=UTC))
+
+    assert sync(connection).mode == SyncRun.Mode.FULL
+
+
+def test_a_connector_without_incremental_always_runs_full(connection, fake_crms):
+    fake_crms["allclients"].supports_incremental = False
+    fake_crms["allclients"].contacts = people(5)
+    sync(connection)
+
+    assert sync(connection, mode="incremental").mode == SyncRun.Mode.FULL
+
+
+def test_kill_mid_sync_then_resume_leaves_the_same_index_as_a_clean_run(
+    connection, make_connection, fake_crms
+):
+    crm = fake_crms["allclients"]
+    crm.contacts = people(1050)
+    crm.page_error_at = 1  # page 0 is written, then the remote fails
+
+    broken = sync(connection, mode="full")
+    assert broken.state == SyncRun.State.FAILED
+    assert "injected page failure" in broken.error
+    assert broken.created == 500 and broken.deleted == 0
+
+    crm.page_error_at = None
+    resumed = sync(connection, mode="full")
+    assert resumed.state == SyncRun.State.SUCCEEDED
+    assert (resumed.created, resumed.unchanged) == (550, 500)
+
+    clean = make_connection("allclients", name="clean")
+    sync(clean, mode="full")
+    assert index_of(connection) == index_of(clean)
+    assert Contact.objects.filter(connection=connection).count() == 1050
+
+
+def test_a_looping_listing_is_stopped_and_failed(connection, fake_crms, monkeypatch):
+    crm = fake_crms["allclients"]
+    crm.contacts = people(10)
+    original = crm.iter_contact_pages
+
+    def loop(self, *, since=None, page_size=100):  # type: ignore[no-untyped-def]
+        page = next(iter(original(self, since=since, page_size=page_size)))
+        while True:
+            yield replace(page, total=None)
+
+    monkeypatch.setattr(crm, "iter_contact_pages", loop)
+    run = sync(connection, mode="full")
+
+    assert run.state == SyncRun.State.FAILED
+    assert "loops" in run.error
+    assert run.pages == 2
+
+
+def test_an_unexpected_error_fails_the_run_without_secrets(connection, fake_crms, monkeypatch):
+    from crmhub.contacts import sync as sync_module
+
+    connection.set_secrets({"api_key": "s3cr3t-value-123"})
+    connection.save()
+    fake_crms["allclients"].contacts = people(3)
+
+    def boom(**kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("database said s3cr3t-value-123")
+
+    monkeypatch.setattr("crmhub.contacts.services.page_apply", boom)
+    run = sync(connection, mode="full")
+
+    assert run.state == SyncRun.State.FAILED
+    assert "RuntimeError" in run.error
+    assert "s3cr3t-value-123" not in run.error
+    assert sync_module  # the module stays importable
+
+
+def test_auth_failure_marks_the_connection(connection, fake_crms, monkeypatch):
+    from crmhub.connectors import errors
+
+    def refused(self, *, since=None, page_size=100):  # type: ignore[no-untyped-def]
+        raise errors.AuthFailed("Authentication failed")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(fake_crms["allclients"], "iter_contact_pages", refused)
+    run = sync(connection, mode="full")
+
+    assert run.state == SyncRun.State.FAILED
+    connection.refresh_from_db()
+    assert connection.health == "auth_failed"
+
+
+def test_success_marks_the_connection_healthy(connection, fake_crms):
+    fake_crms["allclients"].contacts = people(2)
+    sync(connection)
+    connection.refresh_from_db()
+    assert connection.health == "ok"
+
+
+def test_unparseable_phone_keeps_digits_for_search_but_no_key(connection, fake_crms):
+    fake_crms["allclients"].contacts = [remote(1, phone="ext. 12-34"), remote(2, phone="garbage")]
+    sync(connection)
+
+    first = Contact.objects.get(remote_id="1")
+    assert first.phone_keys == [] and first.search_phones == "1234"
+    assert not ContactKey.objects.filter(type="phone").exists()
+
+
+def test_connection_country_is_the_default_region(make_connection, fake_crms):
+    gb = make_connection("allclients", name="UK", country="GB")
+    fake_crms["allclients"].contacts = [remote(1, phone="020 7946 0958")]
+    sync(gb)
+    assert Contact.objects.get(connection=gb).phone_keys == ["+442079460958"]
