@@ -1,0 +1,216 @@
+"""``bench --section fanout``: a bulk RunActionSet through real workers, at the rate limit.
+
+A batch of 2,000 RunActionSet (one per contact) against the AllClients sandbox, served by
+its own process with 50 ms of injected latency, through a connection limited to 40
+requests/s, carried out by 2 ``celery worker`` processes on the configured broker (the
+embedded one, or Redis when ``CELERY_BROKER_URL`` says so). Reported: the achieved rate
+beside the limit (the ceiling), the time from enqueue to done (p50 / p95) beside perfect
+pacing, duplicates (changes the sandbox applied more than once, from its ledger) and lost
+actions (not finished by the deadline). Options: ``fanout_size``, ``fanout_rate``,
+``fanout_latency_ms``, ``fanout_workers``, ``fanout_concurrency``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Max, Min
+
+from crmhub.actions import ratelimit
+from crmhub.actions.models import Action, Attempt, Batch
+from crmhub.actions.services import batch_enqueue
+from crmhub.connections.models import Connection
+from crmhub.connectors.registry import get_connector
+from crmhub.contacts.bench.tools import percentile, sandbox_connection, sandbox_server
+from crmhub.contacts.models import Contact
+from crmhub.core.bench import BenchContext, Row, register
+from crmhub.sandbox import faults
+from crmhub.sandbox.models import Call
+from crmhub.sandbox.services import sandbox_seed
+
+KIND = "allclients"
+ACTION_SET_ID = "103"  # "New Client Onboarding": no Email action, so no contact is refused
+SECTION = "fanout"
+
+
+def _option(context: BenchContext, name: str, default: float) -> float:
+    return float(context.options.get(f"fanout_{name}", default))  # type: ignore[arg-type]
+
+
+def _index_contacts(connection: Connection) -> list[int]:
+    """Put the sandbox's contacts in the index (as a sync would); return their ids."""
+    connector = get_connector(connection.spec())
+    try:
+        remote = [c for page in connector.iter_contact_pages(page_size=500) for c in page.contacts]
+    finally:
+        connector.close()
+    Contact.objects.bulk_create(
+        (
+            Contact(
+                connection=connection,
+                remote_id=c.remote_id,
+                record_type=c.record_type,
+                full_name=c.full_name or f"{c.first_name} {c.last_name}".strip(),
+            )
+            for c in remote
+        ),
+        batch_size=1000,
+    )
+    return list(Contact.objects.filter(connection=connection).values_list("pk", flat=True))
+
+
+def _cpu_seconds(group: int) -> float:
+    """Return the CPU seconds used so far by the processes of session ``group`` (Linux)."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == group:  # the process group id
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+@contextmanager
+def _workers(count: int, concurrency: int, workdir: Path) -> Iterator[list[int]]:
+    """Run ``count`` ``celery worker`` processes (the first with beat) until the block ends.
+
+    Yields their process group ids (each worker leads its own session).
+    """
+    processes = []
+    logs = []
+    for number in range(count):
+        log_path = workdir / f"worker-{number}.log"
+        command = [
+            sys.executable, "-m", "celery", "-A", "crmhub", "worker", "-Q", "actions",
+            "-P", "prefork", "-c", str(concurrency), "-n", f"fanout{number}@%h",
+            "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "INFO",
+        ]  # fmt: skip
+        if number == 0:
+            command += ["-B", "-s", str(workdir / "beat-schedule")]
+        log = log_path.open("wb")
+        logs.append((log, log_path))
+        processes.append(
+            subprocess.Popen(
+                command,
+                cwd=settings.BASE_DIR,
+                env=dict(os.environ),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+    try:
+        for process, (_, log_path) in zip(processes, logs, strict=True):
+            deadline = time.monotonic() + 60
+            while " ready." not in log_path.read_text(errors="replace"):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"a bench worker did not start; see {log_path}")
+                time.sleep(0.2)
+        yield [process.pid for process in processes]
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log, _ in logs:
+            log.close()
+
+
+def _wait_done(batch: Batch, *, timeout: float, write: object) -> int:
+    """Wait until no action of ``batch`` is left to do; return how many still are."""
+    open_states = (Action.State.QUEUED, Action.State.SENDING, Action.State.NEEDS_INPUT)
+    deadline = time.monotonic() + timeout
+    last_report = 0.0
+    while True:
+        left = Action.objects.filter(batch=batch, state__in=open_states).count()
+        if not left or time.monotonic() > deadline:
+            return left
+        if time.monotonic() - last_report > 10:
+            write(f"fanout: {left} actions left")  # type: ignore[operator]
+            last_report = time.monotonic()
+        time.sleep(0.5)
+
+
+@register(SECTION)
+def fanout(context: BenchContext) -> list[Row]:
+    """Run the fan-out benchmark; return its rows."""
+    size = int(_option(context, "size", 2000))
+    rate = _option(context, "rate", 40)
+    latency_ms = int(_option(context, "latency_ms", 50))
+    worker_count = int(_option(context, "workers", 2))
+    concurrency = int(_option(context, "concurrency", 4))
+    broker = "redis" if ratelimit.backend() == "redis" else "embedded"
+    sandbox_seed(people=size, kinds=(KIND,), reset=True)
+    with sandbox_server() as url:
+        connection = sandbox_connection(kind=KIND, url=url, name="Fan-out bench")
+        connection.rate_limit = rate
+        connection.save()
+        contact_ids = _index_contacts(connection)[:size]
+        Call.objects.filter(kind=KIND).delete()
+        faults.configure(KIND, latency_ms=latency_ms)
+        context.write(
+            f"fanout: {len(contact_ids)} RunActionSet at {rate:g}/s, {latency_ms} ms latency, "
+            f"{worker_count} workers x {concurrency}, {broker} broker"
+        )
+        with _workers(worker_count, concurrency, context.workdir) as groups:
+            cpu_before = sum(_cpu_seconds(group) for group in groups)
+            batch = batch_enqueue(
+                operation="run_action_set",
+                connection=connection,
+                params={"action_set_id": ACTION_SET_ID},
+                user=None,
+                contact_ids=contact_ids,
+            )
+            left = _wait_done(batch, timeout=len(contact_ids) / rate * 3 + 120, write=context.write)
+            cpu = sum(_cpu_seconds(group) for group in groups) - cpu_before
+        faults.reset(KIND)
+    rows = _rows(batch, rate=rate, left=left, broker=broker)
+    cpu_row = Row(SECTION, "worker CPU per action", cpu * 1000 / max(batch.size, 1), "ms")
+    return [*rows, cpu_row]
+
+
+def _rows(batch: Batch, *, rate: float, left: int, broker: str) -> list[Row]:
+    actions = Action.objects.filter(batch=batch)
+    states = Counter(actions.values_list("state", flat=True))
+    done = actions.filter(state=Action.State.SUCCEEDED)
+    span = Attempt.objects.filter(action__batch=batch).aggregate(
+        first=Min("started_at"), last=Max("finished_at")
+    )
+    seconds = (span["last"] - span["first"]).total_seconds() if span["first"] else 0.0
+    achieved = done.count() / seconds if seconds else 0.0
+    latencies = [
+        (finished - created).total_seconds()
+        for created, finished in done.values_list("created_at", "finished_at")
+    ]
+    ideal = [index / rate for index in range(1, batch.size + 1)]
+    applied = Counter(Call.objects.filter(kind=KIND, applied=True).values_list("effect", flat=True))
+    duplicates = sum(count - 1 for count in applied.values() if count > 1)
+    label = f"{broker} broker"
+    return [
+        Row(SECTION, f"achieved rate ({label})", achieved, "req/s", rate, "the limit", ">= 90%"),
+        Row(SECTION, "enqueue to done p50", percentile(latencies, 0.5), "s",
+            percentile(ideal, 0.5), "perfect pacing"),
+        Row(SECTION, "enqueue to done p95", percentile(latencies, 0.95), "s",
+            percentile(ideal, 0.95), "perfect pacing"),
+        Row(SECTION, "succeeded", float(states.get(Action.State.SUCCEEDED, 0)), "actions",
+            float(batch.size), "the batch"),
+        Row(SECTION, "failed or unknown",
+            float(states.get(Action.State.FAILED, 0) + states.get(Action.State.UNKNOWN, 0)),
+            "actions", target="0"),
+        Row(SECTION, "duplicates (sandbox ledger)", float(duplicates), "calls", target="0"),
+        Row(SECTION, "lost (not finished)", float(left), "actions", target="0"),
+    ]  # fmt: skip

@@ -1,0 +1,86 @@
+"""Publish task messages for actions: the broker is only a doorbell.
+
+A single action is published as soon as its row is committed. A bulk run is not published
+all at once: each connection keeps a small window of published-but-unclaimed actions (about
+two seconds of its rate limit), filled by the sweeper and kept full by each batch action
+that finishes publishing the next one. So the broker never holds thousands of messages
+that the rate limit would keep waiting, and an action still unclaimed long after it was
+published can safely be taken for lost and published again (the claim makes a second
+delivery harmless).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.utils import timezone
+
+from crmhub.actions.models import Action
+from crmhub.celery import app
+
+logger = logging.getLogger("crmhub.actions")
+
+TASK_NAME = "crmhub.actions.tasks.action_execute"
+#: The longest delay kept as a broker countdown; longer ones wait in ``not_before``.
+MAX_COUNTDOWN_SECONDS = 60.0
+MIN_WINDOW = 4
+WINDOW_SECONDS = 2.0
+
+
+def publish(action_ids: Iterable[int], *, countdown: float | None = None) -> None:
+    """Send one ``action_execute`` message per id (ids only, JSON)."""
+    ids = list(action_ids)
+    if not ids:
+        return
+    with app.producer_or_acquire() as producer:
+        for action_id in ids:
+            app.send_task(
+                TASK_NAME,
+                args=[action_id],
+                countdown=countdown if countdown and countdown > 0 else None,
+                queue="actions",
+                producer=producer,
+            )
+
+
+def window(rate_limit: float) -> int:
+    """Return how many actions of one connection may wait published but unclaimed."""
+    return max(MIN_WINDOW, math.ceil(rate_limit * WINDOW_SECONDS))
+
+
+def dispatch(*, connection_id: int, rate_limit: float, now: datetime | None = None) -> int:
+    """Publish due, unpublished actions of one connection up to its window; return how many."""
+    now = now or timezone.now()
+    queued = Action.objects.filter(connection_id=connection_id, state=Action.State.QUEUED)
+    room = window(rate_limit) - queued.filter(published_at__isnull=False).count()
+    if room <= 0:
+        return 0
+    due = queued.filter(published_at__isnull=True, not_before__lte=now)
+    ids = list(due.order_by("not_before", "id").values_list("id", flat=True)[:room])
+    if not ids:
+        return 0
+    # The exact time stamp tells this dispatcher's rows from a concurrent one's.
+    stamp = timezone.now()
+    due.filter(pk__in=ids).update(published_at=stamp)
+    mine = list(queued.filter(pk__in=ids, published_at=stamp).values_list("id", flat=True))
+    publish(mine)
+    return len(mine)
+
+
+def dispatch_next(*, connection_id: int) -> bool:
+    """Publish the connection's next due, unpublished action (one out, one in); return if any."""
+    now = timezone.now()
+    due = Action.objects.filter(
+        connection_id=connection_id,
+        state=Action.State.QUEUED,
+        published_at__isnull=True,
+        not_before__lte=now,
+    )
+    for action_id in due.order_by("not_before", "id").values_list("id", flat=True)[:3]:
+        if due.filter(pk=action_id).update(published_at=now):
+            publish([action_id])
+            return True
+    return False

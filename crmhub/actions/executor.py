@@ -1,0 +1,211 @@
+"""Carry out one action: receive, pace, claim, send, record — each step a short transaction.
+
+1. *Receive*: count the delivery (a message that keeps killing its worker is failed after
+   ``CRMHUB_MAX_DELIVERIES``); anything but a due, queued action is left alone.
+2. *Pace*: take a slot of the connection's rate limit (sleep a little, or put the action
+   back for later without claiming it).
+3. *Claim*: ``queued → sending`` with a conditional update, so only one worker ever sends;
+   the attempt row is written in the same transaction.
+4. *Send* through the connector, with no transaction open.
+5. *Record* the outcome and the redacted calls, fenced by the attempt number, then refill
+   the connection's dispatch window.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from crmhub.actions import dispatch, outcomes, ratelimit
+from crmhub.actions.faults import arm_after_send, fault_point
+from crmhub.actions.models import Action, Attempt
+from crmhub.actions.outcomes import Outcome
+from crmhub.actions.prompts import PromptRelay
+from crmhub.connectors.base import Connector
+from crmhub.connectors.errors import ConnectorError, RateLimited
+from crmhub.connectors.registry import get_connector
+
+logger = logging.getLogger("crmhub.actions")
+
+#: The states an attempt's outcome may still be written over (same attempt number):
+#: the sweeper may have presumed the worker lost (unknown, or queued again) meanwhile.
+RECORDABLE = (
+    Action.State.SENDING,
+    Action.State.NEEDS_INPUT,
+    Action.State.UNKNOWN,
+    Action.State.QUEUED,
+)
+
+
+def action_execute(*, action_id: int, task_id: str = "") -> str:
+    """Carry out action ``action_id`` if this delivery may; return what happened."""
+    action = _receive(action_id)
+    if action is None:
+        return "skipped"
+    if action.deliveries > settings.CRMHUB_MAX_DELIVERIES:
+        _poisoned(action)
+        return "poisoned"
+    if action.not_before > timezone.now() + timedelta(seconds=1):
+        _unpublish(action)
+        return "not due"
+    fault_point("before_claim", action_id=action.pk, first_try=action.deliveries == 1)
+    if not _pace(action):
+        return "deferred"
+    attempt = _claim(action, task_id)
+    if attempt is None:
+        return "claimed elsewhere"
+    outcome = _send(action, attempt)
+    fault_point("after_response", action_id=action.pk, first_try=attempt.number == 1)
+    _record(action, attempt, outcome)
+    return outcome.state
+
+
+def _receive(action_id: int) -> Action | None:
+    Action.objects.filter(pk=action_id, state=Action.State.QUEUED).update(
+        deliveries=F("deliveries") + 1
+    )
+    try:
+        action = Action.objects.select_related("connection").get(pk=action_id)
+    except Action.DoesNotExist:
+        return None
+    return action if action.state == Action.State.QUEUED else None
+
+
+def _poisoned(action: Action) -> None:
+    now = timezone.now()
+    Action.objects.filter(pk=action.pk, state=Action.State.QUEUED).update(
+        state=Action.State.FAILED,
+        error=f"Its worker was lost {action.deliveries - 1} times while handling it; "
+        "not tried again (a poison message).",
+        finished_at=now,
+        updated_at=now,
+        published_at=None,
+    )
+    logger.error("action %s failed as poison after %s deliveries", action.pk, action.deliveries)
+
+
+def _unpublish(action: Action) -> None:
+    """Hand an early message's action back to the dispatcher (it publishes when due)."""
+    Action.objects.filter(pk=action.pk, state=Action.State.QUEUED).update(
+        published_at=None, deliveries=0
+    )
+
+
+def _pace(action: Action) -> bool:
+    """Wait for a rate-limit slot; return False if the action was put back for later."""
+    slot = ratelimit.slot_take(connection=action.connection)
+    ratelimit.throttle_note(connection=action.connection, wait=slot.wait)
+    if slot.granted:
+        if slot.wait > 0:
+            time.sleep(slot.wait)
+        return True
+    now = timezone.now()
+    later: dict[str, object] = {"not_before": now + timedelta(seconds=slot.wait)}
+    if slot.quota:
+        later["error"] = "The connection's daily quota is used up: waits until midnight UTC."
+    Action.objects.filter(pk=action.pk, state=Action.State.QUEUED).update(
+        published_at=None, deliveries=0, updated_at=now, **later
+    )
+    return False
+
+
+def _claim(action: Action, task_id: str) -> Attempt | None:
+    """Claim ``action`` for this worker; return its new attempt, or None if taken."""
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.CRMHUB_ACTION_LEASE_SECONDS)
+    number = action.attempts + 1
+    with transaction.atomic():
+        # The attempt count fences the claim: the row is exactly as this worker read it.
+        claimed = Action.objects.filter(
+            pk=action.pk, state=Action.State.QUEUED, attempts=action.attempts
+        ).update(
+            state=Action.State.SENDING,
+            lease_until=lease,
+            attempts=number,
+            task_id=task_id[:64],
+            updated_at=now,
+        )
+        if not claimed:
+            logger.info("action %s already claimed; delivery dropped", action.pk)
+            return None
+        action.state, action.attempts, action.lease_until = Action.State.SENDING, number, lease
+        return Attempt.objects.create(
+            action=action, number=number, started_at=now, task_id=task_id[:64]
+        )
+
+
+def _send(action: Action, attempt: Attempt) -> Outcome:
+    """Run the connector; return the outcome (the attempt's calls are kept on it)."""
+    try:
+        connector: Connector = get_connector(action.connection.spec())
+    except Exception as exc:
+        logger.exception("action %s: cannot build its connector", action.pk)
+        return outcomes.failed(f"The connection cannot be used: {type(exc).__name__}.")
+    relay = PromptRelay(action_id=action.pk, attempt=attempt.number)
+    try:
+        first_try = attempt.number == 1
+        arm_after_send(connector, action_id=action.pk, first_try=first_try)
+        fault_point("before_send", action_id=action.pk, first_try=first_try)
+        result = connector.run(action.operation, action.params, on_prompt=relay)
+    except ConnectorError as exc:
+        if isinstance(exc, RateLimited) and exc.retry_after:
+            ratelimit.throttle_note(connection=action.connection, wait=exc.retry_after)
+        return outcomes.from_error(exc, safe=action.safe, attempts=attempt.number)
+    except SoftTimeLimitExceeded as exc:
+        if action.safe:
+            return outcomes.retry("Took too long; stopped.", attempts=attempt.number)
+        return outcomes.unknown(f"Took too long and was stopped ({type(exc).__name__}).")
+    except Exception as exc:
+        logger.exception("action %s: connector crashed", action.pk)
+        return outcomes.from_crash(exc, safe=action.safe, sent=True)
+    else:
+        return outcomes.succeeded(result)
+    finally:
+        attempt.calls = [call.as_dict() for call in connector.drain_calls()]
+        connector.close()
+
+
+def _record(action: Action, attempt: Attempt, outcome: Outcome) -> None:
+    """Write the outcome of ``attempt``, fenced by its number; schedule a retry if any."""
+    now = timezone.now()
+    values: dict[str, object] = {"state": outcome.state, "updated_at": now, "lease_until": None}
+    countdown: float | None = None
+    if outcome.retry_in is not None:
+        countdown = outcome.retry_in
+        start = now + timedelta(seconds=countdown)
+        soon = countdown <= dispatch.MAX_COUNTDOWN_SECONDS
+        values.update(
+            not_before=start,
+            published_at=start if soon else None,
+            deliveries=0,
+            error=outcome.error,
+        )
+    else:
+        values.update(result=outcome.result, error=outcome.error, finished_at=now)
+    with transaction.atomic():
+        Attempt.objects.filter(pk=attempt.pk).update(
+            outcome=outcome.attempt, error=outcome.error, calls=attempt.calls, finished_at=now
+        )
+        written = Action.objects.filter(
+            pk=action.pk, attempts=attempt.number, state__in=RECORDABLE
+        ).update(**values)
+    if not written:
+        logger.warning(
+            "action %s: outcome of attempt %s (%s) not recorded, the action moved on",
+            action.pk,
+            attempt.number,
+            outcome.state,
+        )
+        return
+    logger.info("action %s attempt %s: %s", action.pk, attempt.number, outcome.state)
+    if countdown is not None and countdown <= dispatch.MAX_COUNTDOWN_SECONDS:
+        dispatch.publish([action.pk], countdown=countdown)
+    if action.batch_id is not None:
+        dispatch.dispatch_next(connection_id=action.connection_id)

@@ -1,0 +1,102 @@
+"""Decide what an attempt's result means for its action: done, failed, unknown or retry.
+
+The rule (design.md "Side effects"): anything may be retried when the request provably
+never reached the server (connection refused, DNS failure, a rate-limit answer); safe
+operations are also retried after timeouts and 5xx; an unsafe operation whose request may
+have been carried out is ``unknown`` ("check and resend"), never resent silently.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from crmhub.actions.models import Action, Attempt
+from crmhub.connectors import errors
+from crmhub.connectors.base import OperationResult
+
+CHECK_AND_RESEND = "Check in the CRM whether it happened, and resend if it did not."
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to write for an attempt; ``retry_in`` seconds when it is to be tried again."""
+
+    state: str
+    attempt: str
+    error: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+    retry_in: float | None = None
+
+
+def backoff(attempt: int) -> float:
+    """Return the delay before retry number ``attempt`` (1, 2, ...): doubling, jittered.
+
+    "Equal jitter": between half and all of base * 2^(attempt-1), capped by
+    ``CELERY_RETRY_BACKOFF_MAX``, so delays grow exponentially and never bunch at zero.
+    """
+    ceiling = min(
+        float(settings.CELERY_RETRY_BACKOFF_MAX),
+        settings.CRMHUB_RETRY_BASE_SECONDS * 2 ** max(attempt - 1, 0),
+    )
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def succeeded(result: OperationResult) -> Outcome:
+    data = {"message": result.message, "data": dict(result.data)}
+    if result.remote_id is not None:
+        data["remote_id"] = result.remote_id
+    return Outcome(Action.State.SUCCEEDED, Attempt.Outcome.SUCCEEDED, result=data)
+
+
+def failed(message: str) -> Outcome:
+    return Outcome(Action.State.FAILED, Attempt.Outcome.FAILED, error=message)
+
+
+def unknown(message: str) -> Outcome:
+    return Outcome(
+        Action.State.UNKNOWN, Attempt.Outcome.UNKNOWN, error=f"{message} {CHECK_AND_RESEND}"
+    )
+
+
+def retry(message: str, *, attempts: int, wait: float | None = None) -> Outcome:
+    """Return a retry in ``wait`` (or the backoff) seconds, or failure past the last attempt."""
+    if attempts >= settings.CRMHUB_MAX_ATTEMPTS:
+        return failed(f"Gave up after {attempts} attempts: {message}")
+    delay = max(wait or 0.0, backoff(attempts))
+    return Outcome(Action.State.QUEUED, Attempt.Outcome.RETRY, error=message, retry_in=delay)
+
+
+def from_error(exc: errors.ConnectorError, *, safe: bool, attempts: int) -> Outcome:
+    """Return the outcome of a connector error for a safe or unsafe operation."""
+    message = str(exc)
+    if isinstance(exc, errors.NeedsInput):
+        return Outcome(
+            Action.State.CANCELLED,
+            Attempt.Outcome.CANCELLED,
+            error=f"Nobody answered the plan's prompt in time, so the plan was cancelled "
+            f"(the CRM rolls its changes back). {message}",
+        )
+    if isinstance(exc, errors.RateLimited):
+        return retry(message, attempts=attempts, wait=exc.retry_after)
+    if isinstance(exc, errors.UnknownOutcome):
+        return unknown(message)
+    if exc.retryable and not exc.request_sent:
+        return retry(message, attempts=attempts)
+    if exc.retryable:
+        return retry(message, attempts=attempts) if safe else unknown(message)
+    if isinstance(exc, errors.BadResponse) and (exc.status is None or exc.status < 300):
+        # The answer was unreadable: the request may well have been carried out.
+        return retry(message, attempts=attempts) if safe else unknown(message)
+    return failed(message)
+
+
+def from_crash(exc: BaseException, *, safe: bool, sent: bool) -> Outcome:
+    """Return the outcome of an unexpected exception (a bug, a time limit)."""
+    message = f"Internal error ({type(exc).__name__}) while running the action."
+    if sent and not safe:
+        return unknown(message)
+    return failed(message)

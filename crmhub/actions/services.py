@@ -1,0 +1,341 @@
+"""Ask for remote side effects, and the few things a person may do with them afterwards.
+
+Every function validates before it writes (the connector's own checks: staff see field
+errors before anything is queued), writes the rows, and publishes task messages only once
+the transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeAlias
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
+from django.utils import timezone
+
+from crmhub.actions import dispatch
+from crmhub.actions.models import Action, Batch
+from crmhub.actions.selectors import MAX_BATCH, batch_contacts
+from crmhub.connections.models import Connection
+from crmhub.connectors.base import Connector, Operation
+from crmhub.connectors.errors import InvalidParams
+from crmhub.connectors.registry import get_connector
+from crmhub.contacts.models import Contact
+from crmhub.core.redaction import SECRET_NAME
+
+logger = logging.getLogger("crmhub.actions")
+
+Actor: TypeAlias = "AbstractBaseUser | AnonymousUser | None"
+BULK_SIZE = 1000
+
+
+class ActionStateError(Exception):
+    """The action is not in a state that allows this (the message says why)."""
+
+
+def _actor(user: Actor) -> Any:
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def _connector(connection: Connection) -> Connector:
+    if not connection.is_active:
+        raise InvalidParams({"connection": ["This connection is switched off."]})
+    return get_connector(connection.spec())
+
+
+def _operation(connector: Connector, name: str) -> Operation:
+    try:
+        return connector.operations[name]
+    except KeyError:
+        raise InvalidParams(
+            {"operation": [f"Unknown operation {name!r} for {connector.kind}."]}
+        ) from None
+
+
+def _contact_errors(operation: Operation, contact: Contact | None, connection: Connection) -> str:
+    """Return why ``contact`` cannot take ``operation`` ("" when it can)."""
+    if contact is None:
+        return "Choose a contact." if operation.needs_contact else ""
+    if contact.connection_id != connection.pk:
+        return "This contact belongs to another connection."
+    if contact.deleted_at is not None:
+        return "This contact no longer exists in the CRM."
+    if operation.record_types and contact.record_type not in operation.record_types:
+        return f"{operation.label} does not apply to a {contact.get_record_type_display()}."
+    return ""
+
+
+def _params_for(params: Mapping[str, Any], contact: Contact | None) -> dict[str, Any]:
+    secret = sorted(name for name in params if SECRET_NAME.search(str(name)))
+    if secret:  # the Action row is an audit log: credentials belong to the connection only
+        raise InvalidParams({name: ["Secrets are never action parameters."] for name in secret})
+    values = dict(params)
+    if contact is not None:
+        values["contact_remote_id"] = contact.remote_id
+    return values
+
+
+def _validated(
+    connector: Connector,
+    operation: Operation,
+    params: dict[str, Any],
+    contact: Contact | None,
+    connection: Connection,
+) -> dict[str, Any]:
+    """Return ``params`` if the connector accepts them for ``contact``; raise ``InvalidParams``."""
+    problem = _contact_errors(operation, contact, connection)
+    if problem:
+        raise InvalidParams({"contact": [problem]})
+    connector.validate(operation.name, params)
+    return params
+
+
+def action_enqueue(
+    *,
+    operation: str,
+    connection: Connection,
+    contact: Contact | None = None,
+    params: Mapping[str, Any],
+    user: Actor,
+    batch: Batch | None = None,
+    not_before: datetime | None = None,
+    idempotency_key: str | None = None,
+    resend_of: Action | None = None,
+) -> Action:
+    """Validate and queue one remote side effect; return its ``Action``.
+
+    Raises ``InvalidParams`` (field → messages) before anything is written. The task is
+    published when the surrounding transaction commits; a second call with the same
+    ``idempotency_key`` (a form submitted twice) returns the first action.
+    """
+    if idempotency_key:
+        existing = Action.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    connector = _connector(connection)
+    try:
+        spec = _operation(connector, operation)
+        values = _validated(connector, spec, _params_for(params, contact), contact, connection)
+    finally:
+        connector.close()
+    now = timezone.now()
+    start = max(not_before or now, now)
+    delay = (start - now).total_seconds()
+    action = Action(
+        operation=operation,
+        safe=spec.safe,
+        connection=connection,
+        contact=contact,
+        params=values,
+        requested_by=_actor(user),
+        batch=batch,
+        resend_of=resend_of,
+        not_before=start,
+        published_at=now if delay <= dispatch.MAX_COUNTDOWN_SECONDS else None,
+        created_at=now,
+        updated_at=now,
+    )
+    if idempotency_key:
+        action.idempotency_key = idempotency_key
+    action.save(force_insert=True)
+    if action.published_at is not None:
+        action_id = action.pk
+        # robust: a broker that is down must not turn "queued" into an error page; the
+        # sweeper publishes the committed row after the republish delay.
+        transaction.on_commit(lambda: dispatch.publish([action_id], countdown=delay), robust=True)
+    logger.info("action %s queued: %s on connection %s", action.pk, operation, connection.pk)
+    return action
+
+
+def batch_enqueue(
+    *,
+    operation: str,
+    connection: Connection,
+    params: Mapping[str, Any],
+    user: Actor,
+    contact_ids: Sequence[int] | None = None,
+    search: Mapping[str, Any] | None = None,
+) -> Batch:
+    """Queue ``operation`` for every contact of a selection or a saved search; return the batch.
+
+    The shared parameters are validated first (``InvalidParams`` before anything is
+    written); a contact the connector refuses is left out and listed in ``skipped``. The
+    actions are created in bulk and published by the dispatcher at the connection's pace.
+    """
+    if (contact_ids is None) == (search is None):
+        raise InvalidParams({"__all__": ["Choose contacts or a saved search (one of them)."]})
+    connector = _connector(connection)
+    try:
+        spec = _operation(connector, operation)
+        if not spec.needs_contact:
+            raise InvalidParams({"operation": [f"{spec.label} does not run on contacts."]})
+        contacts = batch_contacts(connection=connection, contact_ids=contact_ids, search=search)
+        if not contacts:
+            raise InvalidParams({"__all__": ["The selection has no contact of this connection."]})
+        if len(contacts) > MAX_BATCH:
+            raise InvalidParams(
+                {"__all__": [f"At most {MAX_BATCH:,} contacts at once ({len(contacts):,} chosen)."]}
+            )
+        # The shared parameters, checked on the first contact: an error there is everyone's.
+        _validated(connector, spec, _params_for(params, contacts[0]), contacts[0], connection)
+        rows, skipped = _batch_rows(connector, spec, params, contacts, connection)
+    finally:
+        connector.close()
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            operation=operation,
+            connection=connection,
+            params=dict(params),
+            contact_ids=list(contact_ids or []),
+            search_query=str((search or {}).get("query", "")),
+            search_filters=dict((search or {}).get("filters") or {}),
+            size=len(rows),
+            skipped=skipped,
+            totals={Action.State.QUEUED.value: len(rows)},
+            created_by=_actor(user),
+        )
+        now = timezone.now()
+        actions = [
+            Action(
+                operation=operation,
+                safe=spec.safe,
+                connection=connection,
+                contact=contact,
+                params=values,
+                requested_by=_actor(user),
+                batch=batch,
+                not_before=now,
+                created_at=now,
+                updated_at=now,
+            )
+            for contact, values in rows
+        ]
+        Action.objects.bulk_create(actions, batch_size=BULK_SIZE)
+        transaction.on_commit(
+            lambda: dispatch.dispatch(
+                connection_id=connection.pk, rate_limit=connection.rate_limit
+            ),
+            robust=True,
+        )
+    logger.info(
+        "batch %s queued: %s x %d (%d skipped)", batch.pk, operation, len(rows), len(skipped)
+    )
+    return batch
+
+
+def _batch_rows(
+    connector: Connector,
+    spec: Operation,
+    params: Mapping[str, Any],
+    contacts: list[Contact],
+    connection: Connection,
+) -> tuple[list[tuple[Contact, dict[str, Any]]], dict[str, str]]:
+    rows: list[tuple[Contact, dict[str, Any]]] = []
+    skipped: dict[str, str] = {}
+    for contact in contacts:
+        values = _params_for(params, contact)
+        try:
+            _validated(connector, spec, values, contact, connection)
+        except InvalidParams as exc:
+            skipped[contact.remote_id] = str(exc)
+            continue
+        rows.append((contact, values))
+    return rows, skipped
+
+
+def action_resend(*, action: Action, user: Actor) -> Action:
+    """Queue a new action doing what ``action`` (unknown or failed) asked; return it.
+
+    Refused while an earlier resend of it is still pending or may have worked, so two
+    people cannot both resend the same thing.
+    """
+    with transaction.atomic():
+        original = Action.objects.select_for_update().get(pk=action.pk)
+        if original.state not in (Action.State.UNKNOWN, Action.State.FAILED):
+            raise ActionStateError(
+                f"Only an unknown or failed action can be resent; this one is {original.state}."
+            )
+        earlier = original.resends.exclude(
+            state__in=[Action.State.FAILED, Action.State.CANCELLED]
+        ).first()
+        if earlier is not None:
+            raise ActionStateError(f"Already resent as action {earlier.pk} ({earlier.state}).")
+        params = {k: v for k, v in original.params.items() if k != "contact_remote_id"}
+        resent = action_enqueue(
+            operation=original.operation,
+            connection=original.connection,
+            contact=original.contact,
+            params=params,
+            user=user,
+            resend_of=original,
+        )
+    logger.warning(
+        "action %s (%s) resent as action %s by %s",
+        original.pk,
+        original.state,
+        resent.pk,
+        getattr(user, "username", "system"),
+    )
+    return resent
+
+
+def action_cancel(*, action: Action, user: Actor) -> Action:
+    """Cancel a queued action (one already being sent cannot be called back)."""
+    now = timezone.now()
+    who = getattr(user, "username", "") or "system"
+    cancelled = Action.objects.filter(pk=action.pk, state=Action.State.QUEUED).update(
+        state=Action.State.CANCELLED,
+        error=f"Cancelled by {who} before it was sent.",
+        finished_at=now,
+        updated_at=now,
+        published_at=None,
+    )
+    action.refresh_from_db()
+    if not cancelled:
+        raise ActionStateError(
+            f"Only a queued action can be cancelled; this one is {action.get_state_display()}."
+        )
+    return action
+
+
+def batch_cancel(*, batch: Batch, user: Actor) -> int:
+    """Cancel every still-queued action of ``batch``; return how many."""
+    now = timezone.now()
+    who = getattr(user, "username", "") or "system"
+    return Action.objects.filter(batch=batch, state=Action.State.QUEUED).update(
+        state=Action.State.CANCELLED,
+        error=f"Batch cancelled by {who} before this action was sent.",
+        finished_at=now,
+        updated_at=now,
+        published_at=None,
+    )
+
+
+def action_answer(
+    *, action: Action, values: Mapping[str, Any], user: Actor, prompt_id: str | None = None
+) -> Action:
+    """Give the answer to the prompt a running plan is waiting on.
+
+    ``prompt_id`` (from the page that showed the prompt) makes sure a late answer does not
+    land on a newer prompt. Raises ``ActionStateError`` when nothing is waiting and
+    ``InvalidParams`` for a field the prompt did not ask for.
+    """
+    prompt = action.prompt or {}
+    names = {str(f.get("name")) for f in prompt.get("fields", []) if isinstance(f, Mapping)}
+    unknown = sorted(set(values) - names) if names else []
+    if unknown:
+        raise InvalidParams({name: ["The prompt did not ask for this."] for name in unknown})
+    waiting = Action.objects.filter(
+        pk=action.pk, state=Action.State.NEEDS_INPUT, answer__isnull=True
+    )
+    if prompt_id is not None:
+        waiting = waiting.filter(prompt__prompt_id=prompt_id)
+    answered = waiting.update(answer=dict(values), updated_at=timezone.now())
+    action.refresh_from_db()
+    if not answered:
+        raise ActionStateError("This action is not waiting for an answer (any more).")
+    logger.info("action %s: prompt answered by %s", action.pk, getattr(user, "username", "system"))
+    return action

@@ -1,0 +1,74 @@
+"""Fixtures of the actions tests: the in-memory FakeConnector under a real kind name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from crmhub.connections.models import Connection
+from crmhub.connectors import registry
+from crmhub.contacts.models import Contact
+from tests.fakes import FakeConnector
+
+KIND = "allclients"
+
+
+class FakeAllClients(FakeConnector):
+    kind = KIND
+
+
+@pytest.fixture
+def fake_crm() -> Iterator[type[FakeConnector]]:
+    """Register the FakeConnector as the ``allclients`` connector, with clean state."""
+    FakeConnector.performed.clear()
+    FakeConnector.script.clear()
+    FakeConnector.contacts.clear()
+    registry.register(KIND, FakeAllClients)
+    yield FakeAllClients
+    registry.unregister(KIND)
+    FakeConnector.performed.clear()
+    FakeConnector.script.clear()
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float | None]]:
+    """Record task messages instead of sending them: (action id, countdown)."""
+    sent: list[tuple[int, float | None]] = []
+
+    def publish(action_ids, *, countdown=None):  # type: ignore[no-untyped-def]
+        sent.extend((action_id, countdown) for action_id in action_ids)
+
+    monkeypatch.setattr("crmhub.actions.dispatch.publish", publish)
+    return sent
+
+
+@pytest.fixture
+def connection(db, fake_crm) -> Connection:  # type: ignore[no-untyped-def]
+    conn = Connection(
+        name="Fake AllClients",
+        kind=KIND,
+        base_url="https://crm.example.com/api/",
+        rate_limit=1000.0,
+        settings={"account_id": "42"},
+    )
+    conn.set_secrets({"api_key": "sekrit-api-key-123"})
+    conn.save()
+    return conn
+
+
+def make_contacts(connection: Connection, count: int, *, start: int = 1) -> list[Contact]:
+    return Contact.objects.bulk_create(
+        Contact(
+            connection=connection,
+            remote_id=str(start + i),
+            record_type="person",
+            full_name=f"Person {start + i}",
+        )
+        for i in range(count)
+    )
+
+
+@pytest.fixture
+def contact(connection: Connection) -> Contact:
+    return make_contacts(connection, 1)[0]

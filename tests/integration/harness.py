@@ -1,0 +1,183 @@
+"""Real Celery workers in subprocesses, on the test databases and the test broker."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connections
+
+from crmhub.actions.models import Action
+from crmhub.connections.models import Connection
+from crmhub.connectors.base import ConnectionSpec
+from crmhub.connectors.registry import get_connector
+from crmhub.contacts.models import Contact
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Short leases, sweeps and backoffs so a test sees a lost worker resolved in seconds.
+FAST = {
+    "CRMHUB_SWEEP_SECONDS": "1",
+    "CRMHUB_ACTION_LEASE_SECONDS": "4",
+    "CRMHUB_ACTION_REPUBLISH_SECONDS": "3",
+    "CRMHUB_RETRY_BASE_SECONDS": "0.2",
+    "CRMHUB_RATE_MAX_WAIT_SECONDS": "2",
+    "CRMHUB_PROMPT_TIMEOUT_SECONDS": "5",
+}
+#: The longest an action may take to settle after lost workers: a few leases and sweeps.
+SETTLE_SECONDS = 30.0
+
+
+def database_url(alias: str) -> str:
+    """Return a URL for the test database ``alias`` (as the test process uses it)."""
+    config = connections[alias].settings_dict
+    if config["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{config['NAME']}"
+    user = quote(str(config.get("USER") or ""), safe="")
+    password = quote(str(config.get("PASSWORD") or ""), safe="")
+    host = config.get("HOST") or "127.0.0.1"
+    port = config.get("PORT") or 5432
+    return f"postgres://{user}:{password}@{host}:{port}/{config['NAME']}"
+
+
+def worker_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return the environment of a worker subprocess: the test databases, fast timings."""
+    env = dict(os.environ)
+    env.update(FAST)
+    env["DATABASE_URL"] = database_url("default")
+    env["SANDBOX_DATABASE_URL"] = database_url("sandbox")
+    env["CELERY_BROKER_URL"] = str(getattr(settings, "CELERY_BROKER_URL", ""))
+    if env["CELERY_BROKER_URL"].startswith("filesystem"):
+        env.pop("CELERY_BROKER_URL")  # the embedded broker, in CRMHUB_BROKER_DIR
+    env.pop("CRMHUB_FAULT", None)
+    env.update(extra or {})
+    return env
+
+
+class Worker:
+    """One ``celery worker`` process (with its pool children, and beat when asked)."""
+
+    def __init__(
+        self,
+        name: str,
+        workdir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        pool: str = "prefork",
+        concurrency: int = 2,
+        beat: bool = False,
+    ) -> None:
+        self.name = name
+        self.log_path = workdir / f"{name}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tests.integration.worker_app",
+            "worker",
+            "-Q",
+            "actions",
+            "-P",
+            pool,
+            "-c",
+            str(concurrency),
+            "-n",
+            f"{name}@%h",
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+            "-l",
+            "INFO",
+        ]
+        if beat:
+            command += ["-B", "-s", str(workdir / f"{name}-beat-schedule")]
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=worker_env(env),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 40.0) -> Worker:
+        deadline = time.monotonic() + timeout
+        while " ready." not in self.text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker {self.name} did not start:\n{self.text()[-3000:]}")
+            time.sleep(0.1)
+        return self
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def terminate(self, timeout: float = 20.0) -> None:
+        """Warm shutdown (SIGTERM), then SIGKILL for the whole process group."""
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=timeout)
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL this worker's process group (its pool children and beat too)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.log.close()
+
+
+def settle(action_ids: Iterable[int], *, timeout: float = SETTLE_SECONDS) -> list[Action]:
+    """Wait until every action is in a final state; return them (fail the test on timeout)."""
+    ids = list(action_ids)
+    deadline = time.monotonic() + timeout
+    while True:
+        actions = list(Action.objects.filter(pk__in=ids).order_by("pk"))
+        if len(actions) == len(ids) and all(a.is_terminal for a in actions):
+            return actions
+        if time.monotonic() > deadline:
+            stuck = {a.pk: a.state for a in actions if not a.is_terminal}
+            raise AssertionError(f"actions not settled within {timeout:.0f} s: {stuck}")
+        time.sleep(0.2)
+
+
+def sandbox_connection(spec: ConnectionSpec, *, rate_limit: float = 50.0) -> Connection:
+    """Return a Connection to a simulated CRM, with its contacts in the index."""
+    connection = Connection(
+        name=f"Sandbox {spec.kind}",
+        kind=spec.kind,
+        base_url=spec.base_url,
+        settings=dict(spec.settings),
+        rate_limit=rate_limit,
+        allow_private_network=True,
+    )
+    connection.set_secrets(dict(spec.secrets))
+    connection.save()
+    connector = get_connector(connection.spec())
+    try:
+        remote = [c for page in connector.iter_contact_pages(page_size=50) for c in page.contacts]
+    finally:
+        connector.close()
+    Contact.objects.bulk_create(
+        Contact(
+            connection=connection,
+            remote_id=c.remote_id,
+            record_type=c.record_type,
+            full_name=c.full_name or f"{c.first_name} {c.last_name}",
+        )
+        for c in remote
+    )
+    return connection
