@@ -6,3 +6,4 @@ from django.apps import AppConfig
 class ConsoleConfig(AppConfig):
     name = "crmhub.console"
     label = "console"
+    verbose_name = "Staff console"

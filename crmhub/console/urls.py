@@ -2,9 +2,37 @@ from __future__ import annotations
 
 from django.urls import path
 
-from crmhub.console import views
+from crmhub.console.views import actions, acts, bulk, connections, contacts, dashboard
 
 app_name = "console"
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", dashboard.dashboard, name="dashboard"),
+    # find
+    path("contacts/", contacts.contact_list, name="contact-list"),
+    path("contacts/<int:pk>/", contacts.contact_detail, name="contact-detail"),
+    path("people/<int:pk>/", contacts.person_detail, name="person-detail"),
+    # act
+    path("contacts/<int:pk>/act/<slug:operation>/", acts.contact_act, name="contact-act"),
+    path("contacts/<int:pk>/reads/<slug:operation>/", acts.contact_read, name="contact-read"),
+    path("connections/<int:pk>/act/<slug:operation>/", acts.connection_act, name="connection-act"),
+    path(
+        "connections/<int:pk>/reads/<slug:operation>/",
+        acts.connection_read,
+        name="connection-read",
+    ),
+    path("bulk/", bulk.bulk, name="bulk"),
+    path("bulk/<int:pk>/", bulk.batch_detail, name="batch-detail"),
+    path("bulk/<int:pk>/failures.csv", bulk.batch_failures_csv, name="batch-failures"),
+    # see what happened
+    path("actions/", actions.action_list, name="action-list"),
+    path("actions/<int:pk>/", actions.action_detail, name="action-detail"),
+    path("actions/<int:pk>/resend/", actions.action_resend, name="action-resend"),
+    path("actions/<int:pk>/cancel/", actions.action_cancel, name="action-cancel"),
+    path("actions/<int:pk>/answer/", actions.action_answer, name="action-answer"),
+    # connections
+    path("connections/", connections.connection_list, name="connection-list"),
+    path("connections/<int:pk>/", connections.connection_detail, name="connection-detail"),
+    path("connections/<int:pk>/sync/", connections.connection_sync, name="connection-sync"),
+    path("connections/<int:pk>/check/", connections.connection_check, name="connection-check"),
+    path("connections/<int:pk>/queue/", connections.queue, name="queue"),
 ]

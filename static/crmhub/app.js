@@ -36,4 +36,40 @@
       event.stopImmediatePropagation();
     }
   }, true);
+  // Close an open act form: data-dismiss="<selector>" removes the closest matching element.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-dismiss]") : null;
+    if (!button) { return; }
+    var box = button.closest(button.dataset.dismiss);
+    if (box) { box.remove(); }
+  });
+  // The dashboard chart: data from a JSON island (json_script), drawn with the vendored Chart.js.
+  function drawActivityChart() {
+    var island = document.getElementById("activity-data");
+    var canvas = document.getElementById("activity-chart");
+    if (!island || !canvas || !window.Chart || canvas.dataset.drawn) { return; }
+    var data = JSON.parse(island.textContent);
+    canvas.dataset.drawn = "1";
+    new window.Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: data.labels.map(function (day) { return day.slice(5); }),
+        datasets: [
+          {label: "Actions", data: data.actions, backgroundColor: "#2455c3"},
+          {label: "Syncs", data: data.syncs, backgroundColor: "#8fb0ff"}
+        ]
+      },
+      options: {responsive: true, maintainAspectRatio: false, animation: false,
+        scales: {y: {beginAtZero: true, ticks: {precision: 0}}}}
+    });
+  }
+  window.addEventListener("load", drawActivityChart);
+  document.addEventListener("htmx:afterSettle", drawActivityChart);
+  // Move focus to the first field of an act form that htmx just opened (keyboard users).
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || !target.classList || !target.classList.contains("act-panel")) { return; }
+    var first = target.querySelector(".act-form input:not([type=hidden]), .act-form select, .act-form textarea, .act-form button");
+    if (first) { first.focus(); }
+  });
 })();

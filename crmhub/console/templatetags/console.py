@@ -1,0 +1,98 @@
+"""Small presentation helpers for the console's templates (no queries, no rules)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django import template
+
+from crmhub.connections.kinds import KINDS
+from crmhub.console.acts import label_for
+from crmhub.core.redaction import redact_text, redact_value
+
+register = template.Library()
+
+
+@register.simple_tag
+def request_key() -> str:
+    """Return a fresh key for one form: posting it twice makes one Action."""
+    return uuid.uuid4().hex
+
+
+@register.filter
+def kind_label(kind: str) -> str:
+    """Return the CRM's name for a connection kind ("crmcom" → "CRM.COM")."""
+    info = KINDS.get(kind)
+    return info.label if info else kind
+
+
+@register.filter
+def act_label(action: Any) -> str:
+    """Return what an action does, in words ("Run action set")."""
+    return label_for(action.connection.kind, action.operation)
+
+
+@register.filter
+def pretty(value: Any) -> str:
+    """Return ``value`` as indented JSON (or text), with secrets masked once more."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return redact_text(text)
+    return json.dumps(redact_value(value), indent=2, ensure_ascii=False, default=str)
+
+
+@register.filter
+def field(value: Any, name: str) -> Any:
+    """Return ``value[name]`` for a mapping (template lookups cannot take dynamic keys)."""
+    return value.get(name) if isinstance(value, dict) else None
+
+
+@register.simple_tag(takes_context=True)
+def action_status(context: template.Context, action: Any) -> str:
+    """Render the live status partial of ``action`` for the current user."""
+    from django.template.loader import render_to_string
+
+    from crmhub.console.status import status_context
+
+    request = context["request"]
+    return render_to_string(
+        "console/action_detail.html#action-status", status_context(request, action), request
+    )
+
+
+_LABELS: dict[str, dict[str, str]] = {}
+
+
+def _labels(name: str) -> dict[str, str]:
+    """Return value → label of one set of choices (built once: ``get_FOO_display`` is slow)."""
+    if not _LABELS:
+        from crmhub.actions.models import Action
+        from crmhub.contacts.models import RecordType
+
+        _LABELS["state"] = dict(Action.State.choices)
+        _LABELS["record_type"] = dict(RecordType.choices)
+    return _LABELS[name]
+
+
+@register.filter
+def state_label(value: str) -> str:
+    """Return the label of an action state ("unknown" → "Unknown: check and resend")."""
+    return _labels("state").get(value, value)
+
+
+@register.filter
+def record_type_label(value: str) -> str:
+    """Return the label of a record type ("debtor" → "Debtor")."""
+    return _labels("record_type").get(value, value)
+
+
+@register.filter
+def http_url(value: Any) -> str:
+    """Return ``value`` if it is an http(s) address, else "" (never a javascript: link)."""
+    text = str(value or "").strip()
+    return text if text.lower().startswith(("http://", "https://")) else ""

@@ -1,0 +1,1 @@
+"""The console's pages: thin views that parse input, call one service or selector, render."""

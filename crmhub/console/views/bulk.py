@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+
+from crmhub.actions.models import Action, Batch
+from crmhub.actions.selectors import batch_contacts, batch_counts
+from crmhub.actions.services import batch_enqueue
+from crmhub.connections.models import Connection
+from crmhub.connectors.errors import InvalidParams
+from crmhub.console import selectors
+from crmhub.console.access import operator_required, viewer_required
+from crmhub.console.acts import act_for, bulk_acts, label_for
+from crmhub.console.forms.bulk import ActChoiceForm, Selection, selection_from
+from crmhub.console.rendering import render_final, render_page
+from crmhub.contacts.models import Contact
+
+BULK_TEMPLATE = "console/bulk.html"
+BATCH_TEMPLATE = "console/batch_detail.html"
+SAMPLE_SIZE = 5
+
+
+def _contact_ids(selection: Selection, connection: Connection) -> list[int]:
+    return list(
+        selectors.contacts_for_selection(
+            connection=connection,
+            person_ids=selection.person_ids,
+            contact_ids=selection.contact_ids,
+        ).values_list("pk", flat=True)
+    )
+
+
+def _targets(selection: Selection, connection: Connection) -> list[Contact]:
+    """Return the contacts of ``connection`` the selection names (what the batch would run on)."""
+    if selection.everything:
+        return batch_contacts(connection=connection, search=selection.search)
+    return batch_contacts(connection=connection, contact_ids=_contact_ids(selection, connection))
+
+
+def _choices(selection: Selection) -> list[dict]:
+    """Return, per connection, how many picked contacts it has and its bulk acts."""
+    connections = Connection.objects.filter(is_active=True).order_by("name")
+    counts: dict[int, int | None] = {}
+    if not selection.everything:
+        rows = (
+            selectors.contacts_for_selection(
+                connection=None,
+                person_ids=selection.person_ids,
+                contact_ids=selection.contact_ids,
+            )
+            .order_by()
+            .values_list("connection_id")
+            .annotate(n=Count("id"))
+        )
+        counts = dict(rows)
+    return [
+        {"connection": c, "count": counts.get(c.pk) if counts else None, "acts": bulk_acts(c.kind)}
+        for c in connections
+        if bulk_acts(c.kind) and (selection.everything or counts.get(c.pk))
+    ]
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def bulk(request: HttpRequest) -> HttpResponse:
+    """Choose an act for a selection, preview count and sample, confirm, then follow it."""
+    data = request.POST if request.method == "POST" else request.GET
+    selection = selection_from(data)
+    choice = ActChoiceForm(data if "act" in data else None)
+    context: dict = {"selection": selection, "selection_query": selection.query().urlencode()}
+    if selection.empty:
+        context["choices"] = []
+        return render_page(request, BULK_TEMPLATE, context, partial="bulk-step")
+    if not choice.is_valid():
+        context["choices"] = _choices(selection)
+        return render_page(request, BULK_TEMPLATE, context, partial="bulk-step")
+    connection_id, operation = choice.parts()
+    connection = get_object_or_404(Connection, pk=connection_id, is_active=True)
+    act = act_for(connection.kind, operation)
+    if act is None or not act.bulk:
+        raise Http404("No such bulk act.")
+    form = act.form(request.POST if request.method == "POST" else None, connection=connection)
+    for name in act.not_in_bulk:  # per-contact values: each action gets its own contact's
+        form.fields.pop(name, None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = batch_enqueue(
+                operation=operation,
+                connection=connection,
+                params=form.params(),
+                user=request.user,
+                **(
+                    {"search": selection.search}
+                    if selection.everything
+                    else {"contact_ids": _contact_ids(selection, connection)}
+                ),
+            )
+        except InvalidParams as exc:
+            form.apply_errors(exc)
+        else:
+            url = reverse("console:batch-detail", args=[batch.pk])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    targets = _targets(selection, connection)
+    context.update(
+        act=act,
+        connection=connection,
+        form=form,
+        choice=choice,
+        count=len(targets),
+        sample=targets[:SAMPLE_SIZE],
+    )
+    return render_page(request, BULK_TEMPLATE, context, partial="bulk-step")
+
+
+@viewer_required
+@require_GET
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Follow a bulk run: progress bar and counts by state, live until every action ends."""
+    batch = selectors.batch_detail(pk=pk)
+    if batch is None:
+        raise Http404("No such bulk run.")
+    counts = batch_counts(batch=batch)
+    done = sum(n for state, n in counts.items() if state in Action.TERMINAL)
+    context = {
+        "batch": batch,
+        "label": label_for(batch.connection.kind, batch.operation),
+        "counts": sorted(counts.items()),
+        "done": done,
+        "finished": done >= batch.size,
+        "percent": int(done * 100 / batch.size) if batch.size else 100,
+        "failures": list(selectors.batch_failures(batch=batch)[:20]),
+    }
+    if request.htmx and context["finished"]:
+        return render_final(request, f"{BATCH_TEMPLATE}#batch-progress", context)
+    return render_page(request, BATCH_TEMPLATE, context, partial="batch-progress")
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: object) -> str:
+    """Return ``value`` as CSV text a spreadsheet will not run as a formula."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@viewer_required
+@require_GET
+def batch_failures_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """Download the contacts the bulk run did not succeed on, with the reason, as CSV."""
+    batch = get_object_or_404(Batch, pk=pk)
+    writer = csv.writer(_Echo())
+
+    def rows() -> Iterator[str]:
+        yield writer.writerow(["contact_id", "remote_id", "name", "state", "error", "action_id"])
+        for remote_id, reason in (batch.skipped or {}).items():
+            yield writer.writerow(["", _cell(remote_id), "", "skipped", _cell(reason), ""])
+        for action in selectors.batch_failures(batch=batch).iterator(chunk_size=500):
+            contact = action.contact
+            yield writer.writerow(
+                [
+                    contact.pk if contact else "",
+                    _cell(contact.remote_id if contact else ""),
+                    _cell(contact.display_name if contact else ""),
+                    action.state,
+                    _cell(action.error),
+                    action.pk,
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-failures.csv"'
+    return response

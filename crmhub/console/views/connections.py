@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from crmhub.connections.models import Connection
+from crmhub.connections.services import connection_check_request
+from crmhub.console import selectors
+from crmhub.console.access import admin_required, viewer_required
+from crmhub.console.acts import connection_buttons
+from crmhub.console.forms.crmcom import QueueSourceForm
+from crmhub.console.regions import read_params, read_state
+from crmhub.console.rendering import render_page
+from crmhub.contacts.models import SyncRun
+from crmhub.contacts.services import sync_request
+
+LIST_TEMPLATE = "console/connection_list.html"
+DETAIL_TEMPLATE = "console/connection_detail.html"
+QUEUE_TEMPLATE = "console/queue.html"
+
+
+class SyncForm(forms.Form):
+    mode = forms.ChoiceField(
+        label="Mode", choices=[("", "Automatic"), *SyncRun.Mode.choices], required=False
+    )
+
+
+@viewer_required
+@require_GET
+def connection_list(request: HttpRequest) -> HttpResponse:
+    """List connections with health, rate-limit state and latest sync."""
+    rows = selectors.connection_rows()
+    context = {"rows": rows, "syncing": any(row.syncing for row in rows)}
+    return render_page(request, LIST_TEMPLATE, context, partial="connection-rows")
+
+
+@viewer_required
+@require_GET
+def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show one connection: health, throttling, sync history (live while a sync runs)."""
+    return _detail(request, get_object_or_404(Connection, pk=pk))
+
+
+def _detail(request: HttpRequest, connection: Connection) -> HttpResponse:
+    (row,) = selectors.connection_rows(connections=[connection])
+    context = {
+        "row": row,
+        "connection": connection,
+        "runs": selectors.connection_sync_history(connection=connection),
+        "acts": connection_buttons(connection.kind),
+        "sync_form": SyncForm(auto_id="id_sync_%s"),
+    }
+    return render_page(request, DETAIL_TEMPLATE, context, partial="connection-status")
+
+
+def _done(request: HttpRequest, connection: Connection, message: str) -> HttpResponse:
+    if request.htmx:
+        response = _detail(request, connection)
+        return trigger_client_event(response, "crmhub:toast", {"level": "info", "message": message})
+    messages.info(request, message)
+    return redirect("console:connection-detail", pk=connection.pk)
+
+
+@admin_required
+@require_POST
+def connection_sync(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start a sync of the connection now (or show the one already running)."""
+    connection = get_object_or_404(Connection, pk=pk)
+    form = SyncForm(request.POST)
+    mode = form.cleaned_data.get("mode") or None if form.is_valid() else None
+    run = sync_request(connection=connection, mode=mode, requested_by=request.user.get_username())
+    return _done(
+        request, connection, f"{run.get_mode_display()} sync {run.get_state_display().lower()}."
+    )
+
+
+@admin_required
+@require_POST
+def connection_check(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue a credentials check; the health shown updates when it is done."""
+    connection = get_object_or_404(Connection, pk=pk)
+    connection_check_request(connection=connection)
+    return _done(request, connection, "Connection test queued: the health updates in a moment.")
+
+
+@viewer_required
+@require_GET
+def queue(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show a CRM.COM connection's communication queue (latest read), refreshed live."""
+    connection = get_object_or_404(Connection, pk=pk)
+    if connection.kind != "crmcom":
+        raise Http404("Only CRM.COM connections have a communication queue.")
+    source = QueueSourceForm(request.GET or None)
+    params = read_params("queue_list", request.GET)
+    context = {
+        "connection": connection,
+        "source": source,
+        **read_state(operation="queue_list", connection=connection, params=params),
+    }
+    return render_page(request, QUEUE_TEMPLATE, context, partial="queue-entries")

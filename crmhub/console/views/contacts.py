@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import hashlib
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_GET
+
+from crmhub.actions.models import Action
+from crmhub.connections.models import Connection
+from crmhub.console import compare, selectors
+from crmhub.console.access import viewer_required
+from crmhub.console.acts import connection_buttons, contact_buttons
+from crmhub.console.forms.search import ContactSearchForm
+from crmhub.console.regions import read_state
+from crmhub.console.rendering import render_page
+from crmhub.contacts.models import Contact, Person
+from crmhub.contacts.selectors import contact_search
+
+LIST_TEMPLATE = "console/contact_list.html"
+PERSON_TEMPLATE = "console/person_detail.html"
+PAGE_SIZE = 50
+
+
+@viewer_required
+@require_GET
+def contact_list(request: HttpRequest) -> HttpResponse:
+    """Search people across every CRM as you type; "more" loads the next page (keyset)."""
+    form = ContactSearchForm(request.GET)
+    search = form.search()
+    after = form.cleaned_data.get("after") or None if form.is_valid() else None
+    page = contact_search(
+        query=search["query"], filters=search["filters"], after=after, limit=PAGE_SIZE
+    )
+    context = {
+        "form": form,
+        "page": page,
+        "rows": selectors.result_rows(page.rows),
+        "search": search,
+    }
+    if not request.htmx:
+        context["connection_acts"] = [
+            (connection, act)
+            for connection in Connection.objects.filter(is_active=True).order_by("name")
+            for act in connection_buttons(connection.kind)
+        ]
+    return render_page(
+        request,
+        LIST_TEMPLATE,
+        context,
+        partial="contact-results",
+        partials={"load-more": "contact-rows"},
+    )
+
+
+@viewer_required
+@require_GET
+def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show a person's records side by side, their links, communications and actions."""
+    person = get_object_or_404(Person, pk=pk)
+    records = selectors.person_contacts(person=person)
+    return _person_page(request, person, records)
+
+
+@viewer_required
+@require_GET
+def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show a contact: its person's page when it has one, else the record alone."""
+    contact = get_object_or_404(Contact.objects.select_related("connection"), pk=pk)
+    if contact.person_id:
+        return redirect("console:person-detail", pk=contact.person_id)
+    return _person_page(request, None, [contact])
+
+
+def _person_page(request: HttpRequest, person: Person | None, records: list) -> HttpResponse:
+    ids = [record.pk for record in records]
+    cards = [
+        {
+            "record": record,
+            "acts": contact_buttons(record.connection.kind, record.record_type)
+            if record.deleted_at is None
+            else [],
+            "extras": compare.raw_extras(record),
+            "communications": read_state(
+                operation="communications_list", connection=record.connection, contact=record
+            )
+            if record.connection.kind == "crmcom"
+            else None,
+        }
+        for record in records
+    ]
+    actions = selectors.actions_of_contacts(contact_ids=ids)
+    version = "|".join(f"{a.pk}:{a.state}:{a.updated_at.timestamp():.6f}" for a in actions)
+    version = hashlib.sha256(version.encode()).hexdigest()[:16]
+    if request.htmx and request.htmx.target == "person-actions" and request.GET.get("v") == version:
+        return HttpResponse(status=204)
+    context = {
+        "person": person,
+        "title": (person.display_name if person else "") or records[0].display_name,
+        "cards": cards,
+        "fields": compare.compare_records(records),
+        "links": selectors.contact_links(contact_ids=ids),
+        "has_allclients": any(r.connection.kind == "allclients" for r in records),
+        "actions": actions,
+        "actions_version": version,
+        "actions_live": any(not action.is_terminal for action in actions),
+        "my_prompts": [
+            a
+            for a in actions
+            if a.state == Action.State.NEEDS_INPUT and a.requested_by_id == request.user.pk
+        ],
+    }
+    return render_page(
+        request,
+        PERSON_TEMPLATE,
+        context,
+        partial="person-body",
+        partials={"person-actions": "person-actions", "person-links": "person-links"},
+    )

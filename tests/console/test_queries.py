@@ -1,0 +1,85 @@
+"""The pages' SQL query counts do not grow with the data (no N+1)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from crmhub.actions.models import Action
+from tests.console.conftest import index, make_action, remote
+
+pytestmark = pytest.mark.django_db
+
+
+def _queries(client, url: str) -> int:  # type: ignore[no-untyped-def]
+    cache.clear()  # counted without the short caches of the dashboard
+    with CaptureQueriesContext(db) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(captured)
+
+
+def _grow(connections, ann, operator, n: int) -> None:  # type: ignore[no-untyped-def]
+    """Add ``n`` people in two CRMs each, and actions of every kind on Ann."""
+    for kind in ("allclients", "collect"):
+        index(
+            connections[kind],
+            [
+                remote(
+                    f"{'debtor:' if kind == 'collect' else ''}{900 + i}",
+                    "Ann",
+                    f"Grow{i}",
+                    email=f"ann.grow{i}@example.com",
+                    record_type="debtor" if kind == "collect" else "person",
+                )
+                for i in range(n)
+            ],
+        )
+    for i in range(n):
+        for kind in ("allclients", "apptivo", "crmcom"):
+            make_action(
+                connections[kind],
+                "run_action_set",
+                contact=ann[kind],
+                user=operator,
+                state=Action.State.FAILED if i % 2 else Action.State.SUCCEEDED,
+            )
+
+
+@pytest.mark.parametrize(
+    "page", ["contacts", "contacts-query", "person", "dashboard", "actions", "connections"]
+)
+def test_query_counts_stay_flat_as_data_grows(client, operator, ann, connections, page):
+    client.force_login(operator)
+    urls = {
+        "contacts": reverse("console:contact-list"),
+        "contacts-query": reverse("console:contact-list") + "?q=ann",
+        "person": reverse("console:person-detail", args=[ann["allclients"].person_id]),
+        "dashboard": reverse("console:dashboard"),
+        "actions": reverse("console:action-list"),
+        "connections": reverse("console:connection-list"),
+    }
+    _grow(connections, ann, operator, 2)
+    small = _queries(client, urls[page])
+    _grow(connections, ann, operator, 30)
+    large = _queries(client, urls[page])
+    assert large <= small, (page, small, large)
+
+
+def test_the_pages_stay_within_their_budget(
+    client, operator, ann, connections, django_assert_max_num_queries
+):
+    client.force_login(operator)
+    _grow(connections, ann, operator, 10)
+    budgets = {
+        reverse("console:contact-list") + "?q=ann": 12,
+        reverse("console:person-detail", args=[ann["allclients"].person_id]): 18,
+        reverse("console:dashboard"): 14,
+    }
+    for url, budget in budgets.items():
+        cache.clear()
+        with django_assert_max_num_queries(budget):
+            client.get(url)
