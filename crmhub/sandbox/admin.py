@@ -1,0 +1,59 @@
+"""Admin pages of the simulated CRMs: inject faults, read the ledger (superusers only)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from crmhub.sandbox.models import Call, Fault
+
+
+class SuperuserOnly(admin.ModelAdmin):
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(Fault)
+class FaultAdmin(SuperuserOnly):
+    list_display = [
+        "kind",
+        "latency_ms",
+        "error_rate",
+        "rate_limit_rate",
+        "timeout_rate",
+        "malformed_rate",
+        "xml_attack",
+        "fail_next",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(Call)
+class CallAdmin(SuperuserOnly):
+    """The ledger of what each simulated CRM received (never credentials); read-only."""
+
+    list_display = ["created_at", "kind", "operation", "status", "applied", "effect"]
+    list_filter = ["kind", "operation", "applied", "status"]
+    search_fields = ["effect"]
+    readonly_fields = ["kind", "operation", "params", "effect", "applied", "status", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
