@@ -9,6 +9,7 @@ through ``Connector.run(operation, params)``.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +49,21 @@ class RemoteContact:
     phones: tuple[str, ...] = ()
     updated_at: datetime | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_data(self) -> dict[str, Any]:
+        """Return this contact as JSON-safe data (for an operation result)."""
+        return {
+            "remote_id": self.remote_id,
+            "record_type": self.record_type,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "full_name": self.full_name,
+            "company": self.company,
+            "emails": list(self.emails),
+            "phones": list(self.phones),
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "raw": json.loads(json.dumps(dict(self.raw), default=str)),
+        }
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from crmhub.connectors.base import (
     Operation,
     OperationResult,
     PromptHandler,
-    RemoteContact,
 )
 from crmhub.connectors.collect import parsing, prompting
 from crmhub.connectors.collect.client import DEFAULT_DATABASE, CollectClient
@@ -205,7 +204,7 @@ class CollectConnector(Connector):
         contact = parsing.contact_from_row(table, page.row_id, page.rows[0])
         return OperationResult(
             message=f"{table.capitalize()} {rowid}: {contact.full_name or '(no name)'}.",
-            data=_contact_data(contact),
+            data=contact.as_data(),
             remote_id=contact.remote_id,
         )
 
@@ -224,21 +223,6 @@ class CollectConnector(Connector):
 def _fingerprint(rows: tuple[Mapping[str, Any], ...]) -> str:
     encoded = json.dumps(rows, sort_keys=True, default=str).encode()
     return hashlib.sha256(encoded).hexdigest()
-
-
-def _contact_data(contact: RemoteContact) -> dict[str, Any]:
-    return {
-        "remote_id": contact.remote_id,
-        "record_type": contact.record_type,
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        "full_name": contact.full_name,
-        "company": contact.company,
-        "emails": list(contact.emails),
-        "phones": list(contact.phones),
-        "updated_at": contact.updated_at.isoformat() if contact.updated_at else None,
-        "fields": json.loads(json.dumps(dict(contact.raw), default=str)),
-    }
 
 
 def _plan_data(row_id: str, row: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from crmhub.connectors.base import (
     Operation,
     OperationResult,
     PromptHandler,
-    RemoteContact,
 )
 from crmhub.connectors.crmcom import parsing, rules
 from crmhub.connectors.crmcom.client import CrmComClient
@@ -96,21 +95,6 @@ def vendor_params(params: Mapping[str, Any], *, query: bool) -> dict[str, Any]:
             value = f"{field}={given}"
         sent[VENDOR_NAMES.get(name, name)] = value
     return sent
-
-
-def contact_data(contact: RemoteContact) -> dict[str, Any]:
-    return {
-        "remote_id": contact.remote_id,
-        "record_type": contact.record_type,
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        "full_name": contact.full_name,
-        "company": contact.company,
-        "emails": list(contact.emails),
-        "phones": list(contact.phones),
-        "updated_at": contact.updated_at.isoformat() if contact.updated_at else None,
-        "raw": dict(contact.raw),
-    }
 
 
 class CrmComConnector(Connector):
@@ -244,7 +228,7 @@ class CrmComConnector(Connector):
             contact = parsing.parse_contact(parsing.record(data))
             return OperationResult(
                 f"Contact {contact.full_name or contact.remote_id} shown.",
-                {"contact": contact_data(contact)},
+                {"contact": contact.as_data()},
                 remote_id=contact.remote_id,
             )
         if call.answer == "communications":

@@ -276,7 +276,7 @@ class TestCollectConnector(ConnectorContract):
     def test_show_record(self, connector):  # type: ignore[no-untyped-def]
         result = connector.run("show_record", {"contact_remote_id": "cosigner:2"})
         assert result.remote_id == "cosigner:2"
-        assert result.data["fields"] == record("cosigner", 2).data
+        assert result.data["raw"] == record("cosigner", 2).data
         assert result.data["record_type"] == "cosigner"
         json.dumps(result.data)
         with pytest.raises(errors.NotFound):
