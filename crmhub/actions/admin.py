@@ -10,25 +10,13 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from crmhub.actions.models import Action, Attempt, Batch
+from crmhub.core.admin import ReadOnlyAdmin
 from crmhub.core.redaction import redact_value
 
 
 def _pretty(value: Any) -> str:
     text = json.dumps(redact_value(value), indent=2, ensure_ascii=False, default=str)
     return format_html('<pre class="crmhub-json">{}</pre>', text)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Nobody adds, changes or deletes audit rows through the admin."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class AttemptInline(admin.TabularInline):

@@ -10,17 +10,7 @@ from django.http import HttpRequest
 
 from crmhub.contacts.models import Contact, Person, SyncRun
 from crmhub.contacts.normalize import email_key
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from crmhub.core.admin import ReadOnlyAdmin
 
 
 class ContactInline(admin.TabularInline):

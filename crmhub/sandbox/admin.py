@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from crmhub.core.admin import ReadOnlyAdmin
 from crmhub.sandbox.models import Call, Fault
 
 
@@ -41,19 +42,10 @@ class FaultAdmin(SuperuserOnly):
 
 
 @admin.register(Call)
-class CallAdmin(SuperuserOnly):
+class CallAdmin(SuperuserOnly, ReadOnlyAdmin):
     """The ledger of what each simulated CRM received (never credentials); read-only."""
 
     list_display = ["created_at", "kind", "operation", "status", "applied", "effect"]
     list_filter = ["kind", "operation", "applied", "status"]
     search_fields = ["effect"]
     readonly_fields = ["kind", "operation", "params", "effect", "applied", "status", "created_at"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
