@@ -57,14 +57,17 @@ def test_find_one_person_by_email_in_another_case_and_phone_in_another_format(
 
     page.get_by_label("Search").fill(email.upper())
     rows = page.locator("#contact-results tbody tr")
-    expect(rows).to_have_count(1)
+    # The exact email hit comes first; PostgreSQL's typo tier may list near misses after it.
+    expect(page.locator("#contact-results caption")).to_contain_text(email.upper())
     expect(rows.first).to_contain_text(person.display_name)
     expect(rows.first.locator(".badge")).to_have_count(2)
     assert "q=" in page.url  # the search is in the address bar: it can be shared
 
-    page.get_by_label("Search").fill(f"({digits[:3]}) {digits[3:6]}.{digits[6:]}")
-    expect(rows).to_have_count(1)
+    phone = f"({digits[:3]}) {digits[3:6]}.{digits[6:]}"
+    page.get_by_label("Search").fill(phone)
+    expect(page.locator("#contact-results caption")).to_contain_text(phone)
     expect(rows.first).to_contain_text(person.display_name)
+    expect(rows.first.locator(".badge")).to_have_count(2)
     screenshot(page, "find-by-phone")
     rows.first.get_by_role("link", name=person.display_name).click()
     expect(page.locator("h1")).to_contain_text(person.display_name)
