@@ -59,8 +59,12 @@ def plan_for(query: str) -> Plan:
     if not text:
         return Plan(browse=True)
     phone = normalize.query_phone_digits(text)
-    terms = (phone,) if phone else tuple(dict.fromkeys(normalize.words(text)))[:MAX_TERMS]
-    return Plan(terms=terms, email=normalize.email_key(text), phone=phone)
+    email = normalize.email_key(text)
+    # An email's words are those before the "@": its domain ("example", "com") is shared by
+    # half the index and would make every word tier walk it for nothing.
+    typed = text.rpartition("@")[0] if email else text
+    terms = (phone,) if phone else tuple(dict.fromkeys(normalize.words(typed)))[:MAX_TERMS]
+    return Plan(terms=terms, email=email, phone=phone)
 
 
 # -- Python: the tier of one contact (the same rules as the SQL) -----------------------------
@@ -168,12 +172,13 @@ def candidates(
 ) -> list[list[Candidate]]:
     """Return, per sub-query, up to ``limit`` (tier, id, person) rows past ``after``.
 
-    One SQL statement whatever the query: a ``UNION ALL`` of bounded sub-queries, each
-    walking one tier in id order from the cursor.
+    Each sub-query walks one tier in id order from the cursor, and stops at ``limit``.
+    Tiers run best first, one statement each, and stop once a tier fills the page: the
+    later ones cannot come before it (a broad prefix never pays for the tiers below the
+    page). At most one statement per tier, whatever the data.
     """
     filter_sql, filter_params = _filters_sql(filters)
-    parts: list[str] = []
-    params: list[object] = []
+    parts: list[tuple[int, str, list[object]]] = []
 
     def add(tier: int, source: str, order: str, where: str, where_params: list[object]) -> None:
         """Add one tier's sub-query; ``order`` is the id column its index walks in order
@@ -181,12 +186,11 @@ def candidates(
         if after is not None and tier < after[0]:
             return
         bound = f" AND {order} > {int(after[1])}" if after is not None and after[0] == tier else ""
-        parts.append(  # identifiers and numbers of this module only; values go as parameters
-            f"SELECT * FROM (SELECT {len(parts)} AS src, {tier} AS tier, {order} AS id, "  # noqa: S608
-            f"c.person_id FROM {source} WHERE {where}{bound}{filter_sql} ORDER BY {order} "
-            f"LIMIT {int(limit)}) AS s{len(parts)}"
+        sql = (  # identifiers and numbers of this module only; values go as parameters
+            f"SELECT {tier} AS tier, {order} AS id, c.person_id FROM {source} "  # noqa: S608
+            f"WHERE {where}{bound}{filter_sql} ORDER BY {order} LIMIT {int(limit)}"
         )
-        params.extend(where_params + filter_params)
+        parts.append((tier, sql, where_params + filter_params))
 
     if plan.browse:
         add(TIER_BROWSE, "contacts_contact c", "c.id", "1 = 1", [])
@@ -210,11 +214,27 @@ def candidates(
                 "contacts_contact_fts MATCH %s",
                 [match],
             )
-    if not parts:
-        return []
-    groups: list[list[Candidate]] = [[] for _ in parts]
+    return _run(parts, limit)
+
+
+def _run(parts: list[tuple[int, str, list[object]]], limit: int) -> list[list[Candidate]]:
+    """Run the tiers' sub-queries best tier first (the exact tier's two in one statement)."""
+    by_tier: dict[int, list[tuple[str, list[object]]]] = {}
+    for tier, sql, params in parts:
+        by_tier.setdefault(tier, []).append((sql, params))
+    groups: list[list[Candidate]] = []
     with db.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        for src, tier, pk, person in cursor.fetchall():
-            groups[int(src)].append((int(tier), int(pk), person))
+        for tier in sorted(by_tier):
+            queries = by_tier[tier]
+            sql = " UNION ALL ".join(
+                f"SELECT * FROM (SELECT {index} AS src, q.* FROM ({query}) AS q) AS s{index}"  # noqa: S608
+                for index, (query, _) in enumerate(queries)
+            )
+            cursor.execute(sql, [param for _, params in queries for param in params])
+            found: list[list[Candidate]] = [[] for _ in queries]
+            for src, row_tier, pk, person in cursor.fetchall():
+                found[int(src)].append((int(row_tier), int(pk), person))
+            groups += found
+            if any(len(group) >= limit for group in found):
+                break  # this tier fills the page: nothing below it can come first
     return groups

@@ -5,7 +5,8 @@ committed before its task is queued; the task claims it with a conditional updat
 a lease renewed after every page, and writes its counts with each page. At most one run
 per connection is queued or running (a partial unique constraint), so a second request
 returns the active run at once. A worker that dies leaves its lease to expire; the reaper
-(called by the dispatcher) then fails the run, and the next one starts over safely.
+(``contacts.schedule``, called by the dispatcher) then fails the run, and the next one
+starts over safely.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F
 from django.utils import timezone
 
 from crmhub.connections.models import Connection, Health
@@ -41,10 +42,6 @@ INCREMENTAL_OVERLAP = timedelta(minutes=10)
 #: at least ``ANOMALY_MIN_LIVE`` live contacts, or returns nothing where there were some.
 ANOMALY_SHARE = 0.5
 ANOMALY_MIN_LIVE = 20
-#: A queued run whose message the broker lost is published again after this long, and
-#: failed after ``QUEUED_GIVE_UP``.
-REPUBLISH_AFTER = timedelta(minutes=10)
-QUEUED_GIVE_UP = timedelta(hours=2)
 MAX_PAGES = 200_000
 
 
@@ -65,7 +62,8 @@ class SyncAborted(Exception):
 
 
 # -- requesting -------------------------------------------------------------------------------
-def _enqueue(run_id: int) -> None:
+def run_publish(run_id: int) -> None:
+    """Publish the task of sync run ``run_id`` (a repeat is harmless: runs are claimed)."""
     from crmhub.contacts.tasks import contacts_sync as contacts_sync_task
 
     contacts_sync_task.delay(run_id)
@@ -123,7 +121,7 @@ def sync_request(
                 allow_mass_deletion=allow_mass_deletion,
             )
             run_id = run.pk
-            transaction.on_commit(lambda: _enqueue(run_id))
+            transaction.on_commit(lambda: run_publish(run_id))
     except IntegrityError:
         if (run := active.first()) is None:
             raise
@@ -365,46 +363,3 @@ def _match_after(run: SyncRun) -> None:
         note = f"Person matching failed (retried after the next sync): {error_text(exc)}"
         run.error = f"{run.error}\n{note}".strip()
         SyncRun.objects.filter(pk=run.pk).update(error=run.error)
-
-
-# -- scheduling -------------------------------------------------------------------------------
-def runs_reap(*, now: datetime | None = None) -> int:
-    """Fail runs whose lease expired, republish lost queued ones; return how many reaped."""
-    now = now or timezone.now()
-    reaped = SyncRun.objects.filter(state=SyncRun.State.RUNNING, lease_until__lt=now).update(
-        state=SyncRun.State.FAILED,
-        finished_at=now,
-        lease_until=None,
-        error="The worker running this sync stopped before the end (its lease expired). "
-        "Nothing it wrote is duplicated; the next sync starts the pass over.",
-    )
-    queued = SyncRun.objects.filter(state=SyncRun.State.QUEUED)
-    reaped += queued.filter(created_at__lt=now - QUEUED_GIVE_UP).update(
-        state=SyncRun.State.FAILED,
-        finished_at=now,
-        error="The sync never started (no worker took it).",
-    )
-    for run_id in queued.filter(created_at__lt=now - REPUBLISH_AFTER).values_list("pk", flat=True):
-        _enqueue(run_id)  # the claim makes a second delivery harmless
-    if reaped:
-        logger.warning("reaped %s sync run(s)", reaped)
-    return reaped
-
-
-def syncs_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
-    """Reap stuck runs, then queue a sync of each active connection that is due."""
-    now = now or timezone.now()
-    runs_reap(now=now)
-    latest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at", "-pk")
-    connections = Connection.objects.filter(is_active=True).annotate(
-        last_requested=Subquery(latest.values("created_at")[:1]),
-        last_state=Subquery(latest.values("state")[:1]),
-    )
-    queued = []
-    for connection in connections:
-        if connection.last_state in SyncRun.ACTIVE_STATES:
-            continue
-        interval = timedelta(minutes=connection.sync_interval_minutes)
-        if connection.last_requested is None or connection.last_requested + interval <= now:
-            queued.append(sync_request(connection=connection, requested_by="schedule"))
-    return queued

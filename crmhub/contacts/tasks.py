@@ -44,7 +44,7 @@ def contacts_sync(self, run_id: int) -> str | None:  # type: ignore[no-untyped-d
 )
 def syncs_dispatch() -> int:
     """Reap stuck syncs and queue those that are due (beat runs this)."""
-    from crmhub.contacts.services import syncs_dispatch as dispatch
+    from crmhub.contacts.schedule import syncs_dispatch as dispatch
 
     return len(dispatch())
 

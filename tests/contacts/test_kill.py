@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from crmhub.contacts import services
 from crmhub.contacts.models import Contact, SyncRun
-from crmhub.contacts.services import LEASE, runs_reap, sync_request
+from crmhub.contacts.schedule import runs_reap
+from crmhub.contacts.services import LEASE, sync_request
 from tests.conftest import wait_for
 from tests.contacts.helpers import index_of, sync
 from tests.contacts.sync_worker import contacts
@@ -36,7 +37,7 @@ def _database_url() -> str:
 
 
 def test_kill_9_mid_sync_then_the_next_run_completes(make_connection, fake_crms, monkeypatch):
-    monkeypatch.setattr(services, "_enqueue", lambda run_id: None)
+    monkeypatch.setattr(services, "run_publish", lambda run_id: None)
     connection = make_connection("allclients", name="killed")
     run = sync_request(connection=connection)
     env = {**os.environ, "DATABASE_URL": _database_url()}

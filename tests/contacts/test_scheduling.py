@@ -12,13 +12,8 @@ from django.utils import timezone
 from crmhub.connectors import errors
 from crmhub.contacts import services
 from crmhub.contacts.models import Contact, SyncRun
-from crmhub.contacts.services import (
-    LEASE,
-    contacts_sync,
-    runs_reap,
-    sync_request,
-    syncs_dispatch,
-)
+from crmhub.contacts.schedule import runs_reap, syncs_dispatch
+from crmhub.contacts.services import LEASE, contacts_sync, sync_request
 from tests.contacts.conftest import remote
 from tests.contacts.helpers import sync
 
@@ -47,7 +42,7 @@ def test_the_database_refuses_two_active_runs_of_one_connection(connection):
 def test_the_run_is_published_only_after_commit(connection, django_capture_on_commit_callbacks,
                                                 monkeypatch):  # fmt: skip
     published = []
-    monkeypatch.setattr(services, "_enqueue", published.append)
+    monkeypatch.setattr(services, "run_publish", published.append)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         run = sync_request(connection=connection)
         assert published == []
@@ -58,7 +53,7 @@ def test_the_run_is_published_only_after_commit(connection, django_capture_on_co
 
 @pytest.mark.django_db(transaction=True)
 def test_two_requests_at_the_same_moment_make_one_run(connection, monkeypatch):
-    monkeypatch.setattr(services, "_enqueue", lambda run_id: None)
+    monkeypatch.setattr(services, "run_publish", lambda run_id: None)
     barrier = threading.Barrier(2)
     results: list[int] = []
 
@@ -81,7 +76,7 @@ def test_two_requests_at_the_same_moment_make_one_run(connection, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_running_one_run_sync_it_once(connection, fake_crms, monkeypatch):
-    monkeypatch.setattr(services, "_enqueue", lambda run_id: None)
+    monkeypatch.setattr(services, "run_publish", lambda run_id: None)
     fake_crms["allclients"].contacts = people(1200)
     run = sync_request(connection=connection)
     barrier = threading.Barrier(2)
@@ -165,7 +160,7 @@ def test_a_zombie_worker_stops_when_its_run_was_reaped(connection, fake_crms, mo
 @pytest.mark.django_db
 def test_reaper_republishes_a_lost_queued_run_and_gives_up_later(connection, monkeypatch):
     published = []
-    monkeypatch.setattr(services, "_enqueue", published.append)
+    monkeypatch.setattr(services, "run_publish", published.append)
     run = SyncRun.objects.create(connection=connection, mode="full")
     SyncRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=11))
 
@@ -180,7 +175,7 @@ def test_reaper_republishes_a_lost_queued_run_and_gives_up_later(connection, mon
 
 @pytest.mark.django_db
 def test_dispatcher_respects_intervals(make_connection, monkeypatch):
-    monkeypatch.setattr(services, "_enqueue", lambda run_id: None)
+    monkeypatch.setattr(services, "run_publish", lambda run_id: None)
     now = timezone.now()
     due = make_connection("allclients", name="due", sync_interval_minutes=15)
     not_due = make_connection("apptivo", name="not due", sync_interval_minutes=15)

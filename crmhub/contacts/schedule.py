@@ -1,0 +1,62 @@
+"""Scheduling of syncs: the beat dispatcher and the reaper of stuck runs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from crmhub.connections.models import Connection
+from crmhub.contacts import services
+from crmhub.contacts.models import SyncRun
+
+logger = logging.getLogger(__name__)
+
+#: A queued run whose message the broker lost is published again after this long, and
+#: failed after ``QUEUED_GIVE_UP``.
+REPUBLISH_AFTER = timedelta(minutes=10)
+QUEUED_GIVE_UP = timedelta(hours=2)
+
+
+def runs_reap(*, now: datetime | None = None) -> int:
+    """Fail runs whose lease expired, republish lost queued ones; return how many reaped."""
+    now = now or timezone.now()
+    reaped = SyncRun.objects.filter(state=SyncRun.State.RUNNING, lease_until__lt=now).update(
+        state=SyncRun.State.FAILED,
+        finished_at=now,
+        lease_until=None,
+        error="The worker running this sync stopped before the end (its lease expired). "
+        "Nothing it wrote is duplicated; the next sync starts the pass over.",
+    )
+    queued = SyncRun.objects.filter(state=SyncRun.State.QUEUED)
+    reaped += queued.filter(created_at__lt=now - QUEUED_GIVE_UP).update(
+        state=SyncRun.State.FAILED,
+        finished_at=now,
+        error="The sync never started (no worker took it).",
+    )
+    for run_id in queued.filter(created_at__lt=now - REPUBLISH_AFTER).values_list("pk", flat=True):
+        services.run_publish(run_id)  # the claim makes a second delivery harmless
+    if reaped:
+        logger.warning("reaped %s sync run(s)", reaped)
+    return reaped
+
+
+def syncs_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
+    """Reap stuck runs, then queue a sync of each active connection that is due."""
+    now = now or timezone.now()
+    runs_reap(now=now)
+    latest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at", "-pk")
+    connections = Connection.objects.filter(is_active=True).annotate(
+        last_requested=Subquery(latest.values("created_at")[:1]),
+        last_state=Subquery(latest.values("state")[:1]),
+    )
+    queued = []
+    for connection in connections:
+        if connection.last_state in SyncRun.ACTIVE_STATES:
+            continue
+        interval = timedelta(minutes=connection.sync_interval_minutes)
+        if connection.last_requested is None or connection.last_requested + interval <= now:
+            queued.append(services.sync_request(connection=connection, requested_by="schedule"))
+    return queued
