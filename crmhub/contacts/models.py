@@ -41,7 +41,10 @@ class Contact(models.Model):
     table kept in step by triggers on SQLite, a generated ``tsvector`` on PostgreSQL).
     """
 
-    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="contacts")
+    #: No index of its own: (connection, remote_id) and (connection, deleted_at) lead with it.
+    connection = models.ForeignKey(
+        Connection, on_delete=models.PROTECT, related_name="contacts", db_index=False
+    )
     remote_id = models.CharField(max_length=64)
     record_type = models.CharField(max_length=20, choices=RecordType.choices)
     first_name = models.CharField(max_length=200, blank=True, default="")
@@ -78,8 +81,7 @@ class Contact(models.Model):
                 fields=["connection", "remote_id"], name="contact_remote_unique"
             )
         ]
-        indexes = [
-            models.Index(fields=["person"]),
+        indexes = [  # person has the index of its foreign key
             models.Index(fields=["connection", "deleted_at"]),
             models.Index(
                 fields=["needs_match"], condition=Q(needs_match=True), name="contact_needs_match"
@@ -107,7 +109,10 @@ class ContactKey(models.Model):
         EMAIL = "email", "Email"
         PHONE = "phone", "Phone"
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="keys")
+    #: No index of its own: the unique (contact, type, value) leads with it.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="keys", db_index=False
+    )
     type = models.CharField(max_length=5, choices=Type.choices)
     value = models.CharField(max_length=320)
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 from django.http import HttpResponse
+from lxml import etree
 
 Node = tuple[str, "str | list[Node]"]
 
@@ -37,20 +37,24 @@ def vendor_datetime(iso: str, zone: ZoneInfo) -> str:
     )
 
 
-def _element(name: str, value: str | list[Node]) -> ElementTree.Element:
-    element = ElementTree.Element(name)
+def _fill(element: etree._Element, value: str | list[Node]) -> None:
     if isinstance(value, str):
         element.text = value
-    else:
-        element.extend(_element(child, grandchildren) for child, grandchildren in value)
-    return element
+        return
+    for child, grandchildren in value:
+        _fill(etree.SubElement(element, child), grandchildren)
 
 
 def xml_body(nodes: list[Node]) -> bytes:
-    """Return ``<results>`` with ``nodes`` as indented XML, declaration first."""
-    root = _element("results", nodes)
-    ElementTree.indent(root, space="    ")
-    return (XML_DECLARATION + ElementTree.tostring(root, encoding="unicode")).encode("utf-8")
+    """Return ``<results>`` with ``nodes`` as indented XML, declaration first.
+
+    Built and written by lxml (C): a page of 500 contacts in a few milliseconds, so the
+    simulator is not what a sync benchmark measures.
+    """
+    root = etree.Element("results")
+    _fill(root, nodes)
+    etree.indent(root, space="    ")
+    return XML_DECLARATION.encode() + etree.tostring(root, encoding="utf-8")
 
 
 def _json_value(value: str | list[Node]) -> object:
