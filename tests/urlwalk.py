@@ -35,3 +35,12 @@ def console_urls() -> list[str]:
     """Return every URL of the console (not the admin, login, sandbox or static files)."""
     routes = [r for r in _walk(get_resolver().url_patterns) if not r.startswith(PUBLIC_PREFIXES)]
     return sorted({concrete(r) for r in routes})
+
+
+def all_routes() -> list[str]:
+    """Return the route of every URL pattern (admin, login, sandbox and console alike).
+
+    Routes are returned as written in the URLconf (``contacts/<int:pk>/``, or a regular
+    expression for the admin's app index), prefixes included.
+    """
+    return sorted(set(_walk(get_resolver().url_patterns)))

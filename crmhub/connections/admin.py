@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
@@ -47,6 +48,8 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None):  # type: ignore[no-untyped-def]
         """Ask for the kind first: each kind has its own settings and credentials."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         if request.method == "GET" and request.GET.get("kind") not in KINDS:
             context = {
                 **self.admin_site.each_context(request),
@@ -144,6 +147,11 @@ class ConnectionAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"Sync queued for {queryset.count()} connection(s).", messages.INFO
         )
+
+    def has_view_permission(self, request: HttpRequest, obj: Connection | None = None) -> bool:
+        # The console shows connections to every role (view_connection); these admin pages
+        # are where credentials are managed: connection admins only.
+        return request.user.has_perm("connections.manage_connection")
 
     def has_change_permission(self, request: HttpRequest, obj: Connection | None = None) -> bool:
         return request.user.has_perm("connections.manage_connection")
