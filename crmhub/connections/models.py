@@ -54,6 +54,9 @@ class Connection(models.Model):
     health_error = models.TextField(blank=True, default="")
     health_checked_at = models.DateTimeField(null=True, blank=True)
     throttled_until = models.DateTimeField(null=True, blank=True)
+    #: Contacts in the index not marked deleted, counted by the worker when a sync ends
+    #: (pages show it without counting a million rows on each view).
+    contacts_live = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -30,6 +30,7 @@ from crmhub.contacts.bench.search import queries_make
 from crmhub.contacts.bench.tools import percentile, remote_from_person
 from crmhub.contacts.matching import persons_match
 from crmhub.contacts.models import Contact, SyncRun
+from crmhub.contacts.services import contacts_live_count
 from crmhub.contacts.sync import SeenSet, page_apply
 from crmhub.core import roles
 from crmhub.core.bench import BenchContext, Row, register
@@ -66,6 +67,7 @@ def index_grow(connections: dict[str, Connection], *, contacts: int) -> None:
                 _write(connection, batch, seen)
                 batch = []
         _write(connection, batch, seen)
+        contacts_live_count(connection_id=connection.pk)  # as the end of a sync does
     persons_match(full=True)
 
 

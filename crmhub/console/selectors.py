@@ -26,7 +26,6 @@ from crmhub.connections.models import Connection
 from crmhub.contacts.models import Contact, Person, RecordType, SyncRun
 
 ATTENTION_STATES = (Action.State.UNKNOWN, Action.State.FAILED, Action.State.NEEDS_INPUT)
-COUNTS_SECONDS = 60
 CHART_SECONDS = 60
 
 
@@ -47,24 +46,9 @@ class ConnectionRow:
         return until is not None and until > timezone.now()
 
 
-def _live_counts(connection_ids: Sequence[int]) -> dict[int, int]:
-    """Return live contacts per connection (cached briefly: a count of a million rows)."""
-    key = "console:live-counts:" + ",".join(map(str, connection_ids))
-    counts = cache.get(key)
-    if counts is None:
-        rows = (
-            Contact.objects.filter(connection_id__in=connection_ids, deleted_at__isnull=True)
-            .order_by()
-            .values_list("connection_id")
-            .annotate(n=Count("id"))
-        )
-        counts = dict(rows)
-        cache.set(key, counts, COUNTS_SECONDS)
-    return counts
-
-
 def connection_rows(*, connections: Iterable[Connection] | None = None) -> list[ConnectionRow]:
-    """Return every connection with its live contact count and its latest sync run."""
+    """Return every connection with its live contact count (as of its last sync) and its
+    latest sync run."""
     items = list(connections if connections is not None else Connection.objects.order_by("name"))
     ids = [c.pk for c in items]
     latest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at", "-id")
@@ -74,8 +58,7 @@ def connection_rows(*, connections: Iterable[Connection] | None = None) -> list[
         .values_list("run_id", flat=True)
     )
     runs = {run.connection_id: run for run in SyncRun.objects.filter(pk__in=list(run_ids))}
-    counts = _live_counts(ids) if ids else {}
-    return [ConnectionRow(c, counts.get(c.pk, 0), runs.get(c.pk)) for c in items]
+    return [ConnectionRow(c, c.contacts_live, runs.get(c.pk)) for c in items]
 
 
 def connection_sync_history(*, connection: Connection, limit: int = 20) -> list[SyncRun]:

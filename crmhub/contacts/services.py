@@ -267,6 +267,18 @@ def _finish(run: SyncRun, **fields: object) -> None:
         deleted=run.deleted,
         missing=run.missing,
     )
+    contacts_live_count(connection_id=run.connection_id)
+
+
+def contacts_live_count(*, connection_id: int) -> int:
+    """Count the connection's contacts not marked deleted and store it on the connection.
+
+    Done here, in the worker, when a sync ends (only syncs change the index): the pages
+    read the stored figure instead of counting up to a million rows on every view.
+    """
+    live = Contact.objects.filter(connection_id=connection_id, deleted_at__isnull=True).count()
+    Connection.objects.filter(pk=connection_id).update(contacts_live=live)
+    return live
 
 
 def _health_set(connection_id: int, error: Exception | None) -> None:
@@ -276,7 +288,9 @@ def _health_set(connection_id: int, error: Exception | None) -> None:
     if error is None:
         fields.update(health=Health.OK, health_error="")
     else:
-        fields.update(health=health_for_error(error), health_error=str(error)[:1000])
+        fields.update(
+            health=health_for_error(error), health_error=redaction.redact_text(str(error))[:1000]
+        )
     Connection.objects.filter(pk=connection_id).update(**fields)
 
 

@@ -63,6 +63,20 @@ def test_counts_over_scripted_changes(connection, fake_crms):
     assert Contact.objects.filter(connection=connection).count() == 125
 
 
+def test_the_connection_keeps_its_live_count_as_of_the_last_sync(connection, fake_crms):
+    crm = fake_crms["allclients"]
+    crm.contacts = people(40)
+    sync(connection, mode="full")
+    connection.refresh_from_db()
+    assert connection.contacts_live == 40
+
+    crm.contacts = people(30, start=11)  # 1..10 gone, 31..40 new
+    sync(connection, mode="full")
+    connection.refresh_from_db()
+    assert connection.contacts_live == 30
+    assert Contact.objects.filter(connection=connection).count() == 40
+
+
 def test_nothing_changed_writes_nothing(connection, fake_crms):
     fake_crms["allclients"].contacts = people(300)
     sync(connection, mode="full")
