@@ -4,7 +4,8 @@ The sandbox is served by a separate server process over HTTP (no injected latenc
 read through the real AllClients connector. ``sync`` runs a full sync of 100,000 contacts
 (fewer with a smaller ``--contacts``), the same again with nothing changed, then with 1%
 changed; beside them the physical ceiling (a raw ``executemany`` of the same rows into a
-bare SQLite table) and the naive way (``update_or_create`` per row). ``memory`` runs a
+bare SQLite table) and the naive way: the same listing with one ``update_or_create`` per
+contact, timed end to end like the full sync (and its writes alone). ``memory`` runs a
 sync of ``--contacts`` contacts in its own process and reports its peak RSS.
 """
 
@@ -84,26 +85,30 @@ def _ceiling(workdir: Path) -> float:
     return len(params) / timer.seconds
 
 
-def _naive(connection_id: int, url: str) -> float:
-    """Return contacts/s of the naive way: one ``update_or_create`` per remote contact."""
+def _naive(url: str) -> tuple[float, float]:
+    """Return contacts/s of the naive way: the same listing, one ``update_or_create`` per
+    remote contact; end to end (fetching included, as the full sync is timed) and of the
+    writes alone."""
     connection = sandbox_connection(kind=KIND, url=url, name="naive")
     connector = get_connector(connection.spec())
-    sample = []
-    for page in connector.iter_contact_pages(page_size=500):
-        sample.extend(page.contacts)
-        if len(sample) >= NAIVE_SAMPLE:
-            break
+    written = 0
+    writing = Timer()
+    with Timer() as total:
+        for page in connector.iter_contact_pages(page_size=500):
+            with Timer() as timer:
+                for contact in page.contacts[: NAIVE_SAMPLE - written]:
+                    row = row_from_remote(contact, country=connection.country)
+                    Contact.objects.update_or_create(
+                        connection=connection,
+                        remote_id=row.remote_id,
+                        defaults={**row.values, "content_hash": row.content_hash},
+                    )
+                    written += 1
+            writing.seconds += timer.seconds
+            if written >= NAIVE_SAMPLE:
+                break
     connector.close()
-    sample = sample[:NAIVE_SAMPLE]
-    with Timer() as timer:
-        for contact in sample:
-            row = row_from_remote(contact, country=connection.country)
-            Contact.objects.update_or_create(
-                connection=connection,
-                remote_id=row.remote_id,
-                defaults={**row.values, "content_hash": row.content_hash},
-            )
-    return len(sample) / timer.seconds
+    return written / total.seconds, written / writing.seconds
 
 
 @register("sync")
@@ -124,12 +129,14 @@ def sync_section(ctx: BenchContext) -> list[Row]:
         with Timer() as match_timer:
             persons_match()
         ctx.write("sync: the naive way (update_or_create per row) ...")
-        naive = _naive(connection.pk, url)
+        naive, naive_writes = _naive(url)
     ceiling = _ceiling(ctx.workdir)
     speed = full.fetched / full_s
     return [
         Row("sync", f"full sync of {full.fetched} contacts (HTTP, XML)", speed, "contacts/s",
-            naive, "naive update_or_create", target=">= 5000/s and >= 10x"),
+            naive, "naive sync: update_or_create", target=">= 5000/s and >= 10x"),
+        Row("sync", "  full sync beside the naive writes alone (no fetch)", speed, "contacts/s",
+            naive_writes, "update_or_create alone"),
         Row("sync", "  physical ceiling: raw executemany into SQLite", ceiling, "rows/s"),
         Row("sync", "  full sync, share of the ceiling", speed, "contacts/s", ceiling,
             "raw executemany"),
