@@ -30,6 +30,19 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(settings.VAR_DIR) / "screenshots"
 TIMEOUT_MS = 30_000
+#: Installed in every document before its own scripts: keeps each Content Security Policy
+#: violation the browser reports (``securitypolicyviolation``) in ``window.__cspViolations``.
+CSP_RECORDER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push({
+    directive: event.effectiveDirective || event.violatedDirective,
+    blocked: event.blockedURI || "(inline)",
+    source: `${event.sourceFile || "?"}:${event.lineNumber}:${event.columnNumber}`,
+    sample: event.sample || "",
+  });
+}, true);
+"""
 
 
 @pytest.fixture
@@ -95,6 +108,7 @@ def page(browser, web_server, celery_worker, request) -> Iterator[object]:  # ty
     """Return a fresh page (1024 px wide) that fails the test on a CSP violation or JS error."""
     context = browser.new_context(viewport={"width": 1024, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
+    context.add_init_script(CSP_RECORDER)
     tab = context.new_page()
     problems: list[str] = []
     tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
@@ -108,8 +122,19 @@ def page(browser, web_server, celery_worker, request) -> Iterator[object]:  # ty
     )
     tab.on("dialog", lambda dialog: dialog.accept())
     yield tab
+    problems.extend(f"CSP violation on {tab.url}: {v}" for v in csp_violations(tab))
     context.close()
     assert not problems, problems
+
+
+def csp_violations(page) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """Return (and forget) the CSP violations the page's current document has recorded."""
+    from playwright.sync_api import Error
+
+    try:
+        return list(page.evaluate("() => (window.__cspViolations || []).splice(0)"))
+    except Error:  # the page is gone (closed, or navigating): nothing left to read
+        return []
 
 
 def sign_in(page, base_url: str, username: str) -> None:  # type: ignore[no-untyped-def]
