@@ -64,8 +64,17 @@ def test_find_one_person_by_email_in_another_case_and_phone_in_another_format(
     assert "q=" in page.url  # the search is in the address bar: it can be shared
 
     phone = f"({digits[:3]}) {digits[3:6]}.{digits[6:]}"
+    held = []  # the next search is held back, to see the page while it is in flight
+    page.route(re.compile(r"/contacts/\?q="), lambda route: held.append(route))
     page.get_by_label("Search").fill(phone)
+    results = page.locator("#contact-results")
+    expect(results).to_have_class(re.compile(r"\bhtmx-request\b"))  # old results dimmed
+    expect(page.locator("#contact-search .htmx-indicator")).to_be_visible()  # "Searching…"
+    for route in held:
+        route.continue_()
+    page.unroute(re.compile(r"/contacts/\?q="))
     expect(page.locator("#contact-results caption")).to_contain_text(phone)
+    expect(results).not_to_have_class(re.compile(r"\bhtmx-request\b"))
     expect(rows.first).to_contain_text(person.display_name)
     expect(rows.first.locator(".badge")).to_have_count(2)
     screenshot(page, "find-by-phone")
