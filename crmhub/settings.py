@@ -293,3 +293,4 @@ LOGGING = {
     },
 }
 DEFAULT_EXCEPTION_REPORTER_FILTER = "crmhub.core.redaction.ExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "crmhub.core.redaction.ExceptionReporter"

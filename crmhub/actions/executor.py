@@ -13,9 +13,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -31,6 +34,7 @@ from crmhub.actions.prompts import PromptRelay
 from crmhub.connectors.base import Connector
 from crmhub.connectors.errors import ConnectorError, RateLimited
 from crmhub.connectors.registry import get_connector
+from crmhub.core import redaction
 
 logger = logging.getLogger("crmhub.actions")
 
@@ -157,7 +161,9 @@ def _send(action: Action, attempt: Attempt) -> Outcome:
     except ConnectorError as exc:
         if isinstance(exc, RateLimited) and exc.retry_after:
             ratelimit.throttle_note(connection=action.connection, wait=exc.retry_after)
-        return outcomes.from_error(exc, safe=action.safe, attempts=attempt.number)
+        return _scrubbed(
+            outcomes.from_error(exc, safe=action.safe, attempts=attempt.number), connector
+        )
     except SoftTimeLimitExceeded as exc:
         if action.safe:
             return outcomes.retry("Took too long; stopped.", attempts=attempt.number)
@@ -166,10 +172,29 @@ def _send(action: Action, attempt: Attempt) -> Outcome:
         logger.exception("action %s: connector crashed", action.pk)
         return outcomes.from_crash(exc, safe=action.safe, sent=True)
     else:
-        return outcomes.succeeded(result)
+        return _scrubbed(outcomes.succeeded(result), connector)
     finally:
         attempt.calls = [call.as_dict() for call in connector.drain_calls()]
         connector.close()
+
+
+def _scrubbed(outcome: Outcome, connector: Connector) -> Outcome:
+    """Return ``outcome`` with the connection's secrets masked in its error and result.
+
+    A remote may echo a credential in what it answers (a vendor error, the start of an
+    unreadable body, a success message), and the action's row is shown to staff.
+    """
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, str):
+            return redaction.redact_text(connector.http.redact(value))
+        if isinstance(value, Mapping):
+            return {key: scrub(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [scrub(item) for item in value]
+        return value
+
+    return dataclasses.replace(outcome, error=scrub(outcome.error), result=scrub(outcome.result))
 
 
 def _record(action: Action, attempt: Attempt, outcome: Outcome) -> None:

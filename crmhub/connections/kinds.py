@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 
 def _numeric(value: str) -> str:
-    if not value.isdigit() or int(value) <= 0:
+    if not (value.isascii() and value.isdigit()) or int(value) <= 0:  # int("²") fails
         raise ValidationError("Must be a positive whole number (digits only).")
     return value
 

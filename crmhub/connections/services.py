@@ -11,6 +11,7 @@ from django.utils import timezone
 from crmhub.connections.models import Connection, Health
 from crmhub.connectors import errors
 from crmhub.connectors.registry import get_connector
+from crmhub.core import redaction
 from crmhub.core.crypto import DecryptionError
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,9 @@ def connection_check(*, connection: Connection) -> str:
     if error is None:
         fields.update(health=Health.OK, health_error="")
     else:
-        fields.update(health=health_for_error(error), health_error=str(error)[:1000])
+        # A remote may echo the credential in its error text.
+        message = redaction.redact_text(str(error))[:1000]
+        fields.update(health=health_for_error(error), health_error=message)
         logger.info("connection %s check failed: %s", connection.pk, error)
     Connection.objects.filter(pk=connection.pk).update(**fields)
     return str(fields["health"])

@@ -92,17 +92,25 @@ def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[tuple[
 
 def check_base_url(url: str, *, allow_private: bool, resolve: bool = True) -> None:
     """Raise ``BlockedAddress`` unless ``url`` is an http(s) URL this connection may reach."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port that is not a number or out of range
+    except ValueError:
+        raise BlockedAddress("The base URL is not a valid web address.") from None
     if parts.scheme not in ("http", "https"):
         raise BlockedAddress("The base URL must start with http:// or https://.")
     if not parts.hostname:
         raise BlockedAddress("The base URL has no host name.")
     if parts.username or parts.password:
         raise BlockedAddress("The base URL must not contain a user name or password.")
+    try:
+        parts.hostname.encode("idna")  # as the resolver will (empty or over-long labels...)
+    except UnicodeError:
+        raise BlockedAddress("The base URL's host name is not valid.") from None
     if resolve:
         resolve_checked(
             parts.hostname,
-            parts.port or (443 if parts.scheme == "https" else 80),
+            port or (443 if parts.scheme == "https" else 80),
             allow_private=allow_private,
         )
 

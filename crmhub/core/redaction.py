@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.views.debug import ExceptionReporter as DjangoExceptionReporter
 from django.views.debug import SafeExceptionReporterFilter
 
 MASK = "[redacted]"
@@ -143,3 +144,30 @@ class ExceptionReporterFilter(SafeExceptionReporterFilter):
     def get_safe_request_meta(self, request):  # type: ignore[no-untyped-def]
         meta = super().get_safe_request_meta(request)
         return {key: redact_text(str(value)) for key, value in meta.items()}
+
+
+class ExceptionReporter(DjangoExceptionReporter):
+    """Django's error report (the e-mail to ADMINS, the DEBUG 500 page) with secrets masked.
+
+    The filter above cleans what Django hands it (settings, POST, META, frame variables),
+    but the report also shows the query string and the exception's own message unfiltered;
+    those are cleaned here, and the finished report is scrubbed of known secrets once more.
+    """
+
+    def get_traceback_data(self) -> dict[str, Any]:
+        data = super().get_traceback_data()
+        if "request_GET_items" in data:
+            data["request_GET_items"] = [
+                (key, MASK if SECRET_NAME.search(key) else redact_text(str(value)))
+                for key, value in data["request_GET_items"]
+            ]
+        for name in ("request_insecure_uri", "exception_value", "exception_notes"):
+            if data.get(name):
+                data[name] = redact_text(str(data[name]))
+        return data
+
+    def get_traceback_html(self) -> str:
+        return redact_text(super().get_traceback_html())
+
+    def get_traceback_text(self) -> str:
+        return redact_text(super().get_traceback_text())

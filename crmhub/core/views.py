@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -11,3 +16,27 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     if getattr(request, "htmx", False):
         return HttpResponseClientRedirect(reverse("login"))
     return render(request, "403_csrf.html", {"reason": reason}, status=403)
+
+
+class _UserNameLengthChecked:
+    """Refuse an over-long user name as a field error, before anyone tries to sign in.
+
+    Django's sign-in forms only tell the browser the maximum length; a longer name reached
+    the authentication backends, and django-axes failed to record the attempt (a server
+    error on PostgreSQL, whose column is shorter than what can be typed).
+    """
+
+    fields: dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        field = self.fields["username"]
+        field.validators.append(MaxLengthValidator(field.max_length))
+
+
+class LoginForm(_UserNameLengthChecked, AuthenticationForm):
+    """The console's sign-in form."""
+
+
+class AdminLoginForm(_UserNameLengthChecked, AdminAuthenticationForm):
+    """The admin's sign-in form."""

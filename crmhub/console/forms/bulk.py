@@ -11,12 +11,15 @@ from django.http import QueryDict
 from crmhub.console.forms.search import ContactSearchForm
 
 MAX_PICKED = 10_000
+#: The largest id a database column holds (a bigger one cannot be bound in a query).
+MAX_ID = 2**63 - 1
 
 
 def _ids(values: list[str], prefix: str) -> list[int]:
     """Return the ids of the picked rows of one kind ("p12": person 12, "c34": contact 34)."""
-    found = {int(v[1:]) for v in values if v[:1] == prefix and v[1:].isdigit()}
-    return sorted(found)[:MAX_PICKED]
+    digits = [v[1:] for v in values if v[:1] == prefix and 0 < len(v) - 1 <= len(str(MAX_ID))]
+    found = {int(d) for d in digits if d.isascii() and d.isdigit()}  # int("²") fails
+    return sorted(n for n in found if n <= MAX_ID)[:MAX_PICKED]
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ def _parse_cursor(value: str) -> tuple[datetime, int] | None:
         moment = datetime.fromisoformat(stamp)
     except ValueError:
         return None
-    if moment.tzinfo is None or not pk.isdigit():
+    # ASCII digits only (int("²") fails) and not absurdly many (int() refuses > 4300 digits)
+    if moment.tzinfo is None or not (pk.isascii() and pk.isdigit()) or len(pk) > 20:
         return None
     return moment, int(pk)
 
