@@ -1,165 +1,451 @@
-"""Run the load-with-faults scenario and return its figures (``manage.py bench --section load``)."""
+"""Load with faults: the run command's stack under 20 users, a bulk act, a sync and kill -9s.
+
+``load_run`` starts the stack (``stack.Stack``: web, workers, beat as ``scripts/run`` and
+the Procfile do) on its own data, seeds the sandbox CRMs with ``people`` each and syncs
+them into the index. Then, for ``duration`` seconds:
+
+* ``users`` staff browse and search the console (``users.Users``), timed client-side;
+* one of them, through the console, starts a RunActionSet over every AllClients contact
+  (a bulk act of ``people`` actions) and full syncs of AllClients and CRM.COM;
+* a worker is ``kill -9``-ed every ``kill_every`` seconds (taking turns when there are
+  several) and started again.
+
+The users stop; the run waits up to ``settle`` seconds for every action and sync to end,
+then reads what happened from the databases and the logs: pages and errors seen by the
+users, "database is locked" anywhere (user pages, process logs, errors stored on actions,
+attempts and syncs), the actions by final state and whether each state is truthful beside
+the sandbox ledger (``sandbox.models.Call``: one row per request received, ``applied`` and
+``effect`` for each change), duplicates (an effect applied twice), lost actions (not final
+after the grace period) and the syncs' final state.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import re
 import secrets
-import statistics
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from crmhub.loadtest.stack import Stack
-from crmhub.loadtest.users import Users
+import requests
+
+from crmhub.loadtest.stack import Stack, postgres_database, redis_flush
+from crmhub.loadtest.users import LOCKED, PAGE_TIMEOUT, Users, classify, login
 
 FINAL = ("succeeded", "failed", "unknown", "cancelled")
+SYNC_FINAL = ("succeeded", "failed", "flagged", "skipped")
+USERNAME = "load"
+ACTION_SET_ID = 103  # AllClients sandbox "New Client Onboarding": no Email action
+BATCH_URL = re.compile(r"/bulk/(\d+)/")
 
-SYNC_ALL = """
-import json
-from crmhub.connections.models import Connection
-from crmhub.contacts.services import sync_request
-runs = [sync_request(connection=c, mode="full", requested_by="load").pk
-        for c in Connection.objects.filter(kind__in=%r)]
-print(json.dumps(runs))
-"""
-CONTACTS = """
-import json
-from crmhub.contacts.models import Contact
-print(json.dumps(Contact.objects.filter(connection__kind="allclients").count()))
-"""
-OPERATOR = """
+SETUP = """
 import json
 from django.contrib.auth.models import Group, User
-user, _ = User.objects.get_or_create(username="load")
-user.set_password(%r); user.save(); user.groups.add(Group.objects.get(name="operator"))
-print(json.dumps(user.pk))
-"""
-BULK = """
-import json
-from django.contrib.auth.models import User
-from crmhub.actions.services import batch_enqueue
 from crmhub.connections.models import Connection
-from crmhub.contacts.models import Contact
-connection = Connection.objects.get(kind="allclients")
-ids = list(Contact.objects.filter(connection=connection).values_list("pk", flat=True)[:%d])
-batch = batch_enqueue(operation="run_action_set", connection=connection,
-                      params={"action_set_id": 1}, user=User.objects.get(username="load"),
-                      contact_ids=ids)
-print(json.dumps(batch.pk))
+from crmhub.contacts.services import sync_request
+from crmhub.core import roles
+user, _ = User.objects.get_or_create(username=%(username)r)
+user.set_password(%(password)r)
+user.save()
+user.groups.add(*Group.objects.filter(name__in=[roles.OPERATOR, roles.ADMIN]))
+if %(rate_limit)r is not None:
+    Connection.objects.filter(kind="allclients").update(rate_limit=%(rate_limit)r)
+ids = dict(Connection.objects.values_list("kind", "pk"))
+for connection in Connection.objects.all():
+    sync_request(connection=connection, mode="full", requested_by="load setup")
+print(json.dumps(ids))
 """
-STATES = """
+SYNCED = """
+import json
+from crmhub.contacts.models import SyncRun
+rows = SyncRun.objects.values_list("connection__kind", "state")
+done = {kind for kind, state in rows if state == "succeeded"}
+failed = sorted({kind for kind, state in rows if state in ("failed", "flagged")})
+print(json.dumps([sorted(done), failed]))
+"""
+STATUS = """
 import json
 from django.db.models import Count
 from crmhub.actions.models import Action
-rows = Action.objects.filter(batch_id=%d).values("state").annotate(n=Count("id"))
-print(json.dumps({row["state"]: row["n"] for row in rows}))
+from crmhub.contacts.models import SyncRun
+actions = Action.objects.filter(batch_id=%(batch)d).values("state").annotate(n=Count("id"))
+syncs = SyncRun.objects.filter(requested_by=%(username)r).values_list("state", flat=True)
+print(json.dumps([{row["state"]: row["n"] for row in actions}, list(syncs)]))
 """
-DUPLICATES = """
+FIGURES = """
 import json
-from django.db.models import Count
+from collections import Counter
+from crmhub.actions.models import Action, Attempt
+from crmhub.contacts.models import SyncRun
 from crmhub.sandbox.models import Call
-calls = Call.objects.filter(kind="allclients", applied=True, effect__startswith="runactionset:")
-print(json.dumps([calls.count(),
-                  calls.values("effect").annotate(n=Count("id")).filter(n__gt=1).count()]))
+LOCKED = %(locked)r
+applied = Counter(
+    effect.split(":")[1]
+    for effect in Call.objects.filter(
+        kind="allclients", applied=True, effect__startswith="runactionset:"
+    ).values_list("effect", flat=True)
+)
+actions = [
+    [pk, state, str(params.get("contact_remote_id")), attempts, error[:160]]
+    for pk, state, params, attempts, error in Action.objects.filter(batch_id=%(batch)d)
+    .values_list("pk", "state", "params", "attempts", "error")
+]
+syncs = [
+    [row[0], row[1], row[2], row[3], row[4], row[5], row[6][:300]]
+    for row in SyncRun.objects.order_by("pk").values_list(
+        "connection__kind", "state", "mode", "requested_by", "attempts", "fetched", "error"
+    )
+]
+lost_attempts = Attempt.objects.filter(action__batch_id=%(batch)d, outcome="lost").count()
+locked = {
+    "action errors": Action.objects.filter(error__icontains=LOCKED).count(),
+    "attempt errors": Attempt.objects.filter(error__icontains=LOCKED).count(),
+    "sync errors": SyncRun.objects.filter(error__icontains=LOCKED).count(),
+}
+print(json.dumps({"applied": dict(applied), "actions": actions, "syncs": syncs,
+                  "locked": locked, "lost_attempts": lost_attempts}))
 """
 
 
 @dataclass
 class LoadResult:
-    seconds: float
+    stack: str
+    workers: int
     users: int
-    kills: int
+    people: int
+    seconds: float = 0.0
+    prepare_seconds: float = 0.0
+    drain_seconds: float = 0.0
+    kills: int = 0
+    #: Actions of the bulk act queued or sending when each kill -9 came.
+    open_at_kills: list[int] = field(default_factory=list)
+    #: Attempts whose worker was lost (the sweeper found the lease expired).
+    lost_attempts: int = 0
+    #: Tracebacks per process log (web, worker0, beat...).
+    tracebacks: dict[str, int] = field(default_factory=dict)
+    #: Processes of the stack that ended on their own during the run: exit code.
+    exited: dict[str, int] = field(default_factory=dict)
+    #: The exceptions of those tracebacks ("worker0: ValueError: ..."), by count.
+    exceptions: dict[str, int] = field(default_factory=dict)
+    #: Pages served to users (client-side time, ms) and every request by page.
     page_ms: list[float] = field(default_factory=list)
-    page_errors: int = 0
-    locked: int = 0
+    search_ms: list[float] = field(default_factory=list)
+    by_page_ms: dict[str, list[float]] = field(default_factory=dict)
+    requests: int = 0
+    pages: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    batch_id: int = 0
+    bulk_submit_ms: float = 0.0
+    #: "database is locked": pages seen by users, lines per process log, stored errors.
+    locked_users: int = 0
+    locked_logs: dict[str, int] = field(default_factory=dict)
+    locked_stored: dict[str, int] = field(default_factory=dict)
+    #: The bulk act: actions by state, against the sandbox ledger.
+    bulk_size: int = 0
     states: dict[str, int] = field(default_factory=dict)
     applied: int = 0
     duplicates: int = 0
-    bulk_size: int = 0
+    untruthful: list[str] = field(default_factory=list)
+    unknown_applied: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    syncs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
-    def stuck(self) -> int:
+    def lost(self) -> int:
         return sum(n for state, n in self.states.items() if state not in FINAL)
 
-    def percentile(self, share: float) -> float:
-        if not self.page_ms:
-            return 0.0
-        ordered = sorted(self.page_ms)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+    @property
+    def locked_tasks(self) -> int:
+        worker_lines = sum(n for name, n in self.locked_logs.items() if name != "web")
+        return worker_lines + sum(self.locked_stored.values())
 
     @property
-    def p50(self) -> float:
-        return statistics.median(self.page_ms) if self.page_ms else 0.0
+    def user_errors(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def syncs_not_final(self) -> int:
+        return sum(1 for sync in self.syncs if sync["state"] not in SYNC_FINAL)
+
+    def percentile(self, share: float, values: list[float] | None = None) -> float:
+        """Return the ``share`` percentile (nearest rank) of page times (or ``values``)."""
+        ordered = sorted(self.page_ms if values is None else values)
+        if not ordered:
+            return 0.0
+        rank = max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))
+        return ordered[rank]
+
+    def summary(self) -> str:
+        states = ", ".join(f"{state} {n}" for state, n in sorted(self.states.items()))
+        syncs = ", ".join(f"{s['kind']} {s['mode']} {s['state']}" for s in self.syncs)
+        return "\n".join(
+            [
+                f"load [{self.stack}, {self.workers} worker(s), {self.users} users, "
+                f"{self.seconds:.0f} s + {self.drain_seconds:.0f} s drain]",
+                f"  requests {self.requests} ({dict(sorted(self.pages.items()))}), "
+                f"p50 {self.percentile(0.5):.0f} ms, p95 {self.percentile(0.95):.0f} ms, "
+                f"search p95 {self.percentile(0.95, self.search_ms):.0f} ms, "
+                f"bulk submit {self.bulk_submit_ms:.0f} ms",
+                "  p95 by page: "
+                + ", ".join(
+                    f"{page} {self.percentile(0.95, times):.0f} ms"
+                    for page, times in sorted(self.by_page_ms.items())
+                ),
+                f"  user errors {dict(self.errors) or 0}",
+                f"  'database is locked': users {self.locked_users}, logs "
+                f"{self.locked_logs}, stored {self.locked_stored}",
+                f"  worker kill -9: {self.kills} (bulk actions open then: {self.open_at_kills}), "
+                f"attempts lost {self.lost_attempts}, tracebacks in logs {self.tracebacks or 0}, "
+                f"processes that died on their own {self.exited or 0}",
+                f"  bulk act of {self.bulk_size}: {states}; applied {self.applied}, "
+                f"duplicates {self.duplicates}, untruthful {len(self.untruthful)}, "
+                f"unknown but applied {self.unknown_applied}, lost {self.lost}",
+                f"  failures {self.failures or 0}",
+                f"  syncs during load: {syncs}",
+                *(
+                    f"  {n} x {exception}"
+                    for exception, n in Counter(self.exceptions).most_common(5)
+                ),
+            ]
+        )
+
+
+@contextlib.contextmanager
+def _backing(
+    stack_name: str, database_url: str | None, broker_url: str | None
+) -> Iterator[tuple[str | None, str | None]]:
+    """Yield the database and broker URLs of the stack (a fresh PostgreSQL database and an
+    emptied Redis database for ``postgres``; the stack's own files for ``embedded``)."""
+    if stack_name == "embedded":
+        yield None, None
+        return
+    if not database_url:
+        raise ValueError("the postgres stack needs the URL of a PostgreSQL server")
+    name = f"crmhub_load_{secrets.token_hex(3)}"
+    if broker_url:
+        redis_flush(broker_url)
+    try:
+        with postgres_database(database_url, name) as url:
+            yield url, broker_url
+    finally:
+        if broker_url:
+            redis_flush(broker_url)
 
 
 def load_run(
     *,
     workdir: Path,
+    stack: str = "embedded",
     duration: float = 120,
     users: int = 20,
     people: int = 2000,
     workers: int = 1,
     kill_every: float = 60,
+    rate_limit: float | None = None,
     database_url: str | None = None,
     broker_url: str | None = None,
-    settle: float = 600,
+    settle: float = 300,
+    env: dict[str, str] | None = None,
     write: Callable[[str], None] = print,
 ) -> LoadResult:
-    """Run the stack under load with ``kill -9``s; return what happened."""
-    stack = Stack(workdir, workers=workers, database_url=database_url, broker_url=broker_url)
-    write(f"load: preparing {people} people per sandbox CRM in {workdir}")
-    stack.manage("migrate", "--noinput")
-    stack.manage("migrate", "--database", "sandbox", "--noinput")
-    stack.manage("demo", "--people", str(people))
-    password = secrets.token_urlsafe(16)
-    stack.query(OPERATOR % password)
-    stack.start()
-    try:
-        stack.query(SYNC_ALL % (["allclients"],))
-        _wait(lambda: stack.query(CONTACTS) >= people, 600, "the first sync did not finish")
-        browsing = Users(stack.url, "load", password, users)
-        browsing.start()
-        write(
-            f"load: {users} users browsing; bulk act of {people} and a sync; kill -9 every "
-            f"{kill_every:.0f} s for {duration:.0f} s"
-        )
-        batch_id = stack.query(BULK % people)
-        stack.query(SYNC_ALL % (["allclients", "crmcom"],))
+    """Run the stack under load with ``kill -9``s; return what happened.
+
+    ``stack`` is ``embedded`` (SQLite and the filesystem broker in ``workdir``) or
+    ``postgres`` (a database created on ``database_url``'s server for the run and dropped
+    after it, and the Redis database ``broker_url``, emptied before and after; without
+    ``broker_url``, the embedded broker). ``rate_limit`` replaces the demo connections'
+    20 requests/s for AllClients; ``env`` is added to the stack's environment.
+    """
+    label = "sqlite + filesystem broker"
+    if stack == "postgres":
+        label = "postgresql + " + ("redis" if broker_url else "filesystem broker")
+    result = LoadResult(stack=label, workers=workers, users=users, people=people)
+    with _backing(stack, database_url, broker_url) as (db_url, broker):
+        the_stack = Stack(workdir, workers=workers, database_url=db_url, broker_url=broker, env=env)
+        write(f"load: {label} stack in {workdir}: preparing {people} people per sandbox CRM")
         started = time.monotonic()
-        next_kill = started + kill_every
-        while time.monotonic() - started < duration:
-            time.sleep(0.5)
-            if time.monotonic() >= next_kill:
-                stack.kill_worker(0)
-                next_kill += kill_every
-        browsing.stop()
-        _wait(
-            lambda: not set(stack.query(STATES % batch_id)) - set(FINAL),
-            settle,
-            "actions did not settle",
-            must=False,
-        )
-        result = LoadResult(seconds=time.monotonic() - started, users=users, kills=stack.kills)
-        result.page_ms = [hit.ms for hit in browsing.hits]
-        result.page_errors = sum(1 for hit in browsing.hits if hit.status >= 500)
-        result.page_errors += len(browsing.errors)
-        result.locked = sum(1 for hit in browsing.hits if hit.locked)
-        result.locked += stack.log_text().count("database is locked")
-        result.states = stack.query(STATES % batch_id)
-        result.bulk_size = sum(result.states.values())
-        result.applied, result.duplicates = stack.query(DUPLICATES)
-        return result
-    finally:
-        stack.stop()
+        the_stack.manage("migrate", "--noinput")
+        the_stack.manage("migrate", "--database", "sandbox", "--noinput")
+        the_stack.manage("demo", "--people", str(people))
+        password = secrets.token_urlsafe(16)
+        try:
+            the_stack.start()
+            connections = the_stack.query(
+                SETUP % {"username": USERNAME, "password": password, "rate_limit": rate_limit}
+            )
+            _first_sync(the_stack, set(connections), timeout=max(300.0, people / 10))
+            result.prepare_seconds = time.monotonic() - started
+            _load(the_stack, result, connections, password, duration, kill_every, write)
+            drain = time.monotonic()
+            batch = result.batch_id
+            write(f"load: waiting up to {settle:.0f} s for the actions and syncs to end")
+            _wait(lambda: _settled(the_stack, batch), settle)
+            result.drain_seconds = time.monotonic() - drain
+            _figures(the_stack, result, batch)
+            result.exited = the_stack.exited()
+        except BaseException:
+            for name, tail in the_stack.log_tails().items():
+                write(f"--- {name} log (end) ---\n{tail}")
+            raise
+        finally:
+            the_stack.stop()
+        result.locked_logs = {name: n for name, n in the_stack.log_lines(LOCKED).items() if n}
+        result.tracebacks = {name: n for name, n in the_stack.log_lines("Traceback").items() if n}
+        result.exceptions = the_stack.exceptions()
+        write(result.summary())
+    return result
 
 
-def _wait(
-    predicate: Callable[[], bool], timeout: float, message: str, *, must: bool = True
+def _first_sync(stack: Stack, kinds: set[str], *, timeout: float) -> None:
+    def synced() -> bool:
+        done, failed = stack.query(SYNCED)
+        if failed:
+            raise RuntimeError(f"the first sync failed for {failed}; see {stack.logs}")
+        return set(done) >= kinds
+
+    if not _wait(synced, timeout):
+        raise RuntimeError(f"the first sync did not finish within {timeout:.0f} s")
+
+
+def _load(
+    stack: Stack,
+    result: LoadResult,
+    connections: dict[str, int],
+    password: str,
+    duration: float,
+    kill_every: float,
+    write: Callable[[str], None],
 ) -> None:
+    browsing = Users(stack.url, USERNAME, password, result.users)
+    browsing.start()
+    write(
+        f"load: {result.users} users browsing; a bulk act over every AllClients contact and "
+        f"full syncs; kill -9 every {kill_every:.0f} s; for {duration:.0f} s"
+    )
+    started = time.monotonic()
+    try:
+        operator = login(stack.url, USERNAME, password)
+        batch, result.bulk_submit_ms = _bulk_act(stack.url, operator, connections["allclients"])
+        result.batch_id = batch
+        browsing.watch.append(f"/bulk/{batch}/")
+        for kind in ("allclients", "crmcom"):
+            _sync(stack.url, operator, connections[kind])
+        next_kill = started + min(kill_every, duration) / 2
+        while time.monotonic() - started < duration:
+            if time.monotonic() < next_kill:
+                time.sleep(0.25)
+            else:
+                victim = len(stack.kills) % stack.workers
+                states, _ = stack.query(STATUS % {"batch": batch, "username": USERNAME})
+                result.open_at_kills.append(
+                    sum(n for state, n in states.items() if state not in FINAL)
+                )
+                write(
+                    f"load: kill -9 worker{victim} at {time.monotonic() - started:.0f} s "
+                    f"({result.open_at_kills[-1]} actions of the bulk act open)"
+                )
+                stack.kill_worker(victim)
+                next_kill += kill_every
+    finally:
+        browsing.stop()
+    result.seconds = time.monotonic() - started
+    result.kills = len(stack.kills)
+    served = browsing.served()
+    result.requests = len(browsing.hits)
+    result.pages = dict(browsing.by_page())
+    result.page_ms = [hit.ms for hit in served]
+    result.search_ms = [hit.ms for hit in served if hit.page == "search"]
+    for hit in served:
+        result.by_page_ms.setdefault(hit.page, []).append(hit.ms)
+    result.errors = dict(browsing.errors())
+    result.locked_users = result.errors.get("database is locked", 0)
+
+
+def _csrf_post(session: requests.Session, url: str, data: dict[str, str]) -> requests.Response:
+    token = session.cookies.get("csrftoken", "")
+    return session.post(
+        url,
+        data={**data, "csrfmiddlewaretoken": token},
+        headers={"Referer": url},
+        timeout=PAGE_TIMEOUT * 5,
+    )
+
+
+def _bulk_act(base: str, session: requests.Session, connection_id: int) -> tuple[int, float]:
+    """Run an action set on every AllClients contact through the bulk page; return the
+    batch id and how long the confirmation took (ms)."""
+    selection = {"all": "1", "q": "", "kind": "allclients"}
+    act = f"{connection_id}:run_action_set"
+    page = session.get(f"{base}/bulk/", params={**selection, "act": act}, timeout=PAGE_TIMEOUT)
+    page.raise_for_status()
+    started = time.monotonic()
+    answer = _csrf_post(
+        session, f"{base}/bulk/", {**selection, "act": act, "action_set_id": str(ACTION_SET_ID)}
+    )
+    elapsed = (time.monotonic() - started) * 1000
+    found = BATCH_URL.search(answer.url)
+    if classify(answer) or found is None:
+        raise RuntimeError(f"the bulk act was not accepted ({answer.status_code} {answer.url})")
+    return int(found.group(1)), elapsed
+
+
+def _sync(base: str, session: requests.Session, connection_id: int) -> None:
+    answer = _csrf_post(session, f"{base}/connections/{connection_id}/sync/", {"mode": "full"})
+    if classify(answer):
+        raise RuntimeError(f"the sync was not accepted ({answer.status_code} {answer.url})")
+
+
+def _settled(stack: Stack, batch: int) -> bool:
+    states, syncs = stack.query(STATUS % {"batch": batch, "username": USERNAME})
+    return bool(states) and not set(states) - set(FINAL) and not set(syncs) - set(SYNC_FINAL)
+
+
+def _figures(stack: Stack, result: LoadResult, batch: int) -> None:
+    data = stack.query(FIGURES % {"batch": batch, "locked": LOCKED})
+    applied: dict[str, int] = data["applied"]
+    states: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
+    in_batch = set()
+    for pk, state, remote_id, attempts, error in data["actions"]:
+        states[state] += 1
+        in_batch.add(remote_id)
+        times = applied.get(remote_id, 0)
+        if state == "failed":
+            failures[error[:80] or "(no error text)"] += 1
+        if state == "unknown" and times:
+            result.unknown_applied += 1
+        if state == "succeeded" and times != 1:
+            result.untruthful.append(f"action {pk} succeeded, applied {times}x ({attempts} tries)")
+        elif state in ("failed", "cancelled") and times:
+            result.untruthful.append(f"action {pk} {state}, yet applied {times}x")
+        elif state == "unknown" and times > 1:
+            result.untruthful.append(f"action {pk} unknown, applied {times}x")
+    stray = sorted(set(applied) - in_batch)
+    result.untruthful += [f"contact {remote_id} applied outside the batch" for remote_id in stray]
+    result.bulk_size = sum(states.values())
+    result.states = dict(states)
+    result.failures = dict(failures.most_common(5))
+    result.applied = sum(applied.values())
+    result.duplicates = sum(n - 1 for n in applied.values() if n > 1)
+    result.locked_stored = {name: n for name, n in data["locked"].items() if n}
+    result.lost_attempts = data["lost_attempts"]
+    result.syncs = [
+        {"kind": kind, "state": state, "mode": mode, "attempts": attempts,
+         "fetched": fetched, "error": error}
+        for kind, state, mode, requested, attempts, fetched, error in data["syncs"]
+        if requested == USERNAME
+    ]  # fmt: skip
+
+
+def _wait(predicate: Callable[[], bool], timeout: float, interval: float = 3) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         if predicate():
-            return
-        time.sleep(2)
-    if must:
-        raise RuntimeError(message)
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)

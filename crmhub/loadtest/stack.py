@@ -1,7 +1,14 @@
-"""Start and stop the product's processes (web, workers, beat) like ``scripts/run`` does."""
+"""Start and stop the product's processes (web, workers, beat) like ``scripts/run`` does.
+
+The stack runs in its own data folder (``CRMHUB_VAR_DIR``): its own secrets, SQLite files
+and embedded broker folder by default, or the PostgreSQL database and Redis broker given.
+Nothing of the calling process (a bench child, a pytest run) leaks into it: the variables
+that point at the caller's databases, broker or test mode are dropped.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,13 +16,39 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
 
-DROP = ("PYTEST_VERSION", "CRMHUB_BROKER_DIR", "DJANGO_SETTINGS_MODULE")
+#: The caller's test mode, databases, broker and fault hooks: never the stack's.
+DROP = (
+    "PYTEST_VERSION",
+    "PYTEST_CURRENT_TEST",
+    "DJANGO_SETTINGS_MODULE",
+    "CRMHUB_BROKER_DIR",
+    "CRMHUB_FAULT",
+    "DATABASE_URL",
+    "SANDBOX_DATABASE_URL",
+    "CELERY_BROKER_URL",
+)
+
+#: Timings of the stack: the run command's, with a sweep, lease and republish delay short
+#: enough that a killed worker's actions are resolved within a bounded run (the defaults
+#: would leave them "sending" for 330 s).
+TIMINGS = {
+    "CRMHUB_SWEEP_SECONDS": "2",
+    "CRMHUB_DISPATCH_SECONDS": "5",
+    "CRMHUB_ACTION_LEASE_SECONDS": "30",
+    "CRMHUB_ACTION_REPUBLISH_SECONDS": "5",
+}
+
+
+#: Lines of a traceback before its last (the exception): frames, and chained tracebacks.
+NOT_THE_EXCEPTION = (" ", "\t", "During handling", "The above exception")
 
 
 def free_port() -> int:
@@ -24,6 +57,66 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# -- PostgreSQL and Redis of a load run ------------------------------------------------------
+def with_database(url: str, name: str) -> str:
+    """Return ``url`` with its database name replaced by ``name``."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def with_redis_db(url: str, number: int) -> str:
+    """Return the Redis ``url`` with its database number replaced by ``number``."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{number}", parts.query, parts.fragment))
+
+
+def _pg_admin(url: str) -> Any:
+    import psycopg
+
+    parts = urlsplit(url)
+    return psycopg.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "",
+        password=parts.password or "",
+        dbname="postgres",
+        autocommit=True,
+        connect_timeout=10,
+    )
+
+
+@contextlib.contextmanager
+def postgres_database(server_url: str, name: str) -> Iterator[str]:
+    """Create database ``name`` on ``server_url``'s server (dropped first if left over, and
+    after the block); yield its URL. The role needs CREATEDB."""
+    from psycopg import sql
+
+    with _pg_admin(server_url) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield with_database(server_url, name)
+    finally:
+        with _pg_admin(server_url) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def redis_flush(url: str) -> None:
+    """Empty the Redis database of ``url`` (a load run's own database number)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+# -- the processes ---------------------------------------------------------------------------
 class Stack:
     """The product as separate processes in their own data folder."""
 
@@ -35,38 +128,37 @@ class Stack:
         concurrency: int = 2,
         database_url: str | None = None,
         broker_url: str | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
-        self.workdir = workdir
+        self.workdir = workdir.resolve()
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.concurrency = concurrency
-        self.logs = workdir / "logs"
+        self.logs = self.workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if k not in DROP}
-        env.update(
+        stack_env = {k: v for k, v in os.environ.items() if k not in DROP}
+        stack_env.update(TIMINGS)
+        stack_env.update(
             {
-                "CRMHUB_VAR_DIR": str(workdir),
+                "CRMHUB_VAR_DIR": str(self.workdir),
                 "CRMHUB_PUBLIC_URL": self.url,
-                "CRMHUB_SWEEP_SECONDS": "2",
-                "CRMHUB_DISPATCH_SECONDS": "5",
-                "CRMHUB_ACTION_LEASE_SECONDS": "30",
-                "CRMHUB_ACTION_REPUBLISH_SECONDS": "5",
+                "DATABASE_URL": database_url or f"sqlite:///{self.workdir / 'crmhub.sqlite3'}",
+                # The sandbox CRMs stand in for the remote systems: SQLite on either stack.
+                "SANDBOX_DATABASE_URL": f"sqlite:///{self.workdir / 'sandbox.sqlite3'}",
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        env.pop("DATABASE_URL", None)
-        env.pop("CELERY_BROKER_URL", None)
-        if database_url:
-            env["DATABASE_URL"] = database_url
         if broker_url:
-            env["CELERY_BROKER_URL"] = broker_url
-        self.env = env
+            stack_env["CELERY_BROKER_URL"] = broker_url
+        stack_env.update(env or {})
+        self.env = stack_env
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.kills = 0
+        self.kills: list[tuple[float, str]] = []
 
     # -- commands ----------------------------------------------------------------------------
-    def manage(self, *args: str, timeout: float = 600) -> str:
+    def manage(self, *args: str, timeout: float = 900) -> str:
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=settings.BASE_DIR,
@@ -86,97 +178,129 @@ class Stack:
 
     # -- processes ---------------------------------------------------------------------------
     def _start(self, name: str, argv: list[str]) -> None:
-        log = (self.logs / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
-            argv,
-            cwd=settings.BASE_DIR,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with (self.logs / f"{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(
+                argv,
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def _worker_argv(self, index: int) -> list[str]:
         return [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "crmhub",
-            "worker",
-            "-Q",
-            "actions,sync",
-            "--concurrency",
-            str(self.concurrency),
-            "--loglevel",
-            "INFO",
-            "--without-mingle",
-            "--without-gossip",
-            "--without-heartbeat",
-            "-n",
-            f"load{index}@%h",
-        ]
+            sys.executable, "-m", "celery", "-A", "crmhub", "worker", "-Q", "actions,sync",
+            "--concurrency", str(self.concurrency), "--loglevel", "INFO",
+            "--without-mingle", "--without-gossip", "--without-heartbeat",
+            "-n", f"load{index}@%h",
+        ]  # fmt: skip
 
-    def start(self) -> None:
+    def start(self, *, timeout: float = 120) -> None:
+        """Start web, workers and beat (Procfile); return once the web answers and every
+        worker is ready."""
         self._start(
             "web",
             [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "crmhub.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--ws",
-                "websockets-sansio",
-                "--no-access-log",
+                sys.executable, "-m", "uvicorn", "crmhub.asgi:application",
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--ws", "websockets-sansio", "--no-access-log",
             ],
-        )
+        )  # fmt: skip
         for index in range(self.workers):
             self._start(f"worker{index}", self._worker_argv(index))
         self._start(
             "beat",
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "crmhub",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(self.workdir / "celerybeat-schedule"),
+                sys.executable, "-m", "celery", "-A", "crmhub", "beat", "--loglevel", "INFO",
+                "--schedule", str(self.workdir / "celerybeat-schedule"),
             ],
-        )
-        deadline = time.monotonic() + 60
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            self._check_alive()
             try:
-                if requests.get(f"{self.url}/login/", timeout=2).status_code == 200:
-                    return
+                web = requests.get(f"{self.url}/login/", timeout=5).status_code == 200
             except requests.RequestException:
-                time.sleep(0.3)
-        raise RuntimeError("the web server did not start; see " + str(self.logs / "web.log"))
+                web = False
+            if web and all(self.worker_ready(index) for index in range(self.workers)):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"the stack did not start within {timeout:.0f} s; see {self.logs}")
+
+    def _check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                tail = (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
+
+    def exited(self) -> dict[str, int]:
+        """Return the processes that ended on their own (not by ``kill_worker``): exit code."""
+        return {
+            name: code
+            for name, process in self.processes.items()
+            if (code := process.poll()) is not None
+        }
+
+    def worker_ready(self, index: int) -> bool:
+        """Whether worker ``index``'s latest start has reached "ready"."""
+        text = (self.logs / f"worker{index}.log").read_text(errors="replace")
+        return " ready." in text.rsplit("--- started ---", 1)[-1]
 
     def kill_worker(self, index: int = 0) -> None:
         """``kill -9`` worker ``index`` (its whole process group) and start it again."""
         process = self.processes[f"worker{index}"]
-        os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
-        self.kills += 1
+        self.kills.append((time.monotonic(), f"worker{index}"))
+        with (self.logs / f"worker{index}.log").open("a") as log:
+            log.write("\n--- killed with SIGKILL ---\n--- started ---\n")
         self._start(f"worker{index}", self._worker_argv(index))
 
     def stop(self) -> None:
+        """Stop every process as Ctrl-C would (SIGTERM: a worker finishes its tasks), then
+        ``kill -9`` what is left of each process group."""
         for process in self.processes.values():
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.send_signal(signal.SIGTERM)
         for process in self.processes.values():
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        # The prefork children of a warm-stopped worker are gone with it; make sure.
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
 
-    def log_text(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in self.logs.glob("*.log"))
+    def log_lines(self, needle: str) -> dict[str, int]:
+        """Return, per log (web, worker0, beat...), how many lines contain ``needle``."""
+        found = {}
+        for path in sorted(self.logs.glob("*.log")):
+            text = path.read_text(errors="replace")
+            found[path.stem] = sum(1 for line in text.splitlines() if needle in line)
+        return found
+
+    def exceptions(self) -> dict[str, int]:
+        """Return how often each exception (a traceback's last line) is in the logs."""
+        found: dict[str, int] = {}
+        for path in sorted(self.logs.glob("*.log")):
+            in_traceback = False
+            for line in path.read_text(errors="replace").splitlines():
+                if line.startswith("Traceback (most recent call last)"):
+                    in_traceback = True
+                elif in_traceback and line and not line.startswith(NOT_THE_EXCEPTION):
+                    key = f"{path.stem}: {line[:160]}"
+                    found[key] = found.get(key, 0) + 1
+                    in_traceback = False
+        return found
+
+    def log_tails(self, size: int = 3000) -> dict[str, str]:
+        """Return the end of each process log (to show when a run fails)."""
+        return {
+            path.stem: path.read_text(errors="replace")[-size:]
+            for path in sorted(self.logs.glob("*.log"))
+        }

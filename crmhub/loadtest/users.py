@@ -1,4 +1,9 @@
-"""Staff users browsing and searching the console, each in a thread with its own session."""
+"""Staff users browsing and searching the console, each in a thread with its own session.
+
+Every request is timed from the client's side and classified: a page served (2xx/3xx), or
+an error by kind (5xx, another 4xx than an expected 404, a timeout, a refused or reset
+connection, a page that mentions "database is locked", a session sent back to sign in).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ import random
 import re
 import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 import requests
 
@@ -27,7 +33,11 @@ QUERIES = (
     "@example.org",
     "(415)",
 )
-PERSON_LINK = re.compile(r'href="(/people/\d+/)"')
+#: Result rows link to a person, or to a lone contact (``ResultRow.href``).
+RESULT_LINK = re.compile(r'href="(/(?:people|contacts)/\d+/)"')
+LOCKED = "database is locked"
+#: Seconds a user waits for a page before giving up (counted as a timeout).
+PAGE_TIMEOUT = 60
 
 
 @dataclass(frozen=True)
@@ -35,82 +45,128 @@ class Hit:
     page: str
     status: int
     ms: float
-    locked: bool
+    error: str = ""  # "" for a page served; else the kind of error
 
 
 def login(base: str, username: str, password: str) -> requests.Session:
     session = requests.Session()
-    session.get(f"{base}/login/", timeout=30)
+    session.get(f"{base}/login/", timeout=PAGE_TIMEOUT)
     token = session.cookies.get("csrftoken", "")
     answer = session.post(
         f"{base}/login/",
         data={"username": username, "password": password, "csrfmiddlewaretoken": token},
         headers={"Referer": f"{base}/login/"},
-        timeout=30,
+        timeout=PAGE_TIMEOUT,
     )
-    if "/login/" in answer.url:
-        raise RuntimeError(f"{username} could not sign in")
+    if answer.status_code != 200 or "/login/" in answer.url:
+        raise RuntimeError(f"{username} could not sign in ({answer.status_code})")
     return session
 
 
+def classify(response: requests.Response) -> str:
+    """Return the kind of error ``response`` is for a user, or "" for a page served."""
+    if LOCKED in response.text:
+        return "database is locked"
+    if response.status_code >= 500:
+        return f"http {response.status_code}"
+    if response.status_code == 404:
+        return ""  # a person merged or gone since the search listed them: a real answer
+    if response.status_code >= 400:
+        return f"http {response.status_code}"
+    if "/login/" in response.url:
+        return "sent back to sign in"
+    return ""
+
+
+@dataclass
 class Users:
-    """``count`` users looping over dashboard, search and person pages until stopped."""
+    """``count`` users looping over dashboard, search, people and actions pages until stopped.
 
-    def __init__(self, base: str, username: str, password: str, count: int) -> None:
-        self.base = base
-        self.username = username
-        self.password = password
-        self.count = count
-        self.hits: list[Hit] = []
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
+    ``watch`` is a page every user looks at now and then (the bulk act's progress).
+    """
 
-    def _get(self, session: requests.Session, page: str, url: str, **headers: str) -> str:
-        started = time.monotonic()
-        try:
-            response = session.get(self.base + url, headers=headers, timeout=60)
-        except requests.RequestException as exc:
-            with self._lock:
-                self.errors.append(f"{url}: {type(exc).__name__}")
-            return ""
-        text = response.text
-        hit = Hit(
-            page,
-            response.status_code,
-            (time.monotonic() - started) * 1000,
-            "database is locked" in text,
-        )
+    base: str
+    username: str
+    password: str
+    count: int
+    watch: list[str] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _note(self, hit: Hit) -> None:
         with self._lock:
             self.hits.append(hit)
-        return text
+
+    def get(self, session: requests.Session, page: str, url: str, **headers: str) -> str:
+        started = time.monotonic()
+        try:
+            response = session.get(self.base + url, headers=headers, timeout=PAGE_TIMEOUT)
+        except requests.Timeout:
+            self._note(Hit(page, 0, (time.monotonic() - started) * 1000, "timeout"))
+            return ""
+        except requests.RequestException as exc:
+            self._note(Hit(page, 0, (time.monotonic() - started) * 1000, type(exc).__name__))
+            return ""
+        elapsed = (time.monotonic() - started) * 1000
+        self._note(Hit(page, response.status_code, elapsed, classify(response)))
+        return response.text
 
     def _loop(self, seed: int) -> None:
         rng = random.Random(seed)
-        session = login(self.base, self.username, self.password)
-        people: list[str] = []
+        # Users sign in one after the other over a few seconds, as people arrive.
+        if self._stop.wait(seed * 0.15):
+            return
+        started = time.monotonic()
+        try:
+            session = login(self.base, self.username, self.password)
+        except (requests.RequestException, RuntimeError) as exc:
+            self._note(Hit("login", 0, (time.monotonic() - started) * 1000, str(exc)[:80]))
+            return
+        links: list[str] = []
         while not self._stop.is_set():
             roll = rng.random()
-            if roll < 0.2:
-                self._get(session, "dashboard", "/")
-            elif roll < 0.75 or not people:
-                query = rng.choice(QUERIES)
-                text = self._get(
-                    session, "search", f"/contacts/?q={query}", **{"HX-Request": "true"}
+            if roll < 0.10:
+                self.get(session, "dashboard", "/")
+            elif roll < 0.20:
+                self.get(session, "search page", f"/contacts/?q={rng.choice(QUERIES)}")
+            elif roll < 0.65 or not links:
+                # Typing in the search box: htmx asks for the results partial.
+                text = self.get(
+                    session,
+                    "search",
+                    f"/contacts/?q={rng.choice(QUERIES)}",
+                    **{"HX-Request": "true", "HX-Target": "contact-results"},
                 )
-                people = PERSON_LINK.findall(text) or people
+                links = RESULT_LINK.findall(text) or links
+            elif roll < 0.90:
+                self.get(session, "person", rng.choice(links))
+            elif roll < 0.95 or not self.watch:
+                self.get(session, "actions", "/actions/")
             else:
-                self._get(session, "person", rng.choice(people))
+                self.get(session, "batch", rng.choice(self.watch))
             self._stop.wait(rng.uniform(0.2, 0.8))
 
     def start(self) -> None:
         for index in range(self.count):
-            thread = threading.Thread(target=self._loop, args=(index,), daemon=True)
+            thread = threading.Thread(
+                target=self._loop, args=(index,), name=f"user-{index}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=70)
+            thread.join(timeout=PAGE_TIMEOUT + 10)
+
+    # -- figures -----------------------------------------------------------------------------
+    def served(self) -> list[Hit]:
+        return [hit for hit in self.hits if not hit.error]
+
+    def errors(self) -> Counter[str]:
+        return Counter(hit.error for hit in self.hits if hit.error)
+
+    def by_page(self) -> Counter[str]:
+        return Counter(hit.page for hit in self.hits)

@@ -108,7 +108,8 @@ class Command(BaseCommand):
         unknown = sorted(set(names) - set(SECTIONS))
         if unknown:
             raise CommandError(f"Unknown section(s) {unknown}; known: {sorted(SECTIONS)}.")
-        root = Path(options["workdir"]) / time.strftime("%Y%m%d-%H%M%S")
+        # The pid too: two runs started in the same second must not share (and delete) a root.
+        root = Path(options["workdir"]) / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         rows: list[Row] = []
         started = time.monotonic()
         for name in names:
