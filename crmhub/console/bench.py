@@ -19,6 +19,7 @@ from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.db import connection as db
 from django.db import transaction
+from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -29,7 +30,7 @@ from crmhub.connections.models import Connection
 from crmhub.contacts.bench.search import queries_make
 from crmhub.contacts.bench.tools import percentile, remote_from_person
 from crmhub.contacts.matching import persons_match
-from crmhub.contacts.models import Contact, SyncRun
+from crmhub.contacts.models import Contact, Person, SyncRun
 from crmhub.contacts.services import contacts_live_count
 from crmhub.contacts.sync import SeenSet, page_apply
 from crmhub.core import roles
@@ -137,13 +138,14 @@ def _operator() -> User:
 def pages(rng: random.Random) -> dict[str, Callable[[], str]]:
     """Return, per page, a function giving the next URL to request."""
     queries = [query for _, query in queries_make()]
+    # People with actions, those in the most CRMs first: a person page shows a panel per
+    # record, so the widest people are its most expensive views, at every size alike.
     people = list(
-        Contact.objects.filter(person__isnull=False, actions__isnull=False)
-        .values_list("person_id", flat=True)
-        .distinct()[:200]
-    ) or list(
-        Contact.objects.filter(person__isnull=False).values_list("person_id", flat=True)[:200]
-    )
+        Person.objects.filter(contacts__actions__isnull=False)
+        .annotate(records=Count("contacts", distinct=True))
+        .order_by("-records", "pk")
+        .values_list("pk", flat=True)[:200]
+    ) or list(Person.objects.values_list("pk", flat=True)[:200])
     contacts = reverse("console:contact-list")
     return {
         "contacts page, no query": lambda: contacts,

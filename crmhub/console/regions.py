@@ -47,17 +47,25 @@ def read_state(
     connection: Connection,
     contact: Contact | None = None,
     params: dict[str, Any] | None = None,
+    found: tuple[Action | None, Action | None] | None = None,
 ) -> dict[str, Any]:
-    """Return the context of a read region: latest result, latest run, whether it polls."""
+    """Return the context of a read region: latest result, latest run, whether it polls.
+
+    ``found`` is the (latest read, latest succeeded read) pair when the caller fetched it
+    already, for many regions at once (``selectors.latest_reads``).
+    """
     chosen = params or {}
-    latest = selectors.latest_read(
-        operation=operation, connection=connection, contact=contact, params=chosen
-    )
-    result = latest
-    if latest is not None and latest.state != Action.State.SUCCEEDED:
-        result = selectors.latest_result(
+    if found is not None:
+        latest, result = found
+    else:
+        latest = selectors.latest_read(
             operation=operation, connection=connection, contact=contact, params=chosen
         )
+        result = latest
+        if latest is not None and latest.state != Action.State.SUCCEEDED:
+            result = selectors.latest_result(
+                operation=operation, connection=connection, contact=contact, params=chosen
+            )
     running = latest is not None and not latest.is_terminal
     data = (result.result or {}).get("data") if result is not None else None
     # Opening the page refreshes a read on its own only when nobody asked for one lately

@@ -210,6 +210,33 @@ def latest_result(
     return reads.filter(state=Action.State.SUCCEEDED).first()
 
 
+def latest_reads(
+    *, operation: str, contact_ids: Sequence[int]
+) -> dict[int, tuple[Action | None, Action | None]]:
+    """Return, per contact, its latest read ``operation`` and its latest succeeded one.
+
+    Two queries whatever the number of contacts (a person may have several records in
+    one CRM): each contact's two action ids by sub-query, then those actions.
+    """
+    if not contact_ids:
+        return {}
+
+    def newest(*, succeeded: bool) -> Subquery:
+        reads = Action.objects.filter(operation=operation, contact=OuterRef("pk"))
+        if succeeded:
+            reads = reads.filter(state=Action.State.SUCCEEDED)
+        return Subquery(reads.order_by("-created_at", "-id").values("id")[:1])
+
+    rows = list(
+        Contact.objects.filter(pk__in=contact_ids)
+        .annotate(latest=newest(succeeded=False), result=newest(succeeded=True))
+        .values_list("pk", "latest", "result")
+    )
+    wanted = {pk for _, latest, result in rows for pk in (latest, result) if pk}
+    actions = _with_relations(Action.objects.filter(pk__in=wanted)).in_bulk() if wanted else {}
+    return {pk: (actions.get(latest), actions.get(result)) for pk, latest, result in rows}
+
+
 def contact_links(*, contact_ids: Sequence[int]) -> list[Action]:
     """Return the AllClients links added to ``contact_ids`` (succeeded add_contact_link)."""
     # The state is compared through an expression so that SQLite keeps the contact index

@@ -69,6 +69,26 @@ def test_query_counts_stay_flat_as_data_grows(client, operator, ann, connections
     assert large <= small, (page, small, large)
 
 
+def test_a_person_with_more_records_in_one_crm_costs_no_more_queries(
+    client, operator, ann, connections
+):
+    """Each CRM.COM record shows its communications: read for all records at once."""
+    client.force_login(operator)
+    url = reverse("console:person-detail", args=[ann["allclients"].person_id])
+    make_action(connections["crmcom"], "communications_list", contact=ann["crmcom"], user=operator)
+    one = _queries(client, url)
+    twins = index(  # the same person twice more in CRM.COM (duplicates in that CRM)
+        connections["crmcom"],
+        [remote(f"twin-{n}", "Ann", "Lee", email="ann.lee@example.com") for n in (1, 2)],
+    )
+    assert {twin.person_id for twin in twins} == {ann["allclients"].person_id}
+    for twin in twins:
+        make_action(connections["crmcom"], "communications_list", contact=twin, user=operator)
+    response = client.get(url)
+    assert response.content.count(b'id="communications-') >= 3  # a region per record
+    assert _queries(client, url) == one
+
+
 def test_the_pages_stay_within_their_budget(
     client, operator, ann, connections, django_assert_max_num_queries
 ):

@@ -74,6 +74,10 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _person_page(request: HttpRequest, person: Person | None, records: list) -> HttpResponse:
     ids = [record.pk for record in records]
+    communications = selectors.latest_reads(
+        operation="communications_list",
+        contact_ids=[record.pk for record in records if record.connection.kind == "crmcom"],
+    )
     cards = [
         {
             "record": record,
@@ -82,7 +86,10 @@ def _person_page(request: HttpRequest, person: Person | None, records: list) -> 
             else [],
             "extras": compare.raw_extras(record),
             "communications": read_state(
-                operation="communications_list", connection=record.connection, contact=record
+                operation="communications_list",
+                connection=record.connection,
+                contact=record,
+                found=communications.get(record.pk, (None, None)),
             )
             if record.connection.kind == "crmcom"
             else None,
