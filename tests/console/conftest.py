@@ -144,3 +144,19 @@ def make_action(
         finished_at=now if state in Action.TERMINAL else None,
         **fields,
     )
+
+
+def apptivo_config_read(connection: Connection) -> Action:
+    """Return a succeeded Apptivo configuration read: one status, one category."""
+    return make_action(
+        connection,
+        "get_config",
+        safe=True,
+        result={
+            "message": "ok",
+            "data": {
+                "statuses": [{"id": "10000", "name": "Active"}],
+                "categories": [{"id": "27792", "name": "SMB"}],
+            },
+        },
+    )

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from crmhub.actions.models import Action
-from tests.console.conftest import make_action
+from tests.console.conftest import apptivo_config_read
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -99,18 +99,7 @@ def test_apptivo_choices_come_from_the_latest_config_read(client, operator, conn
     url = reverse("console:connection-act", args=[connections["apptivo"].pk, "create_customer"])
     html = client.get(url).content.decode()
     assert "not loaded yet" in html and 'hx-trigger="load"' in html  # reads it on opening
-    make_action(
-        connections["apptivo"],
-        "get_config",
-        safe=True,
-        result={
-            "message": "ok",
-            "data": {
-                "statuses": [{"id": "10000", "name": "Active"}],
-                "categories": [{"id": "27792", "name": "SMB"}],
-            },
-        },
-    )
+    apptivo_config_read(connections["apptivo"])
     html = client.get(url).content.decode()
     assert '<option value="10000">Active</option>' in html
     assert '<option value="27792">SMB</option>' in html

@@ -41,8 +41,7 @@ from crmhub.console.acts import act_for
 from crmhub.console.forms.collect import PromptAnswerForm
 from crmhub.console.forms.crmcom import MEDIA
 from crmhub.contacts.models import Contact, SyncRun
-from tests.console.conftest import KIND_SECRETS, KIND_SETTINGS, index, make_action, remote
-from tests.factories import ConnectionFactory
+from tests.console.conftest import apptivo_config_read, make_action
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 # Hypothesis keeps caches on disk: in the git-ignored var/ folder, not in the checkout.
@@ -233,43 +232,10 @@ PROMPT = {
 
 
 @pytest.fixture
-def world(db, operator):  # type: ignore[no-untyped-def]
+def world(db, operator, connections, ann):  # type: ignore[no-untyped-def]
     """One connection per CRM, Ann Lee in each, Apptivo choices, a plan waiting for Ann's answer."""
-    connections = {}
-    for kind in KIND_SETTINGS:
-        connection = ConnectionFactory.build(
-            name=f"Fuzz {kind}", kind=kind, settings=KIND_SETTINGS[kind]
-        )
-        connection.set_secrets(KIND_SECRETS[kind])
-        connection.save()
-        connections[kind] = connection
-    email = "ann.lee@example.com"
-    records = {
-        "allclients": remote("501", "Ann", "Lee", email=email),
-        "apptivo": remote(
-            "9001",
-            "Ann",
-            "Lee",
-            email=email,
-            record_type="customer",
-            raw={"customerId": 9001, "customerName": "Ann Lee", "statusId": 1},
-        ),
-        "collect": remote("debtor:77", "Ann", "Lee", email=email, record_type="debtor"),
-        "crmcom": remote("C-1", "Ann", "Lee", email=email),
-    }
-    contacts = {kind: index(connections[kind], [records[kind]])[0] for kind in records}
-    make_action(
-        connections["apptivo"],
-        "get_config",
-        safe=True,
-        result={
-            "message": "ok",
-            "data": {
-                "statuses": [{"id": "10000", "name": "Active"}],
-                "categories": [{"id": "27792", "name": "SMB"}],
-            },
-        },
-    )
+    contacts = ann
+    apptivo_config_read(connections["apptivo"])
     waiting = make_action(
         connections["collect"],
         "run_plan",
