@@ -84,7 +84,7 @@ def _receive(action_id: int) -> Action | None:
 
 def _poisoned(action: Action) -> None:
     now = timezone.now()
-    Action.objects.filter(pk=action.pk, state=Action.State.QUEUED).update(
+    failed = Action.objects.filter(pk=action.pk, state=Action.State.QUEUED).update(
         state=Action.State.FAILED,
         error=f"Its worker was lost {action.deliveries - 1} times while handling it; "
         "not tried again (a poison message).",
@@ -92,7 +92,8 @@ def _poisoned(action: Action) -> None:
         updated_at=now,
         published_at=None,
     )
-    logger.error("action %s failed as poison after %s deliveries", action.pk, action.deliveries)
+    if failed:  # two copies of the message may arrive at once: one of them fails it
+        logger.error("action %s failed as poison after %s deliveries", action.pk, action.deliveries)
 
 
 def _unpublish(action: Action) -> None:
