@@ -102,12 +102,12 @@ def _application(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         connections.close_all()
 
 
-class _Server(ThreadingMixIn, WSGIServer):
+class ThreadedServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
 
 
-class _QuietHandler(WSGIRequestHandler):
+class QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
@@ -117,7 +117,7 @@ class LedgerRemote:
 
     def __init__(self, port: int = 0) -> None:
         self.server = make_server(
-            "127.0.0.1", port, _application, server_class=_Server, handler_class=_QuietHandler
+            "127.0.0.1", port, _application, server_class=ThreadedServer, handler_class=QuietHandler
         )
         self.port = int(self.server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}/"

@@ -32,10 +32,9 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator
-from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import make_server
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -57,6 +56,7 @@ from crmhub.core import redaction
 from tests.conftest import wait_for
 from tests.dump import broker_dump, database_dump
 from tests.integration.harness import Worker, settle
+from tests.integration.remote import QuietHandler, ThreadedServer
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -213,16 +213,6 @@ EXPECTED_STATE = {
 }
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 class EchoRemote:
     """An AllClients look-alike on 127.0.0.1 that puts the API key it got into its answers."""
 
@@ -230,7 +220,7 @@ class EchoRemote:
         self.received: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self.server = make_server(
-            "127.0.0.1", 0, self._app, server_class=_Server, handler_class=_Quiet
+            "127.0.0.1", 0, self._app, server_class=ThreadedServer, handler_class=QuietHandler
         )
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/2/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
