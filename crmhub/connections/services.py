@@ -49,16 +49,22 @@ def connection_check(*, connection: Connection) -> str:
             connector.close()
     except (errors.ConnectorError, DecryptionError) as exc:
         error = exc
+    if error is not None:
+        logger.info("connection %s check failed: %s", connection.pk, error)
+    fields = health_fields(error)
+    Connection.objects.filter(pk=connection.pk).update(**fields)
+    return str(fields["health"])
+
+
+def health_fields(error: Exception | None) -> dict[str, Any]:
+    """Return the connection fields that record a check's (or a sync's) outcome, now."""
     fields: dict[str, Any] = {"health_checked_at": timezone.now()}
     if error is None:
         fields.update(health=Health.OK, health_error="")
-    else:
-        # A remote may echo the credential in its error text.
+    else:  # a remote may echo the credential in its error text
         message = redaction.redact_text(str(error))[:1000]
         fields.update(health=health_for_error(error), health_error=message)
-        logger.info("connection %s check failed: %s", connection.pk, error)
-    Connection.objects.filter(pk=connection.pk).update(**fields)
-    return str(fields["health"])
+    return fields
 
 
 def connection_save(

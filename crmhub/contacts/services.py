@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from crmhub.connections.models import Connection, Health
+from crmhub.connections.models import Connection
 from crmhub.connectors import errors
 from crmhub.connectors.registry import connector_class, get_connector
 from crmhub.contacts.models import Contact, SyncRun
@@ -282,16 +282,9 @@ def contacts_live_count(*, connection_id: int) -> int:
 
 
 def _health_set(connection_id: int, error: Exception | None) -> None:
-    from crmhub.connections.services import health_for_error
+    from crmhub.connections.services import health_fields
 
-    fields: dict[str, object] = {"health_checked_at": timezone.now()}
-    if error is None:
-        fields.update(health=Health.OK, health_error="")
-    else:
-        fields.update(
-            health=health_for_error(error), health_error=redaction.redact_text(str(error))[:1000]
-        )
-    Connection.objects.filter(pk=connection_id).update(**fields)
+    Connection.objects.filter(pk=connection_id).update(**health_fields(error))
 
 
 def error_text(error: BaseException) -> str:
