@@ -8,18 +8,16 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
+from crmhub.console.forms import database_id
 from crmhub.console.forms.search import ContactSearchForm
 
 MAX_PICKED = 10_000
-#: The largest id a database column holds (a bigger one cannot be bound in a query).
-MAX_ID = 2**63 - 1
 
 
 def _ids(values: list[str], prefix: str) -> list[int]:
     """Return the ids of the picked rows of one kind ("p12": person 12, "c34": contact 34)."""
-    digits = [v[1:] for v in values if v[:1] == prefix and 0 < len(v) - 1 <= len(str(MAX_ID))]
-    found = {int(d) for d in digits if d.isascii() and d.isdigit()}  # int("²") fails
-    return sorted(n for n in found if n <= MAX_ID)[:MAX_PICKED]
+    found = {database_id(v[1:]) for v in values if v[:1] == prefix}
+    return sorted(n for n in found if n is not None)[:MAX_PICKED]
 
 
 @dataclass(frozen=True)

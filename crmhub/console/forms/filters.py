@@ -15,6 +15,7 @@ from crmhub.actions.models import Action
 from crmhub.connections.kinds import KIND_CHOICES
 from crmhub.connections.models import Connection
 from crmhub.console.acts import ACTS
+from crmhub.console.forms import database_id
 
 PAGE_SIZE = 50
 
@@ -35,10 +36,10 @@ def _parse_cursor(value: str) -> tuple[datetime, int] | None:
         moment = datetime.fromisoformat(stamp)
     except ValueError:
         return None
-    # ASCII digits only (int("²") fails) and not absurdly many (int() refuses > 4300 digits)
-    if moment.tzinfo is None or not (pk.isascii() and pk.isdigit()) or len(pk) > 20:
+    number = database_id(pk)
+    if moment.tzinfo is None or number is None:
         return None
-    return moment, int(pk)
+    return moment, number
 
 
 class ActionFilterForm(forms.Form):
