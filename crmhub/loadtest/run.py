@@ -33,6 +33,7 @@ from typing import Any
 
 import requests
 
+from crmhub.contacts.bench.tools import percentile
 from crmhub.loadtest.stack import Stack, postgres_database, redis_flush
 from crmhub.loadtest.users import LOCKED, PAGE_TIMEOUT, Users, classify, login
 
@@ -173,11 +174,7 @@ class LoadResult:
 
     def percentile(self, share: float, values: list[float] | None = None) -> float:
         """Return the ``share`` percentile (nearest rank) of page times (or ``values``)."""
-        ordered = sorted(self.page_ms if values is None else values)
-        if not ordered:
-            return 0.0
-        rank = max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))
-        return ordered[rank]
+        return percentile(self.page_ms if values is None else values, share)
 
     def summary(self) -> str:
         states = ", ".join(f"{state} {n}" for state, n in sorted(self.states.items()))
