@@ -122,9 +122,21 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
 
 
+@functools.lru_cache(maxsize=65_536)
+def _fold_part(part: str) -> str:
+    return fold(part)
+
+
 def words(text: str) -> list[str]:
-    """Return the folded words of ``text`` as the full-text index tokenises them."""
-    return _WORD.findall(fold(text))
+    """Return the folded words of ``text`` as the full-text index tokenises them.
+
+    Text with accents is folded a space-separated part at a time, each part once (names
+    repeat across contacts; folding is per character, so the parts join to the same text).
+    """
+    text = text or ""
+    if text.isascii():
+        return _WORD.findall(text.lower())
+    return _WORD.findall(" ".join(map(_fold_part, text.split(" "))))
 
 
 def query_phone_digits(query: str) -> str | None:

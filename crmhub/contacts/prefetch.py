@@ -1,23 +1,33 @@
-"""Fetch the next pages of a listing while the current one is written.
+"""Fetch the next pages of a listing while the current ones are written.
 
-Network waits and XML/JSON parsing of page n+1 overlap the database writes of page n
-(SQLite and psycopg release the GIL while they work). At most ``depth`` pages wait in
-memory, so a sync stays flat whatever the size of the remote.
+Network waits and XML/JSON parsing of the next pages overlap the database writes of the
+current ones (SQLite and psycopg release the GIL while they work). At most ``depth``
+pages wait in memory, so a sync stays flat whatever the size of the remote.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
 _END = object()
 
 
-def prefetched(items: Iterable[T], *, depth: int = 2) -> Iterator[T]:
-    """Yield the items of ``items``, produced ahead by a thread; its errors are re-raised."""
+def prefetched_batches(
+    items: Iterable[T], *, depth: int = 4, weight: Callable[[T], int] = lambda item: 1,
+    limit: int = 1,
+) -> Iterator[list[T]]:  # fmt: skip
+    """Yield the items of ``items``, produced ahead by a thread, in batches; its errors
+    are re-raised (after the items produced before them).
+
+    A batch is the next item (waited for) and then only the items already produced, while
+    their total ``weight`` stays under ``limit``: a batch never waits for the producer
+    once it has an item, so whoever writes a batch in one transaction never holds it
+    open across a network wait.
+    """
     waiting: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -41,14 +51,34 @@ def prefetched(items: Iterable[T], *, depth: int = 2) -> Iterator[T]:
 
     thread = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
     thread.start()
+    held: tuple[bool, object] | None = None
     try:
         while True:
-            ok, item = waiting.get()
+            ok, item = held if held is not None else waiting.get()
+            held = None
             if not ok:
                 raise item  # type: ignore[misc]
             if item is _END:
                 return
-            yield item  # type: ignore[misc]
+            batch = [item]
+            total = weight(item)  # type: ignore[arg-type]
+            while total < limit:
+                try:
+                    ok, item = waiting.get_nowait()
+                except queue.Empty:
+                    break
+                if not ok or item is _END:
+                    held = (ok, item)
+                    break
+                batch.append(item)
+                total += weight(item)  # type: ignore[arg-type]
+            yield batch  # type: ignore[misc]
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def prefetched(items: Iterable[T], *, depth: int = 2) -> Iterator[T]:
+    """Yield the items of ``items`` one at a time, produced ahead by a thread."""
+    for batch in prefetched_batches(items, depth=depth):
+        yield from batch

@@ -9,19 +9,19 @@ a run killed and started again): it can never duplicate a contact.
 
 from __future__ import annotations
 
-import json
+import functools
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+import orjson
 from django.db import connection as db
 
 from crmhub.connectors.base import RemoteContact
 from crmhub.contacts.models import Contact, ContactKey
-from crmhub.contacts.records import Row, content_hash, row_from_remote
+from crmhub.contacts.records import Row, content_hash, json_dumps, row_from_remote
 
 #: Columns an upsert rewrites when the remote record changed (or came back).
 UPSERT_FIELDS = (
@@ -94,14 +94,30 @@ def _latest(contacts: Iterable[RemoteContact]) -> datetime | None:
     return max(stamps) if stamps else None
 
 
+def _marks(count: int) -> str:
+    """Return ``count`` parameter marks: ``?`` on SQLite (Django's cursor then has nothing
+    to rewrite in a 5,000-mark statement), ``%s`` elsewhere."""
+    return ", ".join(["?" if db.vendor == "sqlite" else "%s"] * count)
+
+
 def _existing(connection_id: int, remote_ids: Sequence[str]) -> dict[str, tuple]:
-    rows = Contact.objects.filter(connection_id=connection_id, remote_id__in=remote_ids)
-    return {
-        row[0]: row[1:]
-        for row in rows.values_list(
-            "remote_id", "pk", "content_hash", "deleted_at", "email_keys", "phone_keys"
-        )
-    }
+    """Return ``remote_id -> (pk, content_hash, deleted_at, email_keys, phone_keys)`` of
+    the page's contacts already in the index (the keys as stored: JSON text or a list)."""
+    if not remote_ids:
+        return {}
+    sql = (
+        "SELECT remote_id, id, content_hash, deleted_at, email_keys, phone_keys "  # noqa: S608
+        f"FROM contacts_contact WHERE connection_id = {_marks(1)} "
+        f"AND remote_id IN ({_marks(len(remote_ids))})"
+    )
+    with db.cursor() as cursor:
+        cursor.execute(sql, [connection_id, *remote_ids])
+        return {row[0]: row[1:] for row in cursor.fetchall()}
+
+
+def _stored_list(value: object) -> list:
+    """Return a JSON list column as read by ``_existing`` (text on SQLite) as a list."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else list(value or [])
 
 
 def _keys_write(rows: Sequence[tuple[int, Row]], *, replace: Sequence[int]) -> None:
@@ -116,58 +132,65 @@ def _keys_write(rows: Sequence[tuple[int, Row]], *, replace: Sequence[int]) -> N
     ]
     if keys:
         with db.cursor() as cursor:
-            _insert_many(cursor, _KEY_INSERT, _KEY_ROW, " ON CONFLICT DO NOTHING", keys)
-
-
-def _json_default(value: object) -> object:
-    """Encode what JSON lacks in a remote record: dates as ISO text, the rest as text."""
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    return str(value)
-
-
-_ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"))
+            _insert_many(cursor, _KEY_INSERT, " ON CONFLICT DO NOTHING", keys)
 
 
 _INSERT_COLUMNS = ("connection_id", "remote_id", "person_id", "matched_by", *UPSERT_FIELDS)
-_ROW = f"({', '.join(['%s'] * len(_INSERT_COLUMNS))})"
 _INSERT = f"INSERT INTO contacts_contact ({', '.join(_INSERT_COLUMNS)}) VALUES "  # noqa: S608
 #: Rows already in the index: the upsert still keys on (connection, remote_id), so a row
 #: a concurrent writer inserted meanwhile is updated, never duplicated.
 _ON_CONFLICT = " ON CONFLICT (connection_id, remote_id) DO UPDATE SET " + ", ".join(
     f"{name} = EXCLUDED.{name}" for name in UPSERT_FIELDS
 )
+_SYNCED = _INSERT_COLUMNS.index("synced_at")
+_SKIP_CONFLICT = " ON CONFLICT (connection_id, remote_id) DO NOTHING"
+_RETURNING = " RETURNING remote_id, id"
 _KEY_INSERT = "INSERT INTO contacts_contactkey (contact_id, type, value) VALUES "
-_KEY_ROW = "(%s, %s, %s)"
-#: Rows per statement: under SQLite's 32,766 parameters (22 columns a contact row).
-_ROWS_PER_STATEMENT = 250
+#: Rows per statement: a page in one (under SQLite's 32,766 parameters: 22 a contact).
+_ROWS_PER_STATEMENT = 1000
+
+
+@functools.lru_cache(maxsize=64)
+def _statement(vendor: str, head: str, tail: str, width: int, count: int) -> str:
+    """Return ``head`` + ``count`` rows of ``width`` marks + ``tail`` (built once)."""
+    row = f"({_marks(width)})"
+    return head + ", ".join([row] * count) + tail
 
 
 def _insert_many(
-    cursor: Any, head: str, row: str, tail: str, rows: Sequence[Sequence[object]]
-) -> None:
-    """Write ``rows`` with one multi-row ``INSERT`` per ``_ROWS_PER_STATEMENT`` rows.
+    cursor: Any, head: str, tail: str, rows: Sequence[Sequence[object]]
+) -> list[tuple]:
+    """Write ``rows`` with one multi-row ``INSERT`` per ``_ROWS_PER_STATEMENT`` rows; return
+    what a ``RETURNING`` ``tail`` returned.
 
     One statement for many rows rather than ``executemany`` (a statement a row): SQLite
     runs the full-text trigger of each row of an ``executemany`` in its own sub-statement,
     and FTS5 writes its pending terms out at each one; in one statement it writes them
     once (about four times less work a contact, see ``manage.py bench``).
     """
+    returned: list[tuple] = []
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        sql = head + ", ".join([row] * len(chunk)) + tail
+        sql = _statement(db.vendor, head, tail, len(chunk[0]), len(chunk))
         cursor.execute(sql, [value for values in chunk for value in values])
+        if tail.endswith(_RETURNING):
+            returned += cursor.fetchall()
+    return returned
 
 
 def _params(connection_id: int, row: Row, synced: object, ops: Any) -> list[object]:
+    """Return the statement values of ``row`` (``_INSERT_COLUMNS`` order)."""
     values = row.values
-    encode = _ENCODER.encode
     emails, phones, email_keys, phone_keys, raw = (
-        encode(values[name]) for name in ("emails", "phones", "email_keys", "phone_keys", "raw")
+        json_dumps(values["emails"]),
+        json_dumps(values["phones"]),
+        json_dumps(values["email_keys"]),
+        json_dumps(values["phone_keys"]),
+        json_dumps(values["raw"]),
     )
     if ops.connection.vendor != "sqlite":  # psycopg: JSON values go as Jsonb
         emails, phones, email_keys, phone_keys, raw = (
-            ops.adapt_json_value(json.loads(text), None)
+            ops.adapt_json_value(orjson.loads(text), None)
             for text in (emails, phones, email_keys, phone_keys, raw)
         )
     return [
@@ -200,67 +223,143 @@ def _datetime(ops: Any, value: datetime | None) -> object:
     return ops.adapt_datetimefield_value(value) if value is not None else None
 
 
-def _upsert(connection_id: int, rows: Sequence[Row], now: datetime, new: set[str]) -> dict:
-    """Write ``rows`` in multi-row statements; return the ids of the ``new`` ones.
+def _upsert(
+    connection_id: int, rows: Sequence[tuple[Row, list[object]]], now: datetime, new: set[str]
+) -> dict:
+    """Write ``rows`` (each with its statement values) in multi-row statements; return the
+    ids of the ``new`` ones.
 
-    New rows take a plain ``INSERT`` (half the cost of an upsert in SQLite); should one
-    appear meanwhile (a zombie worker of a reaped run), the page falls back to the upsert
-    for every row. Plain SQL rather than ``bulk_create``: building 20 model fields per row
+    New rows take an ``INSERT … DO NOTHING`` (half the cost of an upsert in SQLite); one
+    that appeared meanwhile (a zombie worker of a reaped run) returns no id and is then
+    upserted. Plain SQL rather than ``bulk_create``: building 20 model fields per row
     through the ORM cost more than the database write itself (see ``manage.py bench``).
     """
-    ops = db.ops
-    synced = ops.adapt_datetimefield_value(now)
-    inserts = [_params(connection_id, row, synced, ops) for row in rows if row.remote_id in new]
-    updates = [_params(connection_id, row, synced, ops) for row in rows if row.remote_id not in new]
+    synced = db.ops.adapt_datetimefield_value(now)
+    inserts: list[list[object]] = []
+    updates: list[list[object]] = []
+    for row, params in rows:
+        params[_SYNCED] = synced
+        (inserts if row.remote_id in new else updates).append(params)
+    ids: dict[str, int] = {}
     with db.cursor() as cursor:
         if updates:
-            _insert_many(cursor, _INSERT, _ROW, _ON_CONFLICT, updates)
+            _insert_many(cursor, _INSERT, _ON_CONFLICT, updates)
         if inserts:
-            try:
-                with transaction.atomic():
-                    _insert_many(cursor, _INSERT, _ROW, "", inserts)
-            except IntegrityError:
-                _insert_many(cursor, _INSERT, _ROW, _ON_CONFLICT, inserts)
-    if not new:
-        return {}
-    query = Contact.objects.filter(connection_id=connection_id, remote_id__in=list(new))
-    return dict(query.values_list("remote_id", "pk"))
+            ids = dict(_insert_many(cursor, _INSERT, _SKIP_CONFLICT + _RETURNING, inserts))
+            if len(ids) < len(inserts):  # inserted meanwhile by another writer: update them
+                late = [params for params in inserts if params[1] not in ids]
+                ids.update(_insert_many(cursor, _INSERT, _ON_CONFLICT + _RETURNING, late))
+    return ids
+
+
+@dataclass
+class PreparedPage:
+    """One page made ready for writing without the database (``page_prepare``)."""
+
+    #: The page's contacts by remote id (a page repeating an id: the last wins).
+    contacts: dict[str, RemoteContact]
+    hashes: dict[str, str]
+    #: Rows and statement values built ahead (``build``), by remote id.
+    built: dict[str, tuple[Row, list[object]]]
+    latest_update: datetime | None
+
+
+def page_prepare(
+    contacts: Sequence[RemoteContact], *, connection_id: int, country: str, ops: Any,
+    build: bool,
+) -> PreparedPage:  # fmt: skip
+    """Hash the contacts of a page and, with ``build``, build their rows too.
+
+    Pure work, no query: the sync runs it in the thread that fetches the pages, while the
+    database writes the pages before (``ops`` is the writing connection's, for the values).
+    Rows are worth building ahead when most contacts will be written (a first sync);
+    otherwise ``page_apply`` builds only those of the new and changed contacts.
+    """
+    by_id: dict[str, RemoteContact] = {}
+    for contact in contacts:
+        by_id[str(contact.remote_id).strip()[:64]] = contact
+    hashes = {remote_id: content_hash(c, country=country) for remote_id, c in by_id.items()}
+    built = {}
+    if build:
+        for remote_id, contact in by_id.items():
+            row = row_from_remote(contact, country=country, hash_=hashes[remote_id])
+            built[remote_id] = (row, _params(connection_id, row, None, ops))
+    return PreparedPage(
+        contacts=by_id, hashes=hashes, built=built, latest_update=_latest(by_id.values())
+    )
 
 
 def page_apply(
     *,
     connection_id: int,
     country: str,
-    contacts: Sequence[RemoteContact],
     now: datetime,
     seen: SeenSet,
+    contacts: Sequence[RemoteContact] = (),
+    prepared: PreparedPage | None = None,
 ) -> PageOutcome:
-    """Write the new and changed contacts of one page; return the counts.
+    """Write the new and changed contacts of one page (``contacts``, or ``prepared`` by
+    ``page_prepare``); return the counts (see ``pages_apply``). Call inside a transaction.
+    """
+    page = prepared or page_prepare(
+        contacts, connection_id=connection_id, country=country, ops=db.ops, build=False
+    )
+    return pages_apply(
+        connection_id=connection_id, country=country, now=now, seen=seen, pages=[page]
+    )[0]
+
+
+def disjoint_runs(pages: Sequence[PreparedPage]) -> list[list[PreparedPage]]:
+    """Split ``pages`` into runs of consecutive pages that share no remote id."""
+    runs: list[list[PreparedPage]] = []
+    ids: set[str] = set()
+    for page in pages:
+        if not runs or not ids.isdisjoint(page.contacts):
+            runs.append([])
+            ids = set()
+        runs[-1].append(page)
+        ids.update(page.contacts)
+    return runs
+
+
+def pages_apply(
+    *,
+    connection_id: int,
+    country: str,
+    now: datetime,
+    seen: SeenSet,
+    pages: Sequence[PreparedPage],
+) -> list[PageOutcome]:
+    """Write the new and changed contacts of ``pages`` (no remote id in two of them: see
+    ``disjoint_runs``) with one statement of each kind; return each page's counts.
 
     Unchanged contacts (same content hash, not deleted) are not written at all. A contact
     marked deleted that the remote lists again comes back (``deleted_at`` cleared).
     Call inside a transaction.
     """
-    by_id: dict[str, RemoteContact] = {}
-    for contact in contacts:
-        by_id[str(contact.remote_id)[:64]] = contact  # a page repeating an id: the last wins
-    outcome = PageOutcome(latest_update=_latest(by_id.values()))
-    existing = _existing(connection_id, list(by_id))
-    to_write: list[Row] = []
-    for remote_id, contact in by_id.items():
-        hash_ = content_hash(contact, country=country)
-        known = existing.get(remote_id)
-        if known is not None and known[1] == hash_ and known[2] is None:
-            outcome.unchanged += 1
-            outcome.pks.append(known[0])
-            continue
-        to_write.append(row_from_remote(contact, country=country, hash_=hash_))
+    existing = _existing(connection_id, [rid for page in pages for rid in page.contacts])
+    outcomes = [PageOutcome(latest_update=page.latest_update) for page in pages]
+    to_write: list[tuple[Row, list[object]]] = []
+    owners: list[PageOutcome] = []
+    for page, outcome in zip(pages, outcomes, strict=True):
+        for remote_id, hash_ in page.hashes.items():
+            known = existing.get(remote_id)
+            if known is not None and known[1] == hash_ and known[2] is None:
+                outcome.unchanged += 1
+                outcome.pks.append(known[0])
+                continue
+            ready = page.built.get(remote_id)
+            if ready is None:
+                row = row_from_remote(page.contacts[remote_id], country=country, hash_=hash_)
+                ready = (row, _params(connection_id, row, None, db.ops))
+            to_write.append(ready)
+            owners.append(outcome)
     if to_write:
-        new = {row.remote_id for row in to_write if row.remote_id not in existing}
+        new = {row.remote_id for row, _ in to_write if row.remote_id not in existing}
         ids = _upsert(connection_id, to_write, now, new)
         rekeyed: list[tuple[int, Row]] = []
         replace: list[int] = []
-        for row in to_write:
+        for (row, _), outcome in zip(to_write, owners, strict=True):
             known = existing.get(row.remote_id)
             pk = known[0] if known is not None else ids[row.remote_id]
             outcome.pks.append(pk)
@@ -269,16 +368,17 @@ def page_apply(
                 rekeyed.append((pk, row))
                 continue
             outcome.updated += 1
-            if list(known[3] or []) != list(row.email_keys) or list(known[4] or []) != list(
+            if _stored_list(known[3]) != list(row.email_keys) or _stored_list(known[4]) != list(
                 row.phone_keys
             ):
                 rekeyed.append((pk, row))
                 replace.append(pk)
         _keys_write(rekeyed, replace=replace)
-    for pk in outcome.pks:
-        if not seen.add(pk):
-            outcome.repeated += 1
-    return outcome
+    for outcome in outcomes:
+        for pk in outcome.pks:
+            if not seen.add(pk):
+                outcome.repeated += 1
+    return outcomes
 
 
 def live_ids(*, connection_id: int) -> Iterator[int]:

@@ -6,6 +6,8 @@
 * ``Call``: the ledger of every request received, so tests can assert what was sent and
   that no side effect was applied twice. Credentials are never written to it.
 * ``Fault``: what to inject per kind (latency, errors, rate limits, timeouts, bad bodies).
+* ``RecordsVersion``: one row that changes with every change to which records exist (on
+  SQLite, by triggers), so a server can trust what it learnt of them until it changes.
 """
 
 from __future__ import annotations
@@ -94,3 +96,14 @@ class Fault(models.Model):
 
     def __str__(self) -> str:
         return f"faults for {self.kind}"
+
+
+class RecordsVersion(models.Model):
+    """One row whose ``value`` SQLite triggers (migration 0002) set to a new random number
+    on every insert or delete of a record, or update of its ``kind``, ``collection``,
+    ``remote_id`` or ``deleted``, whoever writes. Not kept on PostgreSQL."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"records version {self.value}"

@@ -6,6 +6,8 @@ import random
 
 import phonenumbers
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crmhub.contacts import normalize
 
@@ -74,6 +76,11 @@ def test_words_fold_accents_and_case():
     assert normalize.words("Søren Østergaard-Núñez, O'Brien & Łukasz") == [
         "soren", "ostergaard", "nunez", "o", "brien", "lukasz",
     ]  # fmt: skip
+
+
+@given(st.text(alphabet=st.sampled_from("ae AE\u0301\u0308\u0130\u0131\u00dfø\u01c5\ufb01Дı-'1"), max_size=30))
+def test_words_folded_a_part_at_a_time_are_the_words_of_the_folded_text(text):  # type: ignore[no-untyped-def]
+    assert normalize.words(text) == normalize._WORD.findall(normalize.fold(text))
 
 
 @pytest.mark.parametrize(

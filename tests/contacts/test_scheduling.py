@@ -140,6 +140,7 @@ def test_reaper_fails_a_run_whose_lease_expired(connection):
 @pytest.mark.django_db
 def test_a_zombie_worker_stops_when_its_run_was_reaped(connection, fake_crms, monkeypatch):
     fake_crms["allclients"].contacts = people(1200)
+    monkeypatch.setattr(services, "BATCH_CONTACTS", 1)  # a transaction a page
     run = sync_request(connection=connection)
     guard = services._listing_guard
 
@@ -155,6 +156,29 @@ def test_a_zombie_worker_stops_when_its_run_was_reaped(connection, fake_crms, mo
     assert "lease expired" in result.error
     assert result.pages == 1  # page 2 was rolled back, nothing after it ran
     assert Contact.objects.count() == 500
+
+
+@pytest.mark.django_db
+def test_a_run_reaped_after_its_last_page_is_not_reported_a_success(
+    connection, fake_crms, monkeypatch
+):
+    fake_crms["allclients"].contacts = people(30)
+    sync_request(connection=connection)
+    contacts_sync(run=SyncRun.objects.get())
+    fake_crms["allclients"].contacts = people(10)  # 20 vanish: deletions are due
+    run = sync_request(connection=connection)
+    guard = services._listing_guard
+
+    def listed_then_reaped(run):  # type: ignore[no-untyped-def]
+        guard(run)
+        runs_reap(now=timezone.now() + LEASE + timedelta(seconds=1))
+
+    monkeypatch.setattr(services, "_listing_guard", listed_then_reaped)
+    result = contacts_sync(run=run)
+
+    assert result.state == SyncRun.State.FAILED
+    assert "lease expired" in result.error
+    assert Contact.objects.filter(deleted_at__isnull=False).count() == 0  # not the zombie's
 
 
 @pytest.mark.django_db

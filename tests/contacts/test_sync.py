@@ -248,7 +248,7 @@ def test_an_unexpected_error_fails_the_run_without_secrets(connection, fake_crms
     def boom(**kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("database said s3cr3t-value-123")
 
-    monkeypatch.setattr("crmhub.contacts.services.page_apply", boom)
+    monkeypatch.setattr("crmhub.contacts.services.pages_apply", boom)
     run = sync(connection, mode="full")
 
     assert run.state == SyncRun.State.FAILED
@@ -293,3 +293,27 @@ def test_connection_country_is_the_default_region(make_connection, fake_crms):
     fake_crms["allclients"].contacts = [remote(1, phone="020 7946 0958")]
     sync(gb)
     assert Contact.objects.get(connection=gb).phone_keys == ["+442079460958"]
+
+
+def test_a_contact_another_writer_inserted_meanwhile_is_updated_not_duplicated(
+    connection, monkeypatch
+):
+    from django.db import transaction
+    from django.utils import timezone
+
+    from crmhub.contacts import sync as sync_module
+
+    def apply(contacts):  # type: ignore[no-untyped-def]
+        with transaction.atomic():
+            return sync_module.page_apply(
+                connection_id=connection.pk, country="US", contacts=contacts,
+                now=timezone.now(), seen=sync_module.SeenSet(),
+            )  # fmt: skip
+
+    apply(people(1))  # written by the other writer (a zombie worker, say)
+    monkeypatch.setattr(sync_module, "_existing", lambda connection_id, remote_ids: {})
+    outcome = apply([remote(1, "Later", "Name", email="p1@example.com"), *people(2, start=2)])
+
+    assert Contact.objects.count() == 3
+    assert Contact.objects.get(remote_id="1").first_name == "Later"
+    assert len(set(outcome.pks)) == 3

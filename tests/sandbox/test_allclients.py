@@ -181,13 +181,47 @@ def test_paging_fields_must_be_numeric(api, field):
     assert api.error("GetContacts", **{"pagingsize": 5, field: "ten"}) == f"{field} must be numeric"
 
 
+def _ids(page):  # type: ignore[no-untyped-def]
+    return [row.remote_id for row in page]
+
+
 def test_pages_are_read_with_a_limit_from_the_index():
     sandbox_seed(people=50, kinds=("allclients",), reset=True)
     with CaptureQueriesContext(connections["sandbox"]) as queries:
         page = store.contacts_page(offset=40, size=5)
-    assert [row.remote_id for row in page] == [FIRST + i for i in range(40, 45)]
-    assert len(queries) == 2
-    assert all("LIMIT" in query["sql"] for query in queries)
+    assert _ids(page) == [FIRST + i for i in range(40, 45)]
+    reads = [q["sql"] for q in queries if '"sandbox_record"' in q["sql"]]
+    assert len(reads) == 2
+    assert all("LIMIT" in sql for sql in reads)
+
+
+@pytest.mark.skipif(
+    connections["sandbox"].vendor != "sqlite", reason="the records version is kept on SQLite"
+)
+def test_the_next_page_starts_where_the_last_ended_without_counting_the_offset():
+    sandbox_seed(people=50, kinds=("allclients",), reset=True)
+    store.contacts_page(offset=10, size=5)
+    with CaptureQueriesContext(connections["sandbox"]) as queries:
+        page = store.contacts_page(offset=15, size=5)
+    assert _ids(page) == [FIRST + i for i in range(15, 20)]
+    assert not any("OFFSET" in q["sql"] for q in queries)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda: Record.objects.filter(kind="allclients", remote_id=FIRST + 3).delete(),
+        lambda: Record.objects.filter(kind="allclients", remote_id=FIRST + 3).update(deleted=True),
+        lambda: add_contact(remote_id=FIRST - 1),
+    ],
+    ids=["deleted", "marked deleted", "added before"],
+)
+def test_a_page_after_records_changed_is_counted_again(change):  # type: ignore[no-untyped-def]
+    sandbox_seed(people=50, kinds=("allclients",), reset=True)
+    store.contacts_page(offset=10, size=5)
+    change()
+    live = list(store.rows(store.CONTACT).order_by("remote_id").values_list("remote_id", flat=True))
+    assert _ids(store.contacts_page(offset=15, size=5)) == live[15:20]
 
 
 def test_seed_uses_bulk_inserts_and_is_deterministic():

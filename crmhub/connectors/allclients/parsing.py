@@ -8,6 +8,7 @@ undoes that). A ``<results><error>`` answer (HTTP 200) becomes a typed error her
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -69,18 +70,20 @@ def vendor_error(text: str) -> ConnectorError:
 
 # -- both formats to one shape ---------------------------------------------------------------
 def _local_name(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+    return tag.rsplit("}", 1)[-1] if "}" in tag else tag
 
 
 def _element_value(element: Any) -> Any:
-    children = [child for child in element if isinstance(child.tag, str)]
-    if not children:
+    if not len(element):  # a leaf (the common case: one call, no list built)
         return element.text or ""
     value: dict[str, Any] = {}
     repeated: set[str] = set()
-    for child in children:
-        name = _local_name(child.tag)
-        item = _element_value(child)
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        name = _local_name(tag)
+        item = _element_value(child) if len(child) else child.text or ""
         if name in repeated:
             value[name].append(item)
         elif name in value:
@@ -88,7 +91,7 @@ def _element_value(element: Any) -> Any:
             repeated.add(name)
         else:
             value[name] = item
-    return value
+    return value if value else element.text or ""
 
 
 def _from_xml(body: bytes) -> Any:
@@ -166,6 +169,8 @@ def items(results: Mapping[str, Any], collection: str, item: str) -> list[dict[s
 def text(record: Mapping[str, Any], name: str) -> str:
     """Return field ``name`` of ``record`` as text ("" when absent or not a plain value)."""
     value = record.get(name)
+    if type(value) is str:
+        return value
     if value is None or isinstance(value, dict | list):
         return ""
     if isinstance(value, bool):
@@ -204,6 +209,11 @@ def format_start(moment: datetime, zone: ZoneInfo) -> str:
 
 
 # -- records ---------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=256)
+def _is_phone_field(name: str) -> bool:
+    return _PHONE_FIELD.fullmatch(name) is not None
+
+
 def contact(record: Mapping[str, Any], zone: ZoneInfo) -> RemoteContact:
     """Return one GetContacts record as a ``RemoteContact``."""
     remote_id = (text(record, "id") or text(record, "contactid")).strip()
@@ -214,7 +224,7 @@ def contact(record: Mapping[str, Any], zone: ZoneInfo) -> RemoteContact:
     phones = tuple(
         value
         for name in record
-        if _PHONE_FIELD.fullmatch(name) and (value := text(record, name)).strip()
+        if _is_phone_field(name) and (value := text(record, name)).strip()
     )
     updated = text(record, "editdate") or text(record, "adddate")
     return RemoteContact(
@@ -227,7 +237,7 @@ def contact(record: Mapping[str, Any], zone: ZoneInfo) -> RemoteContact:
         emails=emails,
         phones=phones,
         updated_at=parse_datetime(updated, zone) if updated else None,
-        raw=dict(record),
+        raw=record,
     )
 
 

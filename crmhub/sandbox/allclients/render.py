@@ -41,8 +41,12 @@ def _fill(element: etree._Element, value: str | list[Node]) -> None:
     if isinstance(value, str):
         element.text = value
         return
+    add = etree.SubElement
     for child, grandchildren in value:
-        _fill(etree.SubElement(element, child), grandchildren)
+        if isinstance(grandchildren, str):  # a leaf: no call of its own
+            add(element, child).text = grandchildren
+        else:
+            _fill(add(element, child), grandchildren)
 
 
 def xml_body(nodes: list[Node]) -> bytes:

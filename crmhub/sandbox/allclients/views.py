@@ -9,7 +9,7 @@ the same transaction as its ledger row, so a test can prove it happened at most 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -105,7 +105,7 @@ def _handle(
 
 
 # -- reads -----------------------------------------------------------------------------------
-def contact_nodes(row: Record, zone: ZoneInfo) -> list[Node]:
+def contact_nodes(row: Record | store.ContactRow, zone: ZoneInfo) -> list[Node]:
     """Return one contact's elements; empty fields are left out, as the vendor does."""
     nodes: list[Node] = [("id", str(row.remote_id))]
     for name in CONTACT_FIELDS:
@@ -117,7 +117,7 @@ def contact_nodes(row: Record, zone: ZoneInfo) -> list[Node]:
     return nodes
 
 
-def _contacts(fields: Mapping[str, str]) -> list[Record]:
+def _contacts(fields: Mapping[str, str]) -> Sequence[Record | store.ContactRow]:
     size = rules.number(fields, "pagingsize") or 0
     offset = rules.number(fields, "pagingoffset", default=0) or 0
     contact_id = rules.number(fields, "contactid")
