@@ -49,8 +49,8 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 500
 #: Pages fetched ahead of the writes, and the most contacts written in one transaction
 #: (the pages already fetched, never waiting for the next; see ``_batch_write``).
-PREFETCH_PAGES = 4
-BATCH_CONTACTS = 2_000
+PREFETCH_PAGES = 8
+BATCH_CONTACTS = 4_000
 #: A run's lease: renewed after every page; a run whose lease ran out is reaped.
 LEASE = timedelta(seconds=getattr(settings, "CRMHUB_SYNC_LEASE_SECONDS", 600))
 #: Incremental runs ask again for what changed this long before the last cursor

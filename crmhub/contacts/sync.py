@@ -14,9 +14,11 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import connection as db
 
 from crmhub.connectors.base import RemoteContact
@@ -172,7 +174,7 @@ def _insert_many(
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
         sql = _statement(db.vendor, head, tail, len(chunk[0]), len(chunk))
-        cursor.execute(sql, [value for values in chunk for value in values])
+        cursor.execute(sql, list(chain.from_iterable(chunk)))
         if tail.endswith(_RETURNING):
             returned += cursor.fetchall()
     return returned
@@ -220,7 +222,17 @@ def _params(connection_id: int, row: Row, synced: object, ops: Any) -> list[obje
 
 
 def _datetime(ops: Any, value: datetime | None) -> object:
-    return ops.adapt_datetimefield_value(value) if value is not None else None
+    """Return ``value`` as the database takes it (Django's own adaptation, without its
+    settings lookups on SQLite in UTC: a tenth of a sync's time in the prefetch thread)."""
+    if value is None:
+        return None
+    if ops.connection.vendor == "sqlite" and value.utcoffset() is not None and _utc(ops):
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+    return ops.adapt_datetimefield_value(value)
+
+
+def _utc(ops: Any) -> bool:
+    return settings.USE_TZ and ops.connection.timezone_name == "UTC"
 
 
 def _upsert(

@@ -317,3 +317,21 @@ def test_a_contact_another_writer_inserted_meanwhile_is_updated_not_duplicated(
     assert Contact.objects.count() == 3
     assert Contact.objects.get(remote_id="1").first_name == "Later"
     assert len(set(outcome.pks)) == 3
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2024, 7, 1, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2014, 2, 15, 13, 15, 5).astimezone(UTC).astimezone(
+            __import__("zoneinfo").ZoneInfo("America/Chicago")
+        ),
+    ],
+)
+def test_remote_update_times_are_written_as_django_writes_them(moment):  # type: ignore[no-untyped-def]
+    from django.db import connection as db
+
+    from crmhub.contacts.sync import _datetime
+
+    assert _datetime(db.ops, moment) == db.ops.adapt_datetimefield_value(moment)
