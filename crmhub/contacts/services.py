@@ -14,8 +14,8 @@ from __future__ import annotations
 import gc
 import logging
 import random
-from contextlib import contextmanager
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,8 +36,8 @@ from crmhub.contacts.sync import (
     PreparedPage,
     SeenSet,
     contacts_mark_deleted,
-    missing_ids,
     disjoint_runs,
+    missing_ids,
     page_prepare,
     pages_apply,
 )

@@ -324,9 +324,9 @@ def test_a_contact_another_writer_inserted_meanwhile_is_updated_not_duplicated(
     [
         datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
         datetime(2024, 7, 1, 23, 59, 59, 999999, tzinfo=UTC),
-        datetime(2014, 2, 15, 13, 15, 5).astimezone(UTC).astimezone(
-            __import__("zoneinfo").ZoneInfo("America/Chicago")
-        ),
+        datetime(2014, 2, 15, 13, 15, 5)
+        .astimezone(UTC)
+        .astimezone(__import__("zoneinfo").ZoneInfo("America/Chicago")),
     ],
 )
 def test_remote_update_times_are_written_as_django_writes_them(moment):  # type: ignore[no-untyped-def]

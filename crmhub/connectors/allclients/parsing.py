@@ -222,9 +222,7 @@ def contact(record: Mapping[str, Any], zone: ZoneInfo) -> RemoteContact:
     first, last = text(record, "firstname"), text(record, "lastname")
     emails = tuple(value for name in EMAIL_FIELDS if (value := text(record, name)).strip())
     phones = tuple(
-        value
-        for name in record
-        if _is_phone_field(name) and (value := text(record, name)).strip()
+        value for name in record if _is_phone_field(name) and (value := text(record, name)).strip()
     )
     updated = text(record, "editdate") or text(record, "adddate")
     return RemoteContact(
