@@ -2,7 +2,8 @@
 
 A ``SyncRun`` moves ``queued → running → succeeded | flagged | failed``. The run row is
 committed before its task is queued; the task claims it with a conditional update, holds
-a lease renewed after every page, and writes its counts with each page. At most one run
+a lease renewed with every transaction of pages, and writes its counts with it (pages are
+fetched and prepared ahead by threads; see ``_batch_write``). At most one run
 per connection is queued or running (a partial unique constraint), so a second request
 returns the active run at once. A worker that dies leaves its lease to expire; the reaper
 (``contacts.schedule``, called by the dispatcher) then fails the run, and the next one
@@ -51,7 +52,8 @@ PAGE_SIZE = 500
 #: (the pages already fetched, never waiting for the next; see ``_batch_write``).
 PREFETCH_PAGES = 8
 BATCH_CONTACTS = 4_000
-#: A run's lease: renewed after every page; a run whose lease ran out is reaped.
+#: A run's lease: renewed with every transaction of pages; a run whose lease ran out is
+#: reaped.
 LEASE = timedelta(seconds=getattr(settings, "CRMHUB_SYNC_LEASE_SECONDS", 600))
 #: Incremental runs ask again for what changed this long before the last cursor
 #: (late commits on the remote, clocks a little apart, records sharing a timestamp).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-#: A full pass of a large remote can take a while; the lease, renewed per page, is what
-#: detects a dead worker, not this limit.
+#: A full pass of a large remote can take a while; the lease, renewed as pages are written,
+#: is what detects a dead worker, not this limit.
 SYNC_SOFT_TIME_LIMIT = 3 * 3600
 SYNC_TIME_LIMIT = SYNC_SOFT_TIME_LIMIT + 120
 SYNC_MAX_RETRIES = 4
