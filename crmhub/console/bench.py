@@ -31,6 +31,7 @@ from crmhub.contacts.bench.search import queries_make
 from crmhub.contacts.bench.tools import percentile, remote_from_person
 from crmhub.contacts.matching import persons_match
 from crmhub.contacts.models import Contact, Person, SyncRun
+from crmhub.contacts.search import search_index_compact
 from crmhub.contacts.services import contacts_live_count
 from crmhub.contacts.sync import SeenSet, page_apply
 from crmhub.core import roles
@@ -71,6 +72,7 @@ def index_grow(connections: dict[str, Connection], *, contacts: int) -> None:
         _write(connection, batch, seen)
         contacts_live_count(connection_id=connection.pk)  # as the end of a sync does
     persons_match(full=True)
+    search_index_compact(written=contacts)  # as after the syncs that would have written them
 
 
 def _write(connection: Connection, batch: list, seen: SeenSet) -> None:

@@ -404,14 +404,16 @@ def retry_countdown(error: Exception, attempt: int) -> float:
     return max(float(retry_after or 0), base * random.uniform(0.5, 1.0))
 
 
-def contacts_sync(*, run: SyncRun, final_attempt: bool = True, match: bool = True) -> SyncRun:
+def contacts_sync(
+    *, run: SyncRun, final_attempt: bool = True, match: bool = True, compact: bool = True
+) -> SyncRun:
     """Run a queued sync to its end and return it (already claimed or finished: no-op).
 
     Raises ``SyncRetry`` for a retryable remote failure when this is not the final
     attempt (the run is queued again, counts kept); any other ending is written to the
     run: ``succeeded``, ``flagged`` (a full pass whose deletions look wrong, not applied)
     or ``failed`` with the reason, secrets masked. Then (``match``) the contacts it wrote
-    are matched into people.
+    are matched into people, and (``compact``) a large sync's search index is merged.
     """
     started = timezone.now()
     if not _claim(run, started):
@@ -455,7 +457,20 @@ def contacts_sync(*, run: SyncRun, final_attempt: bool = True, match: bool = Tru
             return run
     if match:
         _match_after(run)
+    if compact:
+        _compact_after(run)
     return run
+
+
+def _compact_after(run: SyncRun) -> None:
+    """Merge the search index after a large sync (``search_index_compact``); a failure
+    is logged, not raised: the index stays correct, only slower."""
+    from crmhub.contacts.search import search_index_compact
+
+    try:
+        search_index_compact(written=run.created + run.updated)
+    except Exception:
+        logger.exception("compacting the search index after sync run %s failed", run.pk)
 
 
 def _match_after(run: SyncRun) -> None:

@@ -60,3 +60,69 @@ def test_the_sqlite_triggers_exist():
         "contacts_contact_fts_update",
         "contacts_contact_fts_delete",
     } <= names
+
+
+def _segments() -> int:
+    """Return how many rows the FTS5 index's segment index holds (one per leaf range of
+    each segment: fewer after a merge)."""
+    with db.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM contacts_contact_fts_idx")
+        return cursor.fetchone()[0]
+
+
+def test_a_large_sync_merges_the_index_and_search_finds_the_same(
+    connection, fake_crms, monkeypatch
+):
+    from crmhub.contacts import search
+    from crmhub.contacts.selectors import contact_search
+
+    monkeypatch.setattr(search, "COMPACT_MIN_WRITTEN", 10**9)  # not merged by the syncs
+    crm = fake_crms["allclients"]
+    for first in range(0, 150, 25):  # six syncs: the index takes six sets of segments
+        crm.contacts = [remote(n, f"Name{n}", "Same") for n in range(first + 25)]
+        sync(connection, mode="full")
+    before = contact_search(query="same", limit=200).rows
+    assert search.search_index_compact(written=150) is False  # under the threshold
+
+    monkeypatch.setattr(search, "COMPACT_MIN_WRITTEN", 100)
+    merged = search.search_index_compact(written=150)
+
+    assert merged is (db.vendor == "sqlite")
+    _check()
+    assert contact_search(query="same", limit=200).rows == before
+    assert len(before) == 150
+
+
+def test_merging_fewer_segments_on_sqlite(connection, fake_crms, monkeypatch):
+    if db.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    from crmhub.contacts import search
+
+    monkeypatch.setattr(search, "COMPACT_MIN_WRITTEN", 10**9)
+    crm = fake_crms["allclients"]
+    for first in range(0, 300, 50):
+        crm.contacts = [remote(n, f"Name{n}") for n in range(first + 50)]
+        sync(connection, mode="full")
+    spread = _segments()
+    monkeypatch.setattr(search, "COMPACT_MIN_WRITTEN", 1)
+    search.search_index_compact(written=1)
+    assert _segments() < spread
+
+
+def test_the_sync_task_merges_after_a_large_sync_and_survives_a_failed_merge(
+    connection, fake_crms, monkeypatch
+):
+    from crmhub.contacts import search
+
+    asked: list[int] = []
+
+    def merge(*, written):  # type: ignore[no-untyped-def]
+        asked.append(written)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(search, "search_index_compact", merge)
+    fake_crms["allclients"].contacts = [remote(n) for n in range(250)]
+    run = sync(connection, mode="full")
+
+    assert asked == [250]
+    assert run.state == "succeeded"

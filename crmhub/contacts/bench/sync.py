@@ -7,6 +7,9 @@ changed; beside them the physical ceiling (a raw ``executemany`` of the same row
 bare SQLite table) and the naive way: the same listing with one ``update_or_create`` per
 contact, timed end to end like the full sync (and its writes alone). ``memory`` runs a
 sync of ``--contacts`` contacts in its own process and reports its peak RSS.
+
+The timed syncs are the sync task's pass (``contacts_sync``) without what follows it:
+person matching and the search index merge, timed on rows of their own.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from crmhub.contacts.bench.tools import Timer, sandbox_connection, sandbox_serve
 from crmhub.contacts.matching import persons_match
 from crmhub.contacts.models import Contact, SyncRun
 from crmhub.contacts.records import row_from_remote
+from crmhub.contacts.search import search_index_compact
 from crmhub.contacts.services import contacts_sync
 from crmhub.core.bench import BenchContext, Row, register
 from crmhub.sandbox.models import Record
@@ -47,7 +51,7 @@ def sync_timed(connection_id: int) -> tuple[SyncRun, float]:
     """Run one full sync of the connection here (no matching); return it and its seconds."""
     run = SyncRun.objects.create(connection_id=connection_id, mode=SyncRun.Mode.FULL)
     with Timer() as timer:
-        run = contacts_sync(run=run, match=False)
+        run = contacts_sync(run=run, match=False, compact=False)
     if run.state != SyncRun.State.SUCCEEDED:
         raise RuntimeError(f"bench sync ended {run.state}: {run.error}")
     return run, timer.seconds
@@ -128,6 +132,8 @@ def sync_section(ctx: BenchContext) -> list[Row]:
         some, some_s = sync_timed(connection.pk)
         with Timer() as match_timer:
             persons_match()
+        with Timer() as compact_timer:
+            search_index_compact(written=full.written)
         ctx.write("sync: the naive way (update_or_create per row) ...")
         naive, naive_writes = _naive(url)
     ceiling = _ceiling(ctx.workdir)
@@ -145,6 +151,7 @@ def sync_section(ctx: BenchContext) -> list[Row]:
         Row("sync", f"sync with 1% changed ({changed})", some.fetched / some_s, "contacts/s"),
         Row("sync", "  rows written by it", some.written, "rows", target=f"{changed}"),
         Row("sync", "person matching after the first sync", match_timer.seconds, "s"),
+        Row("sync", "search index merged after the first sync", compact_timer.seconds, "s"),
     ]  # fmt: skip
 
 
