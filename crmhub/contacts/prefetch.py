@@ -48,6 +48,10 @@ def prefetched_batches(
             put((True, _END))
         except BaseException as exc:  # handed to the consumer, which re-raises it
             put((False, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # a generator: its own threads stop now, not when collected
+                close()
 
     thread = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
     thread.start()

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -189,7 +190,9 @@ class _Pass:
 _COUNTS = ("pages", "fetched", "created", "updated", "unchanged", "expected_total")
 
 
-def _run_write(state: _Pass, run_pages: list[tuple[ContactPage, PreparedPage]]) -> list:
+def _run_write(
+    state: _Pass, run_pages: list[tuple[ContactPage, PreparedPage]]
+) -> list[PageOutcome]:
     """Write pages sharing no remote id, then the run's counts and lease (one statement
     each, inside the batch's transaction); return each page's outcome."""
     run = state.run
@@ -275,11 +278,11 @@ def _listing_guard(run: SyncRun) -> None:
 
 
 def _prepared(
-    state: _Pass, pages: Iterable[ContactPage]
+    state: _Pass, pages: Iterable[ContactPage], ops: Any
 ) -> Iterator[tuple[ContactPage, PreparedPage]]:
     """Yield each page with its hashes (and rows, ``state.build_ahead``): run by the
-    prefetch thread, so this pure work overlaps the database writes of the pages before."""
-    ops = db_connection.ops  # the writing connection's, taken in the writing thread
+    prefetch thread, so this pure work overlaps the database writes of the pages before.
+    ``ops`` is the writing connection's (this thread never opens one)."""
     for page in pages:
         yield page, page_prepare(
             page.contacts, connection_id=state.run.connection_id, country=state.country,
@@ -312,7 +315,8 @@ def _pass_run(run: SyncRun) -> _Pass:
         pages = connector.iter_contact_pages(since=run.since, page_size=PAGE_SIZE)
         with _few_collections():
             for batch in prefetched_batches(
-                _prepared(state, prefetched(pages, depth=2)), depth=PREFETCH_PAGES,
+                _prepared(state, prefetched(pages, depth=2), db_connection.ops),
+                depth=PREFETCH_PAGES,
                 weight=lambda item: len(item[0].contacts), limit=BATCH_CONTACTS,
             ):  # fmt: skip
                 _batch_write(state, batch)

@@ -143,3 +143,17 @@ def test_a_failing_batch_writes_nothing_and_keeps_the_counts_committed(connectio
     assert (run.pages, run.fetched, run.created) == (0, 0, 0)
     run.refresh_from_db()
     assert (run.pages, run.fetched, run.created) == (0, 0, 0)
+
+
+def test_leaving_early_closes_the_items_in_the_producer_thread():
+    closed = threading.Event()
+
+    def items():  # type: ignore[no-untyped-def]
+        try:
+            yield from range(1000)
+        finally:
+            closed.set()
+
+    for _batch in prefetched_batches(items(), depth=2):
+        break
+    assert closed.wait(5)
