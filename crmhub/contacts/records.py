@@ -79,6 +79,11 @@ def content_hash(contact: RemoteContact, *, country: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def remote_key(contact: RemoteContact) -> str:
+    """Return the remote id of ``contact`` as the index keys it."""
+    return str(contact.remote_id).strip()[: _LIMITS["remote_id"]]
+
+
 def row_from_remote(contact: RemoteContact, *, country: str, hash_: str | None = None) -> Row:
     """Return the index row of ``contact``; phones are read with ``country`` as region."""
     emails = [e for e in (raw.strip() for raw in contact.emails if raw) if e]
@@ -112,7 +117,7 @@ def row_from_remote(contact: RemoteContact, *, country: str, hash_: str | None =
         "search_phones": " ".join(dict.fromkeys(phone_words)),
     }
     return Row(
-        remote_id=str(contact.remote_id).strip()[: _LIMITS["remote_id"]],
+        remote_id=remote_key(contact),
         content_hash=hash_ or content_hash(contact, country=country),
         values=values,
         email_keys=tuple(email_keys),

@@ -237,9 +237,7 @@ def _batch_write(state: _Pass, pages: list[tuple[ContactPage, PreparedPage]]) ->
     written: list[tuple[ContactPage, PageOutcome]] = []
     try:
         with transaction.atomic():
-            by_prepared = {id(prepared): page for page, prepared in pages}
-            for run_prepared in disjoint_runs([prepared for _, prepared in pages]):
-                run_pages = [(by_prepared[id(prepared)], prepared) for prepared in run_prepared]
+            for run_pages in disjoint_runs(pages, lambda item: item[1].contacts):
                 outcomes = _run_write(state, run_pages)
                 written += [(page, o) for (page, _), o in zip(run_pages, outcomes, strict=True)]
                 if any(_repeated(page, outcome) for page, outcome in written):

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import functools
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from django.conf import settings
@@ -23,7 +23,7 @@ from django.db import connection as db
 
 from crmhub.connectors.base import RemoteContact
 from crmhub.contacts.models import Contact, ContactKey
-from crmhub.contacts.records import Row, content_hash, json_dumps, row_from_remote
+from crmhub.contacts.records import Row, content_hash, json_dumps, remote_key, row_from_remote
 
 #: Columns an upsert rewrites when the remote record changed (or came back).
 UPSERT_FIELDS = (
@@ -47,6 +47,7 @@ UPSERT_FIELDS = (
     "needs_match",
 )
 _CHUNK = 500
+T = TypeVar("T")
 
 
 class SeenSet:
@@ -276,6 +277,14 @@ class PreparedPage:
     latest_update: datetime | None
 
 
+def _built(
+    contact: RemoteContact, connection_id: int, country: str, hash_: str, ops: Any
+) -> tuple[Row, list[object]]:
+    """Return the index row of ``contact`` and its statement values (``synced_at`` unset)."""
+    row = row_from_remote(contact, country=country, hash_=hash_)
+    return row, _params(connection_id, row, None, ops)
+
+
 def page_prepare(
     contacts: Sequence[RemoteContact], *, connection_id: int, country: str, ops: Any,
     build: bool,
@@ -289,13 +298,12 @@ def page_prepare(
     """
     by_id: dict[str, RemoteContact] = {}
     for contact in contacts:
-        by_id[str(contact.remote_id).strip()[:64]] = contact
+        by_id[remote_key(contact)] = contact
     hashes = {remote_id: content_hash(c, country=country) for remote_id, c in by_id.items()}
     built = {}
     if build:
         for remote_id, contact in by_id.items():
-            row = row_from_remote(contact, country=country, hash_=hashes[remote_id])
-            built[remote_id] = (row, _params(connection_id, row, None, ops))
+            built[remote_id] = _built(contact, connection_id, country, hashes[remote_id], ops)
     return PreparedPage(
         contacts=by_id, hashes=hashes, built=built, latest_update=_latest(by_id.values())
     )
@@ -321,16 +329,19 @@ def page_apply(
     )[0]
 
 
-def disjoint_runs(pages: Sequence[PreparedPage]) -> list[list[PreparedPage]]:
-    """Split ``pages`` into runs of consecutive pages that share no remote id."""
-    runs: list[list[PreparedPage]] = []
+def disjoint_runs(
+    items: Sequence[T], contacts: Callable[[T], Iterable[str]] = lambda page: page.contacts
+) -> list[list[T]]:
+    """Split ``items`` (prepared pages, or what carries them: ``contacts`` gives an item's
+    remote ids) into runs of consecutive items that share no remote id."""
+    runs: list[list[T]] = []
     ids: set[str] = set()
-    for page in pages:
-        if not runs or not ids.isdisjoint(page.contacts):
+    for item in items:
+        if not runs or not ids.isdisjoint(contacts(item)):
             runs.append([])
             ids = set()
-        runs[-1].append(page)
-        ids.update(page.contacts)
+        runs[-1].append(item)
+        ids.update(contacts(item))
     return runs
 
 
@@ -360,10 +371,9 @@ def pages_apply(
                 outcome.unchanged += 1
                 outcome.pks.append(known[0])
                 continue
-            ready = page.built.get(remote_id)
-            if ready is None:
-                row = row_from_remote(page.contacts[remote_id], country=country, hash_=hash_)
-                ready = (row, _params(connection_id, row, None, db.ops))
+            ready = page.built.get(remote_id) or _built(
+                page.contacts[remote_id], connection_id, country, hash_, db.ops
+            )
             to_write.append(ready)
             owners.append(outcome)
     if to_write:
