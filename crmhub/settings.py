@@ -273,6 +273,9 @@ CRMHUB_ACTION_LEASE_SECONDS = float(
 CRMHUB_ACTION_REPUBLISH_SECONDS = float(ENV.get("CRMHUB_ACTION_REPUBLISH_SECONDS", "30"))
 CRMHUB_PROMPT_TIMEOUT_SECONDS = float(ENV.get("CRMHUB_PROMPT_TIMEOUT_SECONDS", "120"))
 CRMHUB_RATE_MAX_WAIT_SECONDS = float(ENV.get("CRMHUB_RATE_MAX_WAIT_SECONDS", "5"))
+# Syncs: a running sync renews its lease with every transaction of pages; past it, the
+# sync's worker is presumed dead and the run is failed (the next one starts over).
+CRMHUB_SYNC_LEASE_SECONDS = float(ENV.get("CRMHUB_SYNC_LEASE_SECONDS", "600"))
 # Retries of retryable failures: first delay (doubling, with jitter, capped by
 # CELERY_RETRY_BACKOFF_MAX) and the most attempts before the action is failed.
 CRMHUB_RETRY_BASE_SECONDS = float(ENV.get("CRMHUB_RETRY_BASE_SECONDS", "1"))

@@ -32,8 +32,8 @@ from crmhub.contacts.bench.tools import percentile, remote_from_person
 from crmhub.contacts.matching import persons_match
 from crmhub.contacts.models import Contact, Person, SyncRun
 from crmhub.contacts.search import search_index_compact
-from crmhub.contacts.services import contacts_live_count
-from crmhub.contacts.sync import SeenSet, page_apply
+from crmhub.contacts.sync.pages import SeenSet, page_apply
+from crmhub.contacts.sync.runs import contacts_live_count
 from crmhub.core import roles
 from crmhub.core.bench import BenchContext, Row, register
 from crmhub.sandbox.people import people_for

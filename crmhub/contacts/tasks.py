@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from crmhub.contacts import services
+from crmhub.contacts.models import SyncRun
+from crmhub.contacts.sync.runs import SyncRetry
+
 #: A full pass of a large remote can take a while; the lease, renewed as pages are written,
 #: is what detects a dead worker, not this limit.
 SYNC_SOFT_TIME_LIMIT = 3 * 3600
@@ -21,9 +25,6 @@ SYNC_MAX_RETRIES = 4
 )
 def contacts_sync(self, run_id: int) -> str | None:  # type: ignore[no-untyped-def]
     """Run sync ``run_id``; retry it later on a retryable remote failure."""
-    from crmhub.contacts import services
-    from crmhub.contacts.models import SyncRun
-
     run = SyncRun.objects.filter(pk=run_id).select_related("connection").first()
     if run is None:
         return None
@@ -31,7 +32,7 @@ def contacts_sync(self, run_id: int) -> str | None:  # type: ignore[no-untyped-d
         run = services.contacts_sync(
             run=run, final_attempt=self.request.retries >= self.max_retries
         )
-    except services.SyncRetry as retry:
+    except SyncRetry as retry:
         raise self.retry(countdown=retry.countdown) from None
     return str(run.state)
 
@@ -44,9 +45,7 @@ def contacts_sync(self, run_id: int) -> str | None:  # type: ignore[no-untyped-d
 )
 def syncs_dispatch() -> int:
     """Reap stuck syncs and queue those that are due (beat runs this)."""
-    from crmhub.contacts.schedule import syncs_dispatch as dispatch
-
-    return len(dispatch())
+    return len(services.syncs_dispatch())
 
 
 @shared_task(

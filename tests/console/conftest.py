@@ -14,7 +14,7 @@ from crmhub.connections.models import Connection
 from crmhub.connectors.base import RemoteContact
 from crmhub.contacts.matching import persons_match
 from crmhub.contacts.models import Contact
-from crmhub.contacts.sync import SeenSet, page_apply
+from crmhub.contacts.sync.pages import SeenSet, page_apply
 from tests.factories import ConnectionFactory
 
 KIND_SETTINGS: dict[str, dict[str, str]] = {

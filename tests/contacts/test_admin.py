@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from crmhub.contacts import services
 from crmhub.contacts.models import Contact, SyncRun
+from crmhub.contacts.sync import runs
 from tests.contacts.conftest import remote
 from tests.contacts.helpers import sync
 
@@ -48,7 +48,7 @@ def test_sync_history_shows_counts_and_errors(admin_client, synced):
 
 
 def test_a_flagged_run_can_be_rerun_with_deletions_allowed(admin_client, synced, monkeypatch):
-    monkeypatch.setattr(services, "run_publish", lambda run_id: None)
+    monkeypatch.setattr(runs, "run_publish", lambda run_id: None)
     flagged = SyncRun.objects.create(connection=synced.connection, mode="full", state="flagged")
     response = admin_client.post(
         reverse("admin:contacts_syncrun_changelist"),

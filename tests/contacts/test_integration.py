@@ -6,7 +6,7 @@ import pytest
 
 from crmhub.connections.models import Connection
 from crmhub.contacts.models import Contact, Person, SyncRun
-from crmhub.contacts.schedule import syncs_dispatch as dispatch
+from crmhub.contacts.services import syncs_dispatch as dispatch
 from crmhub.contacts.tasks import syncs_dispatch
 from crmhub.sandbox.registry import KINDS
 from tests.conftest import wait_for

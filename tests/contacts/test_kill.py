@@ -14,10 +14,11 @@ from django.conf import settings
 from django.db import connection as db
 from django.utils import timezone
 
-from crmhub.contacts import services
 from crmhub.contacts.models import Contact, SyncRun
-from crmhub.contacts.schedule import runs_reap
-from crmhub.contacts.services import LEASE, sync_request
+from crmhub.contacts.services import sync_request
+from crmhub.contacts.sync import runs
+from crmhub.contacts.sync.lease import lease_length
+from crmhub.contacts.sync.schedule import runs_reap
 from tests.conftest import wait_for
 from tests.contacts.helpers import index_of, sync
 from tests.contacts.sync_worker import contacts
@@ -37,7 +38,7 @@ def _database_url() -> str:
 
 
 def test_kill_9_mid_sync_then_the_next_run_completes(make_connection, fake_crms, monkeypatch):
-    monkeypatch.setattr(services, "run_publish", lambda run_id: None)
+    monkeypatch.setattr(runs, "run_publish", lambda run_id: None)
     connection = make_connection("allclients", name="killed")
     run = sync_request(connection=connection)
     env = {**os.environ, "DATABASE_URL": _database_url()}
@@ -67,7 +68,7 @@ def test_kill_9_mid_sync_then_the_next_run_completes(make_connection, fake_crms,
     assert 0 < written < COUNT and written == run.created
 
     assert sync_request(connection=connection).pk == run.pk  # still holds the connection
-    runs_reap(now=timezone.now() + LEASE + timedelta(seconds=1))
+    runs_reap(now=timezone.now() + lease_length() + timedelta(seconds=1))
     run.refresh_from_db()
     assert run.state == SyncRun.State.FAILED
 

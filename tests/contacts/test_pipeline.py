@@ -11,10 +11,10 @@ from django.db import connection as db
 from django.utils import timezone
 
 from crmhub.connectors.base import ContactPage
-from crmhub.contacts import services
 from crmhub.contacts.models import Contact, ContactKey, SyncRun
-from crmhub.contacts.prefetch import prefetched_batches
-from crmhub.contacts.sync import SeenSet, disjoint_runs, page_prepare, pages_apply
+from crmhub.contacts.sync import passes
+from crmhub.contacts.sync.pages import SeenSet, disjoint_runs, page_prepare, pages_apply
+from crmhub.contacts.sync.prefetch import prefetched_batches
 from tests.contacts.conftest import remote
 from tests.contacts.helpers import index_of
 
@@ -121,12 +121,12 @@ def test_rows_built_ahead_are_the_rows_built_on_demand(connection, make_connecti
 @pytest.mark.django_db
 def test_a_failing_batch_writes_nothing_and_keeps_the_counts_committed(connection, monkeypatch):
     run = SyncRun.objects.create(connection=connection, mode="full", state="running")
-    state = services._Pass(run=run, seen=SeenSet(), country="US")
+    state = passes.Pass(run=run, seen=SeenSet(), country="US")
     pages = [
         (ContactPage(contacts=tuple(c)), _prepared(c, connection, build=True))
         for c in (people(1, 5), people(3, 5))  # two runs: the second shares contacts
     ]
-    real = services.pages_apply
+    real = passes.pages_apply
     calls = []
 
     def second_fails(**kwargs):  # type: ignore[no-untyped-def]
@@ -135,9 +135,9 @@ def test_a_failing_batch_writes_nothing_and_keeps_the_counts_committed(connectio
             raise RuntimeError("disk full")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "pages_apply", second_fails)
+    monkeypatch.setattr(passes, "pages_apply", second_fails)
     with pytest.raises(RuntimeError):
-        services._batch_write(state, pages)
+        passes.batch_write(state, pages)
 
     assert Contact.objects.count() == 0
     assert (run.pages, run.fetched, run.created) == (0, 0, 0)

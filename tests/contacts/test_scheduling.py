@@ -10,10 +10,11 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from crmhub.connectors import errors
-from crmhub.contacts import services
 from crmhub.contacts.models import Contact, SyncRun
-from crmhub.contacts.schedule import runs_reap, syncs_dispatch
-from crmhub.contacts.services import LEASE, contacts_sync, sync_request
+from crmhub.contacts.services import contacts_sync, sync_request, syncs_dispatch
+from crmhub.contacts.sync import passes, runs
+from crmhub.contacts.sync.lease import lease_length
+from crmhub.contacts.sync.schedule import runs_reap
 from tests.contacts.conftest import remote
 from tests.contacts.helpers import sync
 
@@ -42,7 +43,7 @@ def test_the_database_refuses_two_active_runs_of_one_connection(connection):
 def test_the_run_is_published_only_after_commit(connection, django_capture_on_commit_callbacks,
                                                 monkeypatch):  # fmt: skip
     published = []
-    monkeypatch.setattr(services, "run_publish", published.append)
+    monkeypatch.setattr(runs, "run_publish", published.append)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         run = sync_request(connection=connection)
         assert published == []
@@ -53,7 +54,7 @@ def test_the_run_is_published_only_after_commit(connection, django_capture_on_co
 
 @pytest.mark.django_db(transaction=True)
 def test_two_requests_at_the_same_moment_make_one_run(connection, monkeypatch):
-    monkeypatch.setattr(services, "run_publish", lambda run_id: None)
+    monkeypatch.setattr(runs, "run_publish", lambda run_id: None)
     barrier = threading.Barrier(2)
     results: list[int] = []
 
@@ -76,7 +77,7 @@ def test_two_requests_at_the_same_moment_make_one_run(connection, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_running_one_run_sync_it_once(connection, fake_crms, monkeypatch):
-    monkeypatch.setattr(services, "run_publish", lambda run_id: None)
+    monkeypatch.setattr(runs, "run_publish", lambda run_id: None)
     fake_crms["allclients"].contacts = people(1200)
     run = sync_request(connection=connection)
     barrier = threading.Barrier(2)
@@ -125,7 +126,7 @@ def test_reaper_fails_a_run_whose_lease_expired(connection):
         connection=ConnectionFactory(name="other"),
         mode="full",
         state="running",
-        lease_until=timezone.now() + LEASE,
+        lease_until=timezone.now() + lease_length(),
     )
 
     assert runs_reap() == 1
@@ -140,16 +141,16 @@ def test_reaper_fails_a_run_whose_lease_expired(connection):
 @pytest.mark.django_db
 def test_a_zombie_worker_stops_when_its_run_was_reaped(connection, fake_crms, monkeypatch):
     fake_crms["allclients"].contacts = people(1200)
-    monkeypatch.setattr(services, "BATCH_CONTACTS", 1)  # a transaction a page
+    monkeypatch.setattr(passes, "BATCH_CONTACTS", 1)  # a transaction a page
     run = sync_request(connection=connection)
-    guard = services._listing_guard
+    guard = passes.listing_guard
 
     def page_written_then_reaped(run):  # type: ignore[no-untyped-def]
         guard(run)
         if run.pages == 1:  # the worker stalled: the reaper gave the run up meanwhile
-            runs_reap(now=timezone.now() + LEASE + timedelta(seconds=1))
+            runs_reap(now=timezone.now() + lease_length() + timedelta(seconds=1))
 
-    monkeypatch.setattr(services, "_listing_guard", page_written_then_reaped)
+    monkeypatch.setattr(passes, "listing_guard", page_written_then_reaped)
     result = contacts_sync(run=run)
 
     assert result.state == SyncRun.State.FAILED
@@ -167,13 +168,13 @@ def test_a_run_reaped_after_its_last_page_is_not_reported_a_success(
     contacts_sync(run=SyncRun.objects.get())
     fake_crms["allclients"].contacts = people(10)  # 20 vanish: deletions are due
     run = sync_request(connection=connection)
-    guard = services._listing_guard
+    guard = passes.listing_guard
 
     def listed_then_reaped(run):  # type: ignore[no-untyped-def]
         guard(run)
-        runs_reap(now=timezone.now() + LEASE + timedelta(seconds=1))
+        runs_reap(now=timezone.now() + lease_length() + timedelta(seconds=1))
 
-    monkeypatch.setattr(services, "_listing_guard", listed_then_reaped)
+    monkeypatch.setattr(passes, "listing_guard", listed_then_reaped)
     result = contacts_sync(run=run)
 
     assert result.state == SyncRun.State.FAILED
@@ -184,7 +185,7 @@ def test_a_run_reaped_after_its_last_page_is_not_reported_a_success(
 @pytest.mark.django_db
 def test_reaper_republishes_a_lost_queued_run_and_gives_up_later(connection, monkeypatch):
     published = []
-    monkeypatch.setattr(services, "run_publish", published.append)
+    monkeypatch.setattr(runs, "run_publish", published.append)
     run = SyncRun.objects.create(connection=connection, mode="full")
     SyncRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=11))
 
@@ -199,7 +200,7 @@ def test_reaper_republishes_a_lost_queued_run_and_gives_up_later(connection, mon
 
 @pytest.mark.django_db
 def test_dispatcher_respects_intervals(make_connection, monkeypatch):
-    monkeypatch.setattr(services, "run_publish", lambda run_id: None)
+    monkeypatch.setattr(runs, "run_publish", lambda run_id: None)
     now = timezone.now()
     due = make_connection("allclients", name="due", sync_interval_minutes=15)
     not_due = make_connection("apptivo", name="not due", sync_interval_minutes=15)
@@ -212,7 +213,7 @@ def test_dispatcher_respects_intervals(make_connection, monkeypatch):
         (busy, 30, "running"),
     ):
         run = SyncRun.objects.create(
-            connection=connection, mode="full", state=state, lease_until=now + LEASE
+            connection=connection, mode="full", state=state, lease_until=now + lease_length()
         )
         SyncRun.objects.filter(pk=run.pk).update(created_at=now - timedelta(minutes=minutes_ago))
 
@@ -231,7 +232,7 @@ def test_a_retryable_failure_queues_the_run_again_with_its_reason(connection, fa
     crm.page_error_at = 1
     run = sync_request(connection=connection)
 
-    with pytest.raises(services.SyncRetry) as retry:
+    with pytest.raises(runs.SyncRetry) as retry:
         contacts_sync(run=run, final_attempt=False)
 
     assert 0 < retry.value.countdown <= 300

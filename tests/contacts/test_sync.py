@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from crmhub.contacts.models import Contact, ContactKey, SyncRun
-from crmhub.contacts.services import INCREMENTAL_OVERLAP
+from crmhub.contacts.sync.runs import INCREMENTAL_OVERLAP
 from tests.contacts.conftest import remote
 from tests.contacts.helpers import counts, index_of, sync
 
@@ -239,8 +239,6 @@ def test_a_looping_listing_is_stopped_and_failed(connection, fake_crms, monkeypa
 
 
 def test_an_unexpected_error_fails_the_run_without_secrets(connection, fake_crms, monkeypatch):
-    from crmhub.contacts import sync as sync_module
-
     connection.set_secrets({"api_key": "s3cr3t-value-123"})
     connection.save()
     fake_crms["allclients"].contacts = people(3)
@@ -248,13 +246,12 @@ def test_an_unexpected_error_fails_the_run_without_secrets(connection, fake_crms
     def boom(**kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("database said s3cr3t-value-123")
 
-    monkeypatch.setattr("crmhub.contacts.services.pages_apply", boom)
+    monkeypatch.setattr("crmhub.contacts.sync.passes.pages_apply", boom)
     run = sync(connection, mode="full")
 
     assert run.state == SyncRun.State.FAILED
     assert "RuntimeError" in run.error
     assert "s3cr3t-value-123" not in run.error
-    assert sync_module  # the module stays importable
 
 
 def test_auth_failure_marks_the_connection(connection, fake_crms, monkeypatch):
@@ -301,17 +298,17 @@ def test_a_contact_another_writer_inserted_meanwhile_is_updated_not_duplicated(
     from django.db import transaction
     from django.utils import timezone
 
-    from crmhub.contacts import sync as sync_module
+    from crmhub.contacts.sync import pages, writer
 
     def apply(contacts):  # type: ignore[no-untyped-def]
         with transaction.atomic():
-            return sync_module.page_apply(
+            return pages.page_apply(
                 connection_id=connection.pk, country="US", contacts=contacts,
-                now=timezone.now(), seen=sync_module.SeenSet(),
+                now=timezone.now(), seen=pages.SeenSet(),
             )  # fmt: skip
 
     apply(people(1))  # written by the other writer (a zombie worker, say)
-    monkeypatch.setattr(sync_module, "_existing", lambda connection_id, remote_ids: {})
+    monkeypatch.setattr(writer, "existing", lambda connection_id, remote_ids: {})
     outcome = apply([remote(1, "Later", "Name", email="p1@example.com"), *people(2, start=2)])
 
     assert Contact.objects.count() == 3
@@ -332,6 +329,6 @@ def test_a_contact_another_writer_inserted_meanwhile_is_updated_not_duplicated(
 def test_remote_update_times_are_written_as_django_writes_them(moment):  # type: ignore[no-untyped-def]
     from django.db import connection as db
 
-    from crmhub.contacts.sync import _datetime
+    from crmhub.contacts.sync.writer import _datetime
 
     assert _datetime(db.ops, moment) == db.ops.adapt_datetimefield_value(moment)

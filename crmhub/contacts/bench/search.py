@@ -26,7 +26,7 @@ from crmhub.contacts.matching import persons_match
 from crmhub.contacts.models import Contact
 from crmhub.contacts.search import search_index_compact
 from crmhub.contacts.selectors import contact_search
-from crmhub.contacts.sync import SeenSet, page_apply
+from crmhub.contacts.sync.pages import SeenSet, page_apply
 from crmhub.core.bench import BenchContext, Row, register
 from crmhub.sandbox.people import COMPANY_WORDS, people_for
 

@@ -30,9 +30,9 @@ from crmhub.contacts.bench import memory_sync
 from crmhub.contacts.bench.tools import Timer, sandbox_connection, sandbox_server
 from crmhub.contacts.matching import persons_match
 from crmhub.contacts.models import Contact, SyncRun
-from crmhub.contacts.records import row_from_remote
 from crmhub.contacts.search import search_index_compact
 from crmhub.contacts.services import contacts_sync
+from crmhub.contacts.sync.rows import row_from_remote
 from crmhub.core.bench import BenchContext, Row, register
 from crmhub.sandbox.models import Record
 from crmhub.sandbox.services import sandbox_seed

@@ -1,6 +1,6 @@
-"""Write one page of a remote listing into the index, and find what a full pass missed.
+"""The statements that write contacts into the index.
 
-Every write is a bulk statement: one ``SELECT`` of the page's existing rows, one upsert
+Every write is a bulk statement: one ``SELECT`` of a page's existing rows, one upsert
 (``INSERT … ON CONFLICT (connection, remote_id) DO UPDATE``) of the new and changed rows
 only, and the ``ContactKey`` rows of the contacts whose keys changed. An upsert keyed on
 the unique ``(connection, remote_id)`` is what makes a page safe to write twice (a retry,
@@ -10,20 +10,17 @@ a run killed and started again): it can never duplicate a contact.
 from __future__ import annotations
 
 import functools
-from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from django.conf import settings
 from django.db import connection as db
 
-from crmhub.connectors.base import RemoteContact
 from crmhub.contacts.models import Contact, ContactKey
-from crmhub.contacts.records import Row, content_hash, json_dumps, remote_key, row_from_remote
+from crmhub.contacts.sync.rows import Row, json_dumps
 
 #: Columns an upsert rewrites when the remote record changed (or came back).
 UPSERT_FIELDS = (
@@ -47,54 +44,6 @@ UPSERT_FIELDS = (
     "needs_match",
 )
 _CHUNK = 500
-T = TypeVar("T")
-
-
-class SeenSet:
-    """The contact ids a pass has seen, one bit each (1,000,000 ids take 125 kB)."""
-
-    def __init__(self) -> None:
-        self._bits = bytearray()
-        self.count = 0
-
-    def add(self, pk: int) -> bool:
-        """Add ``pk``; return whether it was new."""
-        index, bit = pk >> 3, 1 << (pk & 7)
-        if index >= len(self._bits):
-            self._bits.extend(bytes(max(index + 1 - len(self._bits), len(self._bits))))
-        if self._bits[index] & bit:
-            return False
-        self._bits[index] |= bit
-        self.count += 1
-        return True
-
-    def __contains__(self, pk: int) -> bool:
-        index = pk >> 3
-        return index < len(self._bits) and bool(self._bits[index] & (1 << (pk & 7)))
-
-
-@dataclass
-class PageOutcome:
-    """What writing one page did."""
-
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    #: Contacts of the page this pass had already seen on an earlier page.
-    repeated: int = 0
-    latest_update: datetime | None = None
-    pks: list[int] = field(default_factory=list)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)  # a remote without a zone: read as UTC
-    return value
-
-
-def _latest(contacts: Iterable[RemoteContact]) -> datetime | None:
-    stamps = [stamp for c in contacts if (stamp := _aware(c.updated_at)) is not None]
-    return max(stamps) if stamps else None
 
 
 def _marks(count: int) -> str:
@@ -103,7 +52,7 @@ def _marks(count: int) -> str:
     return ", ".join(["?" if db.vendor == "sqlite" else "%s"] * count)
 
 
-def _existing(connection_id: int, remote_ids: Sequence[str]) -> dict[str, tuple]:
+def existing(connection_id: int, remote_ids: Sequence[str]) -> dict[str, tuple]:
     """Return ``remote_id -> (pk, content_hash, deleted_at, email_keys, phone_keys)`` of
     the page's contacts already in the index (the keys as stored: JSON text or a list)."""
     if not remote_ids:
@@ -118,12 +67,12 @@ def _existing(connection_id: int, remote_ids: Sequence[str]) -> dict[str, tuple]
         return {row[0]: row[1:] for row in cursor.fetchall()}
 
 
-def _stored_list(value: object) -> list:
-    """Return a JSON list column as read by ``_existing`` (text on SQLite) as a list."""
+def stored_list(value: object) -> list:
+    """Return a JSON list column as read by ``existing`` (text on SQLite) as a list."""
     return orjson.loads(value) if isinstance(value, str | bytes) else list(value or [])
 
 
-def _keys_write(rows: Sequence[tuple[int, Row]], *, replace: Sequence[int]) -> None:
+def keys_write(rows: Sequence[tuple[int, Row]], *, replace: Sequence[int]) -> None:
     """Replace the ``ContactKey`` rows of ``replace`` and insert those of ``rows``."""
     for start in range(0, len(replace), _CHUNK):
         ContactKey.objects.filter(contact_id__in=replace[start : start + _CHUNK]).delete()
@@ -181,7 +130,7 @@ def _insert_many(
     return returned
 
 
-def _params(connection_id: int, row: Row, synced: object, ops: Any) -> list[object]:
+def statement_values(connection_id: int, row: Row, synced: object, ops: Any) -> list[object]:
     """Return the statement values of ``row`` (``_INSERT_COLUMNS`` order)."""
     values = row.values
     emails, phones, email_keys, phone_keys, raw = (
@@ -236,7 +185,7 @@ def _utc(ops: Any) -> bool:
     return settings.USE_TZ and ops.connection.timezone_name == "UTC"
 
 
-def _upsert(
+def upsert(
     connection_id: int, rows: Sequence[tuple[Row, list[object]]], now: datetime, new: set[str]
 ) -> dict:
     """Write ``rows`` (each with its statement values) in multi-row statements; return the
@@ -265,157 +214,10 @@ def _upsert(
     return ids
 
 
-@dataclass
-class PreparedPage:
-    """One page made ready for writing without the database (``page_prepare``)."""
-
-    #: The page's contacts by remote id (a page repeating an id: the last wins).
-    contacts: dict[str, RemoteContact]
-    hashes: dict[str, str]
-    #: Rows and statement values built ahead (``build``), by remote id.
-    built: dict[str, tuple[Row, list[object]]]
-    latest_update: datetime | None
-
-
-def _built(
-    contact: RemoteContact, connection_id: int, country: str, hash_: str, ops: Any
-) -> tuple[Row, list[object]]:
-    """Return the index row of ``contact`` and its statement values (``synced_at`` unset)."""
-    row = row_from_remote(contact, country=country, hash_=hash_)
-    return row, _params(connection_id, row, None, ops)
-
-
-def page_prepare(
-    contacts: Sequence[RemoteContact], *, connection_id: int, country: str, ops: Any,
-    build: bool,
-) -> PreparedPage:  # fmt: skip
-    """Hash the contacts of a page and, with ``build``, build their rows too.
-
-    Pure work, no query: the sync runs it in the thread that fetches the pages, while the
-    database writes the pages before (``ops`` is the writing connection's, for the values).
-    Rows are worth building ahead when most contacts will be written (a first sync);
-    otherwise ``page_apply`` builds only those of the new and changed contacts.
-    """
-    by_id: dict[str, RemoteContact] = {}
-    for contact in contacts:
-        by_id[remote_key(contact)] = contact
-    hashes = {remote_id: content_hash(c, country=country) for remote_id, c in by_id.items()}
-    built = {}
-    if build:
-        for remote_id, contact in by_id.items():
-            built[remote_id] = _built(contact, connection_id, country, hashes[remote_id], ops)
-    return PreparedPage(
-        contacts=by_id, hashes=hashes, built=built, latest_update=_latest(by_id.values())
-    )
-
-
-def page_apply(
-    *,
-    connection_id: int,
-    country: str,
-    now: datetime,
-    seen: SeenSet,
-    contacts: Sequence[RemoteContact] = (),
-    prepared: PreparedPage | None = None,
-) -> PageOutcome:
-    """Write the new and changed contacts of one page (``contacts``, or ``prepared`` by
-    ``page_prepare``); return the counts (see ``pages_apply``). Call inside a transaction.
-    """
-    page = prepared or page_prepare(
-        contacts, connection_id=connection_id, country=country, ops=db.ops, build=False
-    )
-    return pages_apply(
-        connection_id=connection_id, country=country, now=now, seen=seen, pages=[page]
-    )[0]
-
-
-def disjoint_runs(
-    items: Sequence[T], contacts: Callable[[T], Iterable[str]] = lambda page: page.contacts
-) -> list[list[T]]:
-    """Split ``items`` (prepared pages, or what carries them: ``contacts`` gives an item's
-    remote ids) into runs of consecutive items that share no remote id."""
-    runs: list[list[T]] = []
-    ids: set[str] = set()
-    for item in items:
-        if not runs or not ids.isdisjoint(contacts(item)):
-            runs.append([])
-            ids = set()
-        runs[-1].append(item)
-        ids.update(contacts(item))
-    return runs
-
-
-def pages_apply(
-    *,
-    connection_id: int,
-    country: str,
-    now: datetime,
-    seen: SeenSet,
-    pages: Sequence[PreparedPage],
-) -> list[PageOutcome]:
-    """Write the new and changed contacts of ``pages`` (no remote id in two of them: see
-    ``disjoint_runs``) with one statement of each kind; return each page's counts.
-
-    Unchanged contacts (same content hash, not deleted) are not written at all. A contact
-    marked deleted that the remote lists again comes back (``deleted_at`` cleared).
-    Call inside a transaction.
-    """
-    existing = _existing(connection_id, [rid for page in pages for rid in page.contacts])
-    outcomes = [PageOutcome(latest_update=page.latest_update) for page in pages]
-    to_write: list[tuple[Row, list[object]]] = []
-    owners: list[PageOutcome] = []
-    for page, outcome in zip(pages, outcomes, strict=True):
-        for remote_id, hash_ in page.hashes.items():
-            known = existing.get(remote_id)
-            if known is not None and known[1] == hash_ and known[2] is None:
-                outcome.unchanged += 1
-                outcome.pks.append(known[0])
-                continue
-            ready = page.built.get(remote_id) or _built(
-                page.contacts[remote_id], connection_id, country, hash_, db.ops
-            )
-            to_write.append(ready)
-            owners.append(outcome)
-    if to_write:
-        new = {row.remote_id for row, _ in to_write if row.remote_id not in existing}
-        ids = _upsert(connection_id, to_write, now, new)
-        rekeyed: list[tuple[int, Row]] = []
-        replace: list[int] = []
-        for (row, _), outcome in zip(to_write, owners, strict=True):
-            known = existing.get(row.remote_id)
-            pk = known[0] if known is not None else ids[row.remote_id]
-            outcome.pks.append(pk)
-            if known is None:
-                outcome.created += 1
-                rekeyed.append((pk, row))
-                continue
-            outcome.updated += 1
-            if _stored_list(known[3]) != list(row.email_keys) or _stored_list(known[4]) != list(
-                row.phone_keys
-            ):
-                rekeyed.append((pk, row))
-                replace.append(pk)
-        _keys_write(rekeyed, replace=replace)
-    for outcome in outcomes:
-        for pk in outcome.pks:
-            if not seen.add(pk):
-                outcome.repeated += 1
-    return outcomes
-
-
 def live_ids(*, connection_id: int) -> Iterator[int]:
     """Yield the ids of the connection's contacts not marked deleted, in id order."""
     query = Contact.objects.filter(connection_id=connection_id, deleted_at__isnull=True)
     yield from query.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=5000)
-
-
-def missing_ids(*, connection_id: int, seen: SeenSet) -> array:
-    """Return the ids of live contacts a full pass did not see (8 bytes each)."""
-    missing = array("q")
-    for pk in live_ids(connection_id=connection_id):
-        if pk not in seen:
-            missing.append(pk)
-    return missing
 
 
 def contacts_mark_deleted(*, pks: Sequence[int], now: datetime) -> int:

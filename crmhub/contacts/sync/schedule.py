@@ -1,4 +1,4 @@
-"""Scheduling of syncs: the beat dispatcher and the reaper of stuck runs."""
+"""Scheduling of syncs: the dispatcher (run by beat) and the reaper of stuck runs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from crmhub.connections.models import Connection
-from crmhub.contacts import services
 from crmhub.contacts.models import SyncRun
+from crmhub.contacts.sync import runs
 
 logger = logging.getLogger(__name__)
 
@@ -37,13 +37,13 @@ def runs_reap(*, now: datetime | None = None) -> int:
         error="The sync never started (no worker took it).",
     )
     for run_id in queued.filter(created_at__lt=now - REPUBLISH_AFTER).values_list("pk", flat=True):
-        services.run_publish(run_id)  # the claim makes a second delivery harmless
+        runs.run_publish(run_id)  # the claim makes a second delivery harmless
     if reaped:
         logger.warning("reaped %s sync run(s)", reaped)
     return reaped
 
 
-def syncs_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
+def runs_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
     """Reap stuck runs, then queue a sync of each active connection that is due."""
     now = now or timezone.now()
     runs_reap(now=now)
@@ -58,5 +58,5 @@ def syncs_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
             continue
         interval = timedelta(minutes=connection.sync_interval_minutes)
         if connection.last_requested is None or connection.last_requested + interval <= now:
-            queued.append(services.sync_request(connection=connection, requested_by="schedule"))
+            queued.append(runs.run_request(connection=connection, requested_by="schedule"))
     return queued

@@ -1,0 +1,216 @@
+"""One pass of a sync: stream the remote listing into the index, a batch of pages at a time.
+
+The pages are fetched (``prefetch``) and prepared ahead by threads while the pages before
+them are written; a transaction takes the pages already fetched, up to
+``BATCH_CONTACTS`` contacts, and never waits on the remote (``batch_write``). The run's
+counts and its lease are written with every transaction. A full pass ends by marking
+deleted what it did not see (``full_pass_finish``), unless that looks wrong.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection as db_connection
+from django.db import transaction
+from django.utils import timezone
+
+from crmhub.connectors.base import ContactPage
+from crmhub.connectors.registry import get_connector
+from crmhub.contacts.models import SyncRun
+from crmhub.contacts.sync.lease import lease_renew
+from crmhub.contacts.sync.pages import (
+    PageOutcome,
+    PreparedPage,
+    SeenSet,
+    disjoint_runs,
+    missing_ids,
+    page_prepare,
+    pages_apply,
+)
+from crmhub.contacts.sync.prefetch import prefetched, prefetched_batches
+from crmhub.contacts.sync.writer import contacts_mark_deleted
+
+PAGE_SIZE = 500
+#: Pages fetched ahead of the writes, and the most contacts written in one transaction
+#: (the pages already fetched, never waiting for the next; see ``batch_write``).
+PREFETCH_PAGES = 8
+BATCH_CONTACTS = 4_000
+#: A full pass is not applied as deletions when it would delete more than this share of
+#: at least ``ANOMALY_MIN_LIVE`` live contacts, or returns nothing where there were some.
+ANOMALY_SHARE = 0.5
+ANOMALY_MIN_LIVE = 20
+MAX_PAGES = 200_000
+
+
+class SyncAborted(Exception):
+    """The listing cannot be trusted (a pagination loop, far more rows than announced)."""
+
+
+@dataclass
+class Pass:
+    """What a pass keeps between its batches."""
+
+    run: SyncRun
+    seen: SeenSet
+    country: str
+    latest_update: datetime | None = None
+    #: Whether the prefetch thread builds the rows of the pages ahead (see ``page_prepare``).
+    build_ahead: bool = True
+
+
+_COUNTS = ("pages", "fetched", "created", "updated", "unchanged", "expected_total")
+
+
+def _run_write(state: Pass, run_pages: list[tuple[ContactPage, PreparedPage]]) -> list[PageOutcome]:
+    """Write pages sharing no remote id, then the run's counts and lease (one statement
+    each, inside the batch's transaction); return each page's outcome."""
+    run = state.run
+    now = timezone.now()
+    outcomes = pages_apply(
+        connection_id=run.connection_id, country=state.country, now=now, seen=state.seen,
+        pages=[prepared for _, prepared in run_pages],
+    )  # fmt: skip
+    for (page, _), outcome in zip(run_pages, outcomes, strict=True):
+        run.pages += 1
+        run.fetched += len(page.contacts)
+        run.created += outcome.created
+        run.updated += outcome.updated
+        run.unchanged += outcome.unchanged
+        if page.total is not None:
+            run.expected_total = page.total
+    lease_renew(run, now, **{name: getattr(run, name) for name in _COUNTS})
+    return outcomes
+
+
+def batch_write(state: Pass, pages: list[tuple[ContactPage, PreparedPage]]) -> None:
+    """Write ``pages`` (already fetched) in one transaction, and the run's counts with them.
+
+    One commit for several pages: SQLite writes every index page a commit dirtied (the
+    full-text and key indexes take their rows in no order), so fewer commits write much
+    less; and pages that share no contact are written together, a statement of each kind
+    for all (see ``manage.py bench``). The batch holds only pages already in memory: the
+    transaction never waits on the remote.
+    """
+    run = state.run
+    before = {name: getattr(run, name) for name in _COUNTS}
+    written: list[tuple[ContactPage, PageOutcome]] = []
+    try:
+        with transaction.atomic():
+            for run_pages in disjoint_runs(pages, lambda item: item[1].contacts):
+                outcomes = _run_write(state, run_pages)
+                written += [(page, o) for (page, _), o in zip(run_pages, outcomes, strict=True)]
+                if any(_repeated(page, outcome) for page, outcome in written):
+                    break  # a loop: the pages after it are not written
+    except BaseException:
+        for name, value in before.items():  # the counts stay those of what was committed
+            setattr(run, name, value)
+        raise
+    # Build the rows of the next pages ahead while most contacts are written (a first sync).
+    fetched = sum(len(page.contacts) for page, _ in written)
+    state.build_ahead = 2 * sum(o.created + o.updated for _, o in written) >= fetched
+    for page, outcome in written:
+        if outcome.latest_update and (
+            state.latest_update is None or outcome.latest_update > state.latest_update
+        ):
+            state.latest_update = outcome.latest_update
+        if _repeated(page, outcome):
+            raise SyncAborted(
+                f"The remote returned page {page.number + 1} again (all {len(page.contacts)} "
+                "contacts already seen in this pass): the listing loops, so it was stopped."
+            )
+
+
+def _repeated(page: ContactPage, outcome: PageOutcome) -> bool:
+    """Return whether every contact of ``page`` was already seen in this pass (a loop)."""
+    return bool(page.contacts) and outcome.repeated == len(page.contacts)
+
+
+def listing_guard(run: SyncRun) -> None:
+    """Raise ``SyncAborted`` when the listing runs far past what the remote announced."""
+    limit = max(2 * (run.expected_total or 0), (run.expected_total or 0) + 10 * PAGE_SIZE)
+    if run.pages > MAX_PAGES or (run.expected_total is not None and run.fetched > limit):
+        raise SyncAborted(
+            f"The remote listed {run.fetched} contacts over {run.pages} pages where it "
+            f"announced {run.expected_total}: the listing does not end, so it was stopped."
+        )
+
+
+def _prepared(
+    state: Pass, pages: Iterable[ContactPage], ops: Any
+) -> Iterator[tuple[ContactPage, PreparedPage]]:
+    """Yield each page with its hashes (and rows, ``state.build_ahead``): run by the
+    prefetch thread, so this pure work overlaps the database writes of the pages before.
+    ``ops`` is the writing connection's (this thread never opens one)."""
+    for page in pages:
+        yield page, page_prepare(
+            page.contacts, connection_id=state.run.connection_id, country=state.country,
+            ops=ops, build=state.build_ahead,
+        )  # fmt: skip
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """Run the garbage collector less during a pass (and not over the process's own
+    objects): a pass allocates millions of short-lived containers, each young collection
+    then walks the pages in flight, and full ones the whole process (~7% of a first sync,
+    see ``manage.py bench``). The cycles a pass leaves are few; they wait a little longer."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+def pass_run(run: SyncRun) -> Pass:
+    """Stream the remote listing into the index, page by page."""
+    connection = run.connection
+    connector = get_connector(connection.spec())
+    state = Pass(run=run, seen=SeenSet(), country=connection.country)
+    try:
+        pages = connector.iter_contact_pages(since=run.since, page_size=PAGE_SIZE)
+        with _few_collections():
+            for batch in prefetched_batches(
+                _prepared(state, prefetched(pages, depth=2), db_connection.ops),
+                depth=PREFETCH_PAGES,
+                weight=lambda item: len(item[0].contacts), limit=BATCH_CONTACTS,
+            ):  # fmt: skip
+                batch_write(state, batch)
+                listing_guard(run)
+    finally:
+        connector.close()
+    return state
+
+
+def full_pass_finish(run: SyncRun, state: Pass, now: datetime) -> tuple[str, str]:
+    """Apply (or hold back) the deletions of a complete full pass; return state and note."""
+    missing = missing_ids(connection_id=run.connection_id, seen=state.seen)
+    run.missing = len(missing)
+    live = run.live_before or 0
+    reason = ""
+    if run.expected_total is not None and state.seen.count < run.expected_total:
+        reason = (
+            f"the remote announced {run.expected_total} contacts but listed "
+            f"{state.seen.count} distinct ones"
+        )
+    elif live >= ANOMALY_MIN_LIVE and run.fetched == 0:
+        reason = f"the remote listed no contact where the index had {live}"
+    elif live >= ANOMALY_MIN_LIVE and len(missing) > live * ANOMALY_SHARE:
+        reason = f"{len(missing)} of {live} contacts ({len(missing) * 100 // live}%) vanished"
+    if reason and not run.allow_mass_deletion:
+        return SyncRun.State.FLAGGED, (
+            f"Deletions not applied: {reason}. Check the remote; if it is right, run a "
+            "full sync with deletions allowed."
+        )
+    with transaction.atomic():
+        lease_renew(run, now)
+        run.deleted = contacts_mark_deleted(pks=missing, now=now)
+    return SyncRun.State.SUCCEEDED, ""
