@@ -12,18 +12,19 @@ from __future__ import annotations
 import os
 
 from a2wsgi import WSGIMiddleware
+from a2wsgi.asgi_typing import Receive, Scope, Send
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmhub.settings")
 http_application = WSGIMiddleware(
-    get_wsgi_application(),  # type: ignore[arg-type]
+    get_wsgi_application(),  # type: ignore[arg-type]  # WSGI typed two ways (dict vs TypedDict)
     workers=int(os.environ.get("CRMHUB_WEB_THREADS", "16")),
 )
 
 from django.conf import settings  # noqa: E402 - settings need Django set up first
 
 
-async def application(scope, receive, send):  # type: ignore[no-untyped-def]
+async def application(scope: Scope, receive: Receive, send: Send) -> None:
     """Route Web Socket connections to the sandbox; everything else to Django."""
     if scope["type"] == "websocket":
         if settings.CRMHUB_SANDBOX:
@@ -34,10 +35,8 @@ async def application(scope, receive, send):  # type: ignore[no-untyped-def]
         await send({"type": "websocket.close", "code": 4404})
         return
     if scope["type"] == "lifespan":
-        message = await receive()
-        while message["type"] != "lifespan.shutdown":
-            await send({"type": message["type"] + ".complete"})
-            message = await receive()
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})
         return
     await http_application(scope, receive, send)

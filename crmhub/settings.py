@@ -105,7 +105,7 @@ SQLITE_OPTIONS = {
 }
 
 
-def _database(url: str, test_name: str) -> dict:
+def _database(url: str, test_name: str) -> dj_database_url.DBConfig:
     config = dj_database_url.parse(url, conn_max_age=0)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = dict(SQLITE_OPTIONS)

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,7 +42,7 @@ SECTION = "fanout"
 
 
 def _option(context: BenchContext, name: str, default: float) -> float:
-    return float(context.options.get(f"fanout_{name}", default))  # type: ignore[arg-type]
+    return float(str(context.options.get(f"fanout_{name}", default)))
 
 
 def _index_contacts(connection: Connection) -> list[int]:
@@ -130,7 +130,7 @@ def _workers(count: int, concurrency: int, workdir: Path) -> Iterator[list[int]]
             log.close()
 
 
-def _wait_done(batch: Batch, *, timeout: float, write: object) -> int:
+def _wait_done(batch: Batch, *, timeout: float, write: Callable[[str], None]) -> int:
     """Wait until no action of ``batch`` is left to do; return how many still are."""
     open_states = (Action.State.QUEUED, Action.State.SENDING, Action.State.NEEDS_INPUT)
     deadline = time.monotonic() + timeout
@@ -140,7 +140,7 @@ def _wait_done(batch: Batch, *, timeout: float, write: object) -> int:
         if not left or time.monotonic() > deadline:
             return left
         if time.monotonic() - last_report > 10:
-            write(f"fanout: {left} actions left")  # type: ignore[operator]
+            write(f"fanout: {left} actions left")
             last_report = time.monotonic()
         time.sleep(0.5)
 
@@ -195,6 +195,7 @@ def _rows(batch: Batch, *, rate: float, left: int, broker: str) -> list[Row]:
     latencies = [
         (finished - created).total_seconds()
         for created, finished in done.values_list("created_at", "finished_at")
+        if finished is not None  # set on every succeeded action
     ]
     ideal = [index / rate for index in range(1, batch.size + 1)]
     applied = Counter(Call.objects.filter(kind=KIND, applied=True).values_list("effect", flat=True))

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from crmhub.connections import services
 from crmhub.connections.forms import COMMON_FIELDS, ConnectionForm
 from crmhub.connections.kinds import KINDS
 from crmhub.connections.models import Connection
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
 
 
 @admin.register(Connection)
@@ -46,7 +49,9 @@ class ConnectionAdmin(admin.ModelAdmin):
         names = obj.secret_names_set() if obj.pk else []
         return ", ".join(f"{name}: set" for name in names) or "none set"
 
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None):  # type: ignore[no-untyped-def]
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
         """Ask for the kind first: each kind has its own settings and credentials."""
         if not self.has_add_permission(request):
             raise PermissionDenied
@@ -74,7 +79,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         kwargs["fields"] = COMMON_FIELDS
         base = super().get_form(request, obj, change=change, **kwargs)
 
-        class BoundForm(base):  # type: ignore[valid-type, misc]
+        class BoundForm(base):  # type: ignore[valid-type, misc]  # a class Django builds at run time
             def __init__(self, *args: Any, **inner: Any) -> None:
                 super().__init__(
                     *args,
@@ -85,9 +90,9 @@ class ConnectionAdmin(admin.ModelAdmin):
 
         return BoundForm
 
-    def get_fieldsets(self, request: HttpRequest, obj: Connection | None = None):  # type: ignore[no-untyped-def]
+    def get_fieldsets(self, request: HttpRequest, obj: Connection | None = None) -> _FieldsetSpec:
         form = self.get_form(request, obj)(instance=obj)
-        kind_fields = [name for name in form.fields if name.startswith(("setting_", "secret_"))]
+        kind_fields = tuple(n for n in form.fields if n.startswith(("setting_", "secret_")))
         return [
             (None, {"fields": ["name", "kind", "base_url", "is_active"]}),
             (f"{form.kind_info.label} settings and credentials", {"fields": kind_fields}),

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.db import models
 
-from crmhub.connections.kinds import KIND_CHOICES, KINDS
+from crmhub.connections.kinds import KIND_CHOICES, KINDS, Kind
 from crmhub.connectors.base import ConnectionSpec
 from crmhub.core import crypto, redaction
 
@@ -20,8 +20,6 @@ class Health(models.TextChoices):
 
 class Connection(models.Model):
     """One account on a remote CRM, with its credentials encrypted at rest."""
-
-    Kind = models.TextChoices("Kind", KIND_CHOICES)  # type: ignore[misc]
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100, unique=True)
@@ -94,7 +92,7 @@ class Connection(models.Model):
 
     # -- connector ---------------------------------------------------------------------------
     @property
-    def kind_info(self):  # type: ignore[no-untyped-def]
+    def kind_info(self) -> Kind:
         return KINDS[self.kind]
 
     def spec(self) -> ConnectionSpec:

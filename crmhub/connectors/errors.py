@@ -9,6 +9,7 @@ decides whether a call that changes remote state may be retried (never, if it ma
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 
 class ConnectorError(Exception):
@@ -51,8 +52,8 @@ class RateLimited(ConnectorError):
     retryable = True
     request_sent = False
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
         self.retry_after = retry_after
 
 

@@ -122,7 +122,7 @@ def _actions_write(rows: list[Action]) -> None:
     valid = dict(Contact.objects.filter(pk__in=[r.contact_id for r in rows])
                  .values_list("pk", "connection_id"))  # fmt: skip
     for row in rows:
-        if valid.get(row.contact_id) != row.connection_id:
+        if row.contact_id is None or valid.get(row.contact_id) != row.connection_id:
             row.contact_id = None
     Action.objects.bulk_create(rows, batch_size=1_000)
 

@@ -10,6 +10,13 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 from django_htmx.http import HttpResponseStopPolling
+from django_htmx.middleware import HtmxDetails
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as the console's views get it: django-htmx's middleware adds ``htmx``."""
+
+    htmx: HtmxDetails
 
 
 def render_page(

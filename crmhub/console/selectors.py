@@ -319,8 +319,10 @@ def person_contacts(*, person: Person | None = None, contact: Contact | None = N
     """Return the records of a person (or the lone ``contact``), by CRM then record type."""
     if person is not None:
         records = Contact.objects.filter(person=person)
+    elif contact is not None:
+        records = Contact.objects.filter(pk=contact.pk)
     else:
-        records = Contact.objects.filter(pk=contact.pk if contact else None)
+        records = Contact.objects.none()
     return list(
         records.select_related("connection").order_by(
             "deleted_at", "connection__kind", "connection__name", "record_type", "pk"

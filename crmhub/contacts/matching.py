@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.db import connection as default_connection
@@ -127,7 +127,7 @@ def _link_rows(graph: _Graph, rows: Iterable[tuple[str, str, int, int]]) -> None
 
 
 # -- building the graph -------------------------------------------------------------------
-def _graph_incremental(marked: list[tuple[int, int | None, str]]) -> _Graph | None:
+def _graph_incremental(marked: Sequence[tuple[int, int | None, str]]) -> _Graph | None:
     """Return the graph of the components the marked contacts touch (None: too large)."""
     graph = _Graph()
     persons: set[int] = set()
@@ -155,8 +155,8 @@ def _graph_incremental(marked: list[tuple[int, int | None, str]]) -> _Graph | No
                     new_keys.add(key)
         known_keys |= new_keys
         for chunk in _chunks(new_keys):
-            rows = ContactKey.objects.filter(_keys_q(chunk), contact__deleted_at__isnull=True)
-            for kind, value, pk, connection_id, person_id, matched_by in rows.values_list(
+            keys = ContactKey.objects.filter(_keys_q(chunk), contact__deleted_at__isnull=True)
+            for kind, value, pk, connection_id, person_id, matched_by in keys.values_list(
                 "type",
                 "value",
                 "contact_id",
@@ -236,7 +236,7 @@ def _evidence(graph: _Graph, pk: int) -> str:
 
 
 def _display_name(rows: list[tuple[str, str, str, str]]) -> str:
-    names = Counter()
+    names: Counter[str] = Counter()
     for first, last, full, company in rows:
         name = (full or f"{first} {last}").strip() or company
         if name:
@@ -251,10 +251,10 @@ def persons_name(*, person_ids: Iterable[int]) -> None:
     for chunk in _chunks(person_ids):
         rows: dict[int, list[tuple[str, str, str, str]]] = defaultdict(list)
         query = Contact.objects.filter(person_id__in=chunk, deleted_at__isnull=True)
-        for person_id, *name in query.values_list(
+        for person_id, first, last, full, company in query.values_list(
             "person_id", "first_name", "last_name", "full_name", "company"
         ):
-            rows[person_id].append(tuple(name))  # type: ignore[arg-type]
+            rows[person_id].append((first, last, full, company))
         now = default_connection.ops.adapt_datetimefield_value(timezone.now())
         with default_connection.cursor() as cursor:
             cursor.executemany(
@@ -284,7 +284,7 @@ def _apply(graph: _Graph, result: MatchResult, *, marked: set[int] | None) -> No
     for chunk in _chunks(gone):
         result.persons_deleted += Person.objects.filter(pk__in=chunk).delete()[0]
     if marked is None:
-        touched = kept
+        touched = set(kept)
     else:
         touched |= {targets[pk][0] for pk in marked}
     persons_name(person_ids=sorted(pid for pid in touched if pid and pid in kept))

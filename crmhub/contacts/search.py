@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection as db
 
@@ -27,6 +28,8 @@ from crmhub.contacts import normalize
 TIER_EXACT, TIER_NAME_WORD, TIER_NAME_PREFIX, TIER_ANY_PREFIX, TIER_FUZZY = range(5)
 TIER_BROWSE = 9
 MAX_TERMS = 8
+# The values bound to a statement's placeholders, as a database cursor takes them.
+Params = list[Any]
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,9 @@ def tier_of(plan: Plan, *, names: str, other: str, phones: str, email_keys: Sequ
 
 
 # -- SQL -------------------------------------------------------------------------------------
-def _filters_sql(filters: Filters) -> tuple[str, list[object]]:
-    clauses, params = [], []
+def _filters_sql(filters: Filters) -> tuple[str, Params]:
+    clauses: list[str] = []
+    params: Params = []
     if not filters.include_deleted:
         clauses.append("c.deleted_at IS NULL")
     if filters.connection_ids:
@@ -142,10 +146,10 @@ def _ts(terms: Sequence[str], *, weight: str = "", prefix: bool) -> str:
     return "(" + " & ".join(f"'{term}'{suffix}" for term in terms) + ")"
 
 
-def _postgres_tiers(plan: Plan) -> list[tuple[int, str, list[object]]]:
+def _postgres_tiers(plan: Plan) -> list[tuple[int, str, Params]]:
     """Return (tier, SQL condition, params) over the generated ``search_vector``."""
     match = "c.search_vector @@ to_tsquery('simple', %s)"
-    tiers: list[tuple[int, str, list[object]]] = []
+    tiers: list[tuple[int, str, Params]] = []
     if plan.phone:
         tiers.append((TIER_EXACT, match, [_ts([plan.phone], weight="C", prefix=False)]))
     if plan.terms:
@@ -178,9 +182,9 @@ def candidates(
     page). At most one statement per tier, whatever the data.
     """
     filter_sql, filter_params = _filters_sql(filters)
-    parts: list[tuple[int, str, list[object]]] = []
+    parts: list[tuple[int, str, Params]] = []
 
-    def add(tier: int, source: str, order: str, where: str, where_params: list[object]) -> None:
+    def add(tier: int, source: str, order: str, where: str, where_params: Params) -> None:
         """Add one tier's sub-query; ``order`` is the id column its index walks in order
         (ordering by another alias of it makes SQLite sort every match first)."""
         if after is not None and tier < after[0]:
@@ -217,9 +221,9 @@ def candidates(
     return _run(parts, limit)
 
 
-def _run(parts: list[tuple[int, str, list[object]]], limit: int) -> list[list[Candidate]]:
+def _run(parts: list[tuple[int, str, Params]], limit: int) -> list[list[Candidate]]:
     """Run the tiers' sub-queries best tier first (the exact tier's two in one statement)."""
-    by_tier: dict[int, list[tuple[str, list[object]]]] = {}
+    by_tier: dict[int, list[tuple[str, Params]]] = {}
     for tier, sql, params in parts:
         by_tier.setdefault(tier, []).append((sql, params))
     groups: list[list[Candidate]] = []

@@ -179,9 +179,9 @@ def contact_search(
         return SearchPage(rows=(), next_after=None)
     by_pk = _rows_fetch(ordered, filters, limit + SLACK_GROUPS)
     siblings: dict[int, list[Contact]] = {}
-    for contact in by_pk.values():
-        if contact.person_id:
-            siblings.setdefault(contact.person_id, []).append(contact)
+    for member in by_pk.values():
+        if member.person_id:
+            siblings.setdefault(member.person_id, []).append(member)
     rows: list[SearchRow] = []
     shown: set[tuple[str, int]] = set()
     last: tuple[int, int] | None = None

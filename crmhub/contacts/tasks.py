@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from crmhub.contacts import services
 from crmhub.contacts.models import SyncRun
@@ -23,14 +23,14 @@ SYNC_MAX_RETRIES = 4
     soft_time_limit=SYNC_SOFT_TIME_LIMIT,
     time_limit=SYNC_TIME_LIMIT,
 )
-def contacts_sync(self, run_id: int) -> str | None:  # type: ignore[no-untyped-def]
+def contacts_sync(self: Task[..., str | None], run_id: int) -> str | None:
     """Run sync ``run_id``; retry it later on a retryable remote failure."""
     run = SyncRun.objects.filter(pk=run_id).select_related("connection").first()
     if run is None:
         return None
     try:
         run = services.contacts_sync(
-            run=run, final_attempt=self.request.retries >= self.max_retries
+            run=run, final_attempt=self.request.retries >= (self.max_retries or 0)
         )
     except SyncRetry as retry:
         raise self.retry(countdown=retry.countdown) from None

@@ -38,7 +38,7 @@ class Row:
             self.baseline / self.value
             if self.unit in ("ms", "s", "MB")
             else self.value / self.baseline
-        )  # type: ignore[operator]
+        )
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -52,7 +52,7 @@ def read_mode(env: Mapping[str, str]) -> str:
     return mode
 
 
-def _generated(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+def _generated(path: Path, make: Callable[[], str]) -> str:
     """Return the secret stored at ``path``, creating it (mode 0600) on first use."""
     if path.exists():
         return path.read_text().strip()

@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import ItemsView, Iterable, Mapping
+from types import FrameType
 from typing import Any
 
+from django.http import HttpRequest
+from django.utils.safestring import SafeString, mark_safe
 from django.views.debug import ExceptionReporter as DjangoExceptionReporter
 from django.views.debug import SafeExceptionReporterFilter
 
@@ -122,7 +125,7 @@ class ExceptionReporterFilter(SafeExceptionReporterFilter):
         flags=re.IGNORECASE,
     )
 
-    def get_post_parameters(self, request):  # type: ignore[no-untyped-def]
+    def get_post_parameters(self, request: HttpRequest | None) -> dict[str, Any]:
         params = super().get_post_parameters(request)
         if not params:
             return params
@@ -131,17 +134,19 @@ class ExceptionReporterFilter(SafeExceptionReporterFilter):
             cleaned[key] = MASK if SECRET_NAME.search(key) else redact_text(str(cleaned[key]))
         return cleaned
 
-    def cleanse_special_types(self, request, value):  # type: ignore[no-untyped-def]
+    def cleanse_special_types(self, request: HttpRequest | None, value: Any) -> Any:
         value = super().cleanse_special_types(request, value)
         if isinstance(value, str):
             return redact_text(value)
         return value
 
-    def get_traceback_frame_variables(self, request, tb_frame):  # type: ignore[no-untyped-def]
+    def get_traceback_frame_variables(
+        self, request: HttpRequest | None, tb_frame: FrameType
+    ) -> ItemsView[str, Any]:
         variables = super().get_traceback_frame_variables(request, tb_frame)
-        return [(name, redact_value(value)) for name, value in variables]
+        return {name: redact_value(value) for name, value in variables}.items()
 
-    def get_safe_request_meta(self, request):  # type: ignore[no-untyped-def]
+    def get_safe_request_meta(self, request: HttpRequest) -> dict[str, Any]:
         meta = super().get_safe_request_meta(request)
         return {key: redact_text(str(value)) for key, value in meta.items()}
 
@@ -166,8 +171,9 @@ class ExceptionReporter(DjangoExceptionReporter):
                 data[name] = redact_text(str(data[name]))
         return data
 
-    def get_traceback_html(self) -> str:
-        return redact_text(super().get_traceback_html())
+    # Django's rendered report stays safe when secrets in it become the plain-text MASK.
+    def get_traceback_html(self) -> SafeString:
+        return mark_safe(redact_text(super().get_traceback_html()))  # noqa: S308
 
-    def get_traceback_text(self) -> str:
-        return redact_text(super().get_traceback_text())
+    def get_traceback_text(self) -> SafeString:
+        return mark_safe(redact_text(super().get_traceback_text()))  # noqa: S308

@@ -7,6 +7,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractUser, AnonymousUser
+
 VIEWER = "viewer"
 OPERATOR = "operator"
 ADMIN = "admin"
@@ -45,13 +50,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
-def can_view(user) -> bool:  # type: ignore[no-untyped-def]
+def can_view(user: AbstractUser | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.has_perm("contacts.view_contact"))
 
 
-def can_act(user) -> bool:  # type: ignore[no-untyped-def]
+def can_act(user: AbstractUser | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.has_perm("actions.run_action"))
 
 
-def can_manage_connections(user) -> bool:  # type: ignore[no-untyped-def]
+def can_manage_connections(user: AbstractUser | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.has_perm("connections.manage_connection"))

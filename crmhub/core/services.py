@@ -15,7 +15,7 @@ def roles_ensure(**_: Any) -> None:
     so a new permission in ``ROLE_PERMISSIONS`` reaches existing installs.
     """
     for role, names in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
+        group, _created = Group.objects.get_or_create(name=role)
         query = Q()
         for name in names:
             app_label, codename = name.split(".", 1)

@@ -10,6 +10,7 @@ client sends back here. Closing the socket cancels any prompt waiting on it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from crmhub.sandbox.collect import WEBSOCKET_PATH, sockets
@@ -17,7 +18,7 @@ from crmhub.sandbox.collect import WEBSOCKET_PATH, sockets
 NOT_FOUND = 4404
 
 
-async def websocket_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def websocket_app(scope: Mapping[str, Any], receive: Any, send: Any) -> None:
     """Serve one Web Socket connection."""
     first = await receive()
     if first["type"] != "websocket.connect":

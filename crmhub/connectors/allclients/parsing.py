@@ -96,8 +96,9 @@ def _element_value(element: Any) -> Any:
 
 def _from_xml(body: bytes) -> Any:
     root = xml.parse(body)
-    if _local_name(str(root.tag)) != "results":
-        raise BadResponse(f"The XML answer's root is <{root.tag}>, not <results>.")
+    tag = str(root.tag)  # a parsed document's root element is named by a str
+    if _local_name(tag) != "results":
+        raise BadResponse(f"The XML answer's root is <{tag}>, not <results>.")
     return _element_value(root)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -29,10 +29,10 @@ class CustomerFields(ActForm):
     def setup(self) -> None:
         config = self.extra.get("config") or {}
         self.has_config = bool(config)
-        self.fields["status_id"].choices = choices_from(
+        self.choice_field("status_id").choices = choices_from(
             config.get("statuses"), id_keys=_STATUS_IDS, name_keys=_STATUS_NAMES
         )
-        self.fields["category_id"].choices = choices_from(
+        self.choice_field("category_id").choices = choices_from(
             config.get("categories"), id_keys=_CATEGORY_IDS, name_keys=_CATEGORY_NAMES
         )
 
@@ -65,9 +65,10 @@ class UpdateCustomerForm(CustomerFields):
             self._ensure_choice("category_id", self.initial["category_id"])
 
     def _ensure_choice(self, name: str, value: str) -> None:
-        field = self.fields[name]
-        if value and value not in {str(choice[0]) for choice in field.choices}:
-            field.choices = [*field.choices, (value, f"Current ({value})")]
+        field = self.choice_field(name)
+        choices = cast("list[tuple[str, str]]", field.choices)  # set as such by setup()
+        if value and value not in {str(choice[0]) for choice in choices}:
+            field.choices = [*choices, (value, f"Current ({value})")]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -7,8 +7,8 @@ messages land on the fields of the same name (``apply_errors``), the rest on the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, MutableMapping
+from typing import Any, cast
 
 from django import forms
 
@@ -30,7 +30,7 @@ class ActForm(forms.Form):
         connection: Connection,
         contact: Contact | None = None,
         extra: Mapping[str, Any] | None = None,
-        initial: Mapping[str, Any] | None = None,
+        initial: MutableMapping[str, Any] | None = None,
     ) -> None:
         # Ids unique per form: several act forms can be open on one page.
         owner = f"c{contact.pk}" if contact is not None else f"n{connection.pk}"
@@ -43,6 +43,10 @@ class ActForm(forms.Form):
 
     def setup(self) -> None:
         """Adjust fields to the connection and contact (choices, initial values)."""
+
+    def choice_field(self, name: str) -> forms.ChoiceField:
+        """Return the field ``name``, declared as a choice field."""
+        return cast("forms.ChoiceField", self.fields[name])
 
     def params(self) -> dict[str, Any]:
         """Return the operation's params from the cleaned data, blanks dropped."""

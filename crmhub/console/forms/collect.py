@@ -25,7 +25,7 @@ class RunPlanForm(ActForm):
         return values
 
 
-_FIELD_TYPES = {
+_FIELD_TYPES: dict[str, tuple[type[forms.Field], dict[str, str]]] = {
     "date": (forms.DateField, {"type": "date"}),
     "datetime": (forms.DateTimeField, {"type": "datetime-local"}),
     "number": (forms.DecimalField, {}),
@@ -51,7 +51,7 @@ class PromptAnswerForm(forms.Form):
         label = str(spec.get("label") or spec.get("message") or name.replace("_", " ").title())
         choices = spec.get("choices") or spec.get("options")
         if choices:
-            pairs = [c if isinstance(c, list | tuple) else (c, c) for c in choices]
+            pairs: list[Any] = [c if isinstance(c, list | tuple) else (c, c) for c in choices]
             field: forms.Field = forms.ChoiceField(label=label, choices=pairs)
         else:
             kind = str(spec.get("type") or "text").lower()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 
 from crmhub.actions.models import Action
@@ -68,7 +69,7 @@ class ActionFilterForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         names = sorted({op for _, op in ACTS})
-        self.fields["operation"].choices = [("", "Any act")] + [
+        cast("forms.ChoiceField", self.fields["operation"]).choices = [("", "Any act")] + [
             (name, name.replace("_", " ")) for name in names
         ]
 
@@ -114,7 +115,8 @@ class ActionFilterForm(forms.Form):
 
     def query_without_cursor(self) -> str:
         """Return the filters as a query string (for the "more" link)."""
-        data = self.data.copy() if self.is_bound else {}
-        if hasattr(data, "pop"):
-            data.pop("after", None)
-        return data.urlencode() if hasattr(data, "urlencode") else ""
+        if not (self.is_bound and isinstance(self.data, QueryDict)):
+            return ""
+        data = self.data.copy()
+        data.pop("after", None)
+        return data.urlencode()

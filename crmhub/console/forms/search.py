@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.http import QueryDict
 
 from crmhub.connections.kinds import KIND_CHOICES
 from crmhub.connections.models import Connection
@@ -55,8 +56,8 @@ class ContactSearchForm(forms.Form):
     @property
     def base_query(self) -> str:
         """Return the search as a query string without the page cursor (for "more" links)."""
-        data = self.data.copy() if self.is_bound else None
-        if data is None or not hasattr(data, "urlencode"):
+        if not (self.is_bound and isinstance(self.data, QueryDict)):
             return ""
+        data = self.data.copy()
         data.pop("after", None)
-        return str(data.urlencode())
+        return data.urlencode()

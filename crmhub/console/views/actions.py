@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
@@ -14,7 +14,7 @@ from crmhub.console import selectors
 from crmhub.console.access import operator_required, viewer_required
 from crmhub.console.forms.collect import PromptAnswerForm
 from crmhub.console.forms.filters import ActionFilterForm
-from crmhub.console.rendering import render_final, render_page
+from crmhub.console.rendering import HtmxHttpRequest, render_final, render_page
 from crmhub.console.status import DONE_EVENTS, status_context, status_version
 
 LIST_TEMPLATE = "console/action_list.html"
@@ -24,7 +24,7 @@ STATUS_PARTIAL = f"{DETAIL_TEMPLATE}#action-status"
 
 @viewer_required
 @require_GET
-def action_list(request: HttpRequest) -> HttpResponse:
+def action_list(request: HtmxHttpRequest) -> HttpResponse:
     """List actions, newest first, narrowed by the filters; "more" pages by keyset."""
     form = ActionFilterForm(request.GET or None)
     page = form.page()
@@ -47,7 +47,7 @@ def _action_or_404(pk: int) -> Action:
 
 @viewer_required
 @require_GET
-def action_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def action_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Show one action with its attempts; htmx polls its live status partial."""
     action = _action_or_404(pk)
     if request.htmx:
@@ -60,7 +60,7 @@ def action_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render_page(request, DETAIL_TEMPLATE, context)
 
 
-def action_status(request: HttpRequest, action: Action) -> HttpResponse:
+def action_status(request: HtmxHttpRequest, action: Action) -> HttpResponse:
     """Return the live status partial: 204 when unchanged, stop polling once it is over."""
     if request.GET.get("v") == status_version(action):
         return HttpResponse(status=204)
@@ -74,7 +74,7 @@ def action_status(request: HttpRequest, action: Action) -> HttpResponse:
     return response
 
 
-def _back(request: HttpRequest, action: Action, notice: str = "") -> HttpResponse:
+def _back(request: HtmxHttpRequest, action: Action, notice: str = "") -> HttpResponse:
     """Return to the action: its status partial (htmx) or its page, with ``notice`` shown."""
     if request.htmx:
         if notice:
@@ -89,7 +89,7 @@ def _back(request: HttpRequest, action: Action, notice: str = "") -> HttpRespons
 
 @operator_required
 @require_POST
-def action_resend(request: HttpRequest, pk: int) -> HttpResponse:
+def action_resend(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Queue the same request again (unknown or failed actions only)."""
     action = _action_or_404(pk)
     try:
@@ -104,7 +104,7 @@ def action_resend(request: HttpRequest, pk: int) -> HttpResponse:
 
 @operator_required
 @require_POST
-def action_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def action_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Cancel a queued action before it is sent."""
     action = _action_or_404(pk)
     try:
@@ -116,7 +116,7 @@ def action_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @operator_required
 @require_POST
-def action_answer(request: HttpRequest, pk: int) -> HttpResponse:
+def action_answer(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Send the answer to a running plan's prompt (only its requester may answer)."""
     action = _action_or_404(pk)
     if action.requested_by_id != request.user.pk:

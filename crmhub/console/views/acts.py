@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
@@ -18,7 +18,7 @@ from crmhub.connectors.errors import InvalidParams
 from crmhub.console import regions, selectors
 from crmhub.console.access import operator_required, viewer_required
 from crmhub.console.acts import ON_CONNECTION, ON_CONTACT, Act, act_for
-from crmhub.console.rendering import render_final, render_page
+from crmhub.console.rendering import HtmxHttpRequest, render_final, render_page
 from crmhub.console.status import status_context
 from crmhub.contacts.models import Contact
 from crmhub.core import roles
@@ -39,7 +39,7 @@ def _act(connection: Connection, operation: str, on: str) -> Act:
     return act
 
 
-def _request_key(request: HttpRequest) -> str | None:
+def _request_key(request: HtmxHttpRequest) -> str | None:
     """Return the idempotency key of a submitted form (one Action however often it posts)."""
     token = request.POST.get("request_key", "")
     try:
@@ -49,7 +49,7 @@ def _request_key(request: HttpRequest) -> str | None:
     return hashlib.sha256(f"{request.user.pk}:{token}".encode()).hexdigest()[:64]
 
 
-def _in_panel(request: HttpRequest) -> bool:
+def _in_panel(request: HtmxHttpRequest) -> bool:
     """Return whether the form shows inside another page (opened there by htmx)."""
     if not request.htmx:
         return False
@@ -65,7 +65,7 @@ def _form_extra(act: Act, connection: Connection) -> dict[str, Any]:
 
 
 def act_view(
-    request: HttpRequest, act: Act, *, connection: Connection, contact: Contact | None
+    request: HtmxHttpRequest, act: Act, *, connection: Connection, contact: Contact | None
 ) -> HttpResponse:
     """Show the act's form, or queue it and return the new action's live status."""
     extra = _form_extra(act, connection)
@@ -105,7 +105,7 @@ def act_view(
 
 @operator_required
 @require_http_methods(["GET", "POST"])
-def contact_act(request: HttpRequest, pk: int, operation: str) -> HttpResponse:
+def contact_act(request: HtmxHttpRequest, pk: int, operation: str) -> HttpResponse:
     """Act on one contact (run an action set, add a link, run a plan, edit a customer...)."""
     contact = _contact(pk)
     act = _act(contact.connection, operation, ON_CONTACT)
@@ -114,7 +114,7 @@ def contact_act(request: HttpRequest, pk: int, operation: str) -> HttpResponse:
 
 @operator_required
 @require_http_methods(["GET", "POST"])
-def connection_act(request: HttpRequest, pk: int, operation: str) -> HttpResponse:
+def connection_act(request: HtmxHttpRequest, pk: int, operation: str) -> HttpResponse:
     """Act on a connection (a new Apptivo customer, a queue entry of CRM.COM...)."""
     connection = get_object_or_404(Connection, pk=pk)
     act = _act(connection, operation, ON_CONNECTION)
@@ -123,7 +123,7 @@ def connection_act(request: HttpRequest, pk: int, operation: str) -> HttpRespons
 
 # -- read regions -------------------------------------------------------------------------------
 def read_region(
-    request: HttpRequest, operation: str, *, connection: Connection, contact: Contact | None
+    request: HtmxHttpRequest, operation: str, *, connection: Connection, contact: Contact | None
 ) -> HttpResponse:
     """Return a read's region; a POST (operators only) first queues a fresh read."""
     act = act_for(connection.kind, operation)
@@ -160,7 +160,7 @@ def read_region(
 
 @viewer_required
 @require_http_methods(["GET", "POST"])
-def connection_read(request: HttpRequest, pk: int, operation: str) -> HttpResponse:
+def connection_read(request: HtmxHttpRequest, pk: int, operation: str) -> HttpResponse:
     """Show (GET) or refresh (POST, operators) a connection-wide read: config, queue."""
     connection = get_object_or_404(Connection, pk=pk)
     return _read_guarded(request, operation, connection=connection, contact=None)
@@ -168,14 +168,14 @@ def connection_read(request: HttpRequest, pk: int, operation: str) -> HttpRespon
 
 @viewer_required
 @require_http_methods(["GET", "POST"])
-def contact_read(request: HttpRequest, pk: int, operation: str) -> HttpResponse:
+def contact_read(request: HtmxHttpRequest, pk: int, operation: str) -> HttpResponse:
     """Show (GET) or refresh (POST, operators) a read about one contact: communications."""
     contact = _contact(pk)
     return _read_guarded(request, operation, connection=contact.connection, contact=contact)
 
 
 def _read_guarded(
-    request: HttpRequest, operation: str, *, connection: Connection, contact: Contact | None
+    request: HtmxHttpRequest, operation: str, *, connection: Connection, contact: Contact | None
 ) -> HttpResponse:
     if request.method == "POST" and not roles.can_act(request.user):
         raise PermissionDenied("Only operators can ask the CRM again.")

@@ -4,7 +4,7 @@ import csv
 from collections.abc import Iterator
 
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -19,7 +19,7 @@ from crmhub.console import selectors
 from crmhub.console.access import operator_required, viewer_required
 from crmhub.console.acts import act_for, bulk_acts, label_for
 from crmhub.console.forms.bulk import ActChoiceForm, Selection, selection_from
-from crmhub.console.rendering import render_final, render_page
+from crmhub.console.rendering import HtmxHttpRequest, render_final, render_page
 from crmhub.contacts.models import Contact
 
 BULK_TEMPLATE = "console/bulk.html"
@@ -69,7 +69,7 @@ def _choices(selection: Selection) -> list[dict]:
 
 @operator_required
 @require_http_methods(["GET", "POST"])
-def bulk(request: HttpRequest) -> HttpResponse:
+def bulk(request: HtmxHttpRequest) -> HttpResponse:
     """Choose an act for a selection, preview count and sample, confirm, then follow it."""
     data = request.POST if request.method == "POST" else request.GET
     selection = selection_from(data)
@@ -121,7 +121,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
 
 @viewer_required
 @require_GET
-def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Follow a bulk run: progress bar and counts by state, live until every action ends."""
     batch = selectors.batch_detail(pk=pk)
     if batch is None:
@@ -155,7 +155,7 @@ def _cell(value: object) -> str:
 
 @viewer_required
 @require_GET
-def batch_failures_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def batch_failures_csv(request: HtmxHttpRequest, pk: int) -> StreamingHttpResponse:
     """Download the contacts the bulk run did not succeed on, with the reason, as CSV."""
     batch = get_object_or_404(Batch, pk=pk)
     writer = csv.writer(_Echo())

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
@@ -14,7 +14,7 @@ from crmhub.console.access import admin_required, viewer_required
 from crmhub.console.acts import connection_buttons
 from crmhub.console.forms.crmcom import QueueSourceForm
 from crmhub.console.regions import read_params, read_state
-from crmhub.console.rendering import render_page
+from crmhub.console.rendering import HtmxHttpRequest, render_page
 from crmhub.contacts.models import SyncRun
 from crmhub.contacts.services import sync_request
 
@@ -31,7 +31,7 @@ class SyncForm(forms.Form):
 
 @viewer_required
 @require_GET
-def connection_list(request: HttpRequest) -> HttpResponse:
+def connection_list(request: HtmxHttpRequest) -> HttpResponse:
     """List connections with health, rate-limit state and latest sync."""
     rows = selectors.connection_rows()
     context = {"rows": rows, "syncing": any(row.syncing for row in rows)}
@@ -40,12 +40,12 @@ def connection_list(request: HttpRequest) -> HttpResponse:
 
 @viewer_required
 @require_GET
-def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Show one connection: health, throttling, sync history (live while a sync runs)."""
     return _detail(request, get_object_or_404(Connection, pk=pk))
 
 
-def _detail(request: HttpRequest, connection: Connection) -> HttpResponse:
+def _detail(request: HtmxHttpRequest, connection: Connection) -> HttpResponse:
     (row,) = selectors.connection_rows(connections=[connection])
     context = {
         "row": row,
@@ -57,7 +57,7 @@ def _detail(request: HttpRequest, connection: Connection) -> HttpResponse:
     return render_page(request, DETAIL_TEMPLATE, context, partial="connection-status")
 
 
-def _done(request: HttpRequest, connection: Connection, message: str) -> HttpResponse:
+def _done(request: HtmxHttpRequest, connection: Connection, message: str) -> HttpResponse:
     if request.htmx:
         response = _detail(request, connection)
         return trigger_client_event(response, "crmhub:toast", {"level": "info", "message": message})
@@ -67,7 +67,7 @@ def _done(request: HttpRequest, connection: Connection, message: str) -> HttpRes
 
 @admin_required
 @require_POST
-def connection_sync(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_sync(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Start a sync of the connection now (or show the one already running)."""
     connection = get_object_or_404(Connection, pk=pk)
     form = SyncForm(request.POST)
@@ -80,7 +80,7 @@ def connection_sync(request: HttpRequest, pk: int) -> HttpResponse:
 
 @admin_required
 @require_POST
-def connection_check(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_check(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Queue a credentials check; the health shown updates when it is done."""
     connection = get_object_or_404(Connection, pk=pk)
     connection_check_request(connection=connection)
@@ -89,7 +89,7 @@ def connection_check(request: HttpRequest, pk: int) -> HttpResponse:
 
 @viewer_required
 @require_GET
-def queue(request: HttpRequest, pk: int) -> HttpResponse:
+def queue(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Show a CRM.COM connection's communication queue (latest read), refreshed live."""
     connection = get_object_or_404(Connection, pk=pk)
     if connection.kind != "crmcom":

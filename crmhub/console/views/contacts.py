@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import hashlib
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET
 
@@ -13,7 +13,7 @@ from crmhub.console.access import viewer_required
 from crmhub.console.acts import connection_buttons, contact_buttons
 from crmhub.console.forms.search import ContactSearchForm
 from crmhub.console.regions import read_state
-from crmhub.console.rendering import render_page
+from crmhub.console.rendering import HtmxHttpRequest, render_page
 from crmhub.contacts.models import Contact, Person
 from crmhub.contacts.selectors import contact_search
 
@@ -24,7 +24,7 @@ PAGE_SIZE = 50
 
 @viewer_required
 @require_GET
-def contact_list(request: HttpRequest) -> HttpResponse:
+def contact_list(request: HtmxHttpRequest) -> HttpResponse:
     """Search people across every CRM as you type; "more" loads the next page (keyset)."""
     form = ContactSearchForm(request.GET)
     search = form.search()
@@ -55,7 +55,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 
 @viewer_required
 @require_GET
-def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def person_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Show a person's records side by side, their links, communications and actions."""
     person = get_object_or_404(Person, pk=pk)
     records = selectors.person_contacts(person=person)
@@ -64,7 +64,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @viewer_required
 @require_GET
-def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def contact_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Show a contact: its person's page when it has one, else the record alone."""
     contact = get_object_or_404(Contact.objects.select_related("connection"), pk=pk)
     if contact.person_id:
@@ -72,7 +72,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _person_page(request, None, [contact])
 
 
-def _person_page(request: HttpRequest, person: Person | None, records: list) -> HttpResponse:
+def _person_page(request: HtmxHttpRequest, person: Person | None, records: list) -> HttpResponse:
     ids = [record.pk for record in records]
     communications = selectors.latest_reads(
         operation="communications_list",

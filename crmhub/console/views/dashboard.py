@@ -1,18 +1,18 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
 from crmhub.console import selectors
 from crmhub.console.access import viewer_required
-from crmhub.console.rendering import render_page
+from crmhub.console.rendering import HtmxHttpRequest, render_page
 
 TEMPLATE = "console/dashboard.html"
 
 
 @viewer_required
 @require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     """Show connections and their syncs, actions needing attention, recent actions, a chart."""
     rows = selectors.connection_rows()
     chart = selectors.activity_per_day()

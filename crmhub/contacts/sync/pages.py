@@ -133,8 +133,12 @@ def page_apply(
     )[0]
 
 
+def _page_contacts(page: Any) -> Iterable[str]:
+    return page.contacts
+
+
 def disjoint_runs(
-    items: Sequence[T], contacts: Callable[[T], Iterable[str]] = lambda page: page.contacts
+    items: Sequence[T], contacts: Callable[[T], Iterable[str]] = _page_contacts
 ) -> list[list[T]]:
     """Split ``items`` (prepared pages, or what carries them: ``contacts`` gives an item's
     remote ids) into runs of consecutive items that share no remote id."""

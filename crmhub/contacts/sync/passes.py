@@ -190,7 +190,7 @@ def pass_run(run: SyncRun) -> Pass:
     return state
 
 
-def full_pass_finish(run: SyncRun, state: Pass, now: datetime) -> tuple[str, str]:
+def full_pass_finish(run: SyncRun, state: Pass, now: datetime) -> tuple[SyncRun.State, str]:
     """Apply (or hold back) the deletions of a complete full pass; return state and note."""
     missing = missing_ids(connection_id=run.connection_id, seen=state.seen)
     run.missing = len(missing)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 _END = object()
+#: What the producer hands over: (True, an item or ``_END``) or (False, its exception).
+_Entry = tuple[bool, Any]
 
 
 def prefetched_batches(
@@ -28,10 +30,10 @@ def prefetched_batches(
     once it has an item, so whoever writes a batch in one transaction never holds it
     open across a network wait.
     """
-    waiting: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=depth)
+    waiting: queue.Queue[_Entry] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
-    def put(entry: tuple[bool, object]) -> bool:
+    def put(entry: _Entry) -> bool:
         while not stop.is_set():
             try:
                 waiting.put(entry, timeout=0.1)
@@ -55,17 +57,17 @@ def prefetched_batches(
 
     thread = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
     thread.start()
-    held: tuple[bool, object] | None = None
+    held: _Entry | None = None
     try:
         while True:
             ok, item = held if held is not None else waiting.get()
             held = None
             if not ok:
-                raise item  # type: ignore[misc]
+                raise item
             if item is _END:
                 return
             batch = [item]
-            total = weight(item)  # type: ignore[arg-type]
+            total = weight(item)
             while total < limit:
                 try:
                     ok, item = waiting.get_nowait()
@@ -75,8 +77,8 @@ def prefetched_batches(
                     held = (ok, item)
                     break
                 batch.append(item)
-                total += weight(item)  # type: ignore[arg-type]
-            yield batch  # type: ignore[misc]
+                total += weight(item)
+            yield batch
     finally:
         stop.set()
         thread.join(timeout=5)

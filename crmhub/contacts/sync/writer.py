@@ -67,7 +67,7 @@ def existing(connection_id: int, remote_ids: Sequence[str]) -> dict[str, tuple]:
         return {row[0]: row[1:] for row in cursor.fetchall()}
 
 
-def stored_list(value: object) -> list:
+def stored_list(value: str | bytes | list[Any] | None) -> list[Any]:
     """Return a JSON list column as read by ``existing`` (text on SQLite) as a list."""
     return orjson.loads(value) if isinstance(value, str | bytes) else list(value or [])
 

@@ -7,7 +7,7 @@ from django.db import migrations
 ROLES = ("viewer", "operator", "admin")
 
 
-def create_roles(apps, schema_editor):  # type: ignore[no-untyped-def]
+def create_roles(apps, schema_editor):
     group = apps.get_model("auth", "Group")
     for name in ROLES:
         group.objects.get_or_create(name=name)

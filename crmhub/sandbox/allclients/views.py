@@ -140,7 +140,7 @@ def _contacts(fields: Mapping[str, str]) -> Sequence[Record | store.ContactRow]:
 @endpoint("GetContacts")
 def get_contacts(fields: Mapping[str, str], zone: ZoneInfo) -> Outcome:
     """List contacts in contactid order, ``pagingsize`` from ``pagingoffset``."""
-    contacts = [("contact", contact_nodes(row, zone)) for row in _contacts(fields)]
+    contacts: list[Node] = [("contact", contact_nodes(row, zone)) for row in _contacts(fields)]
     return Outcome([("contacts", contacts)])
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from crmhub.sandbox.crmcom.api import KIND, MAX_LENGTHS, invalid, missing, not_found, now
 from crmhub.sandbox.models import Record
@@ -124,7 +125,7 @@ def identifier_of(value: Any, name: str, collection: str) -> tuple[str, str]:
     return field, str(given)
 
 
-def _query(collection: str):  # type: ignore[no-untyped-def]
+def _query(collection: str) -> QuerySet[Record]:
     return Record.objects.filter(kind=KIND, collection=collection, deleted=False)
 
 
@@ -173,7 +174,7 @@ def page(query: Any, offset: int, size: int) -> list[Record]:
     return list(query.order_by("remote_id")[offset : offset + size])
 
 
-def collection_query(collection: str):  # type: ignore[no-untyped-def]
+def collection_query(collection: str) -> QuerySet[Record]:
     return _query(collection)
 
 

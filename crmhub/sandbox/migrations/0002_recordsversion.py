@@ -18,7 +18,7 @@ TRIGGERS = {
 }
 
 
-def triggers_create(apps, schema_editor):  # type: ignore[no-untyped-def]
+def triggers_create(apps, schema_editor):
     apps.get_model("sandbox", "RecordsVersion").objects.using(
         schema_editor.connection.alias
     ).create(pk=1, value=0)
@@ -28,7 +28,7 @@ def triggers_create(apps, schema_editor):  # type: ignore[no-untyped-def]
         schema_editor.execute(f"CREATE TRIGGER {name} {body}")
 
 
-def triggers_drop(apps, schema_editor):  # type: ignore[no-untyped-def]
+def triggers_drop(apps, schema_editor):
     if schema_editor.connection.vendor == "sqlite":
         for name in TRIGGERS:
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from crmhub.connections.models import Connection
 from crmhub.connections.services import connection_save
@@ -18,11 +19,11 @@ class Command(BaseCommand):
         "Running it again keeps what is there."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--people", type=int, default=500, help="People per sandbox CRM.")
         parser.add_argument("--username", default="admin")
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         self._admin(options["username"])
         if not settings.CRMHUB_SANDBOX:
             self.stdout.write("Sandbox disabled (CRMHUB_SANDBOX=0): no demo connections.")

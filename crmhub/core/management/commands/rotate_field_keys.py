@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from crmhub.connections.models import Connection
@@ -13,10 +15,10 @@ class Command(BaseCommand):
         "Rotate by putting a new key first, running this, then removing the old key."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=500)
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         rotated = 0
         ids = list(Connection.objects.exclude(secrets_ciphertext="").values_list("pk", flat=True))
         size = options["batch_size"]

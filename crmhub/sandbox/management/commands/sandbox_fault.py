@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from crmhub.sandbox import faults
 from crmhub.sandbox.registry import KINDS
@@ -11,7 +13,7 @@ class Command(BaseCommand):
         "Inject faults into a simulated CRM (latency, 5xx, 429, hangs, bad bodies); --reset clears."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("kind", choices=KINDS)
         parser.add_argument("--reset", action="store_true", help="Back to a healthy server.")
         parser.add_argument("--latency-ms", type=int, default=0)
@@ -26,7 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--xml-attack", choices=["", "entity", "billion_laughs"], default="")
         parser.add_argument("--fail-next", type=int, default=0)
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         kind = options["kind"]
         if options["reset"]:
             faults.reset(kind)

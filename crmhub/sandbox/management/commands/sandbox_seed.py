@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from crmhub.sandbox.registry import KINDS
 from crmhub.sandbox.services import sandbox_seed
@@ -9,7 +11,7 @@ from crmhub.sandbox.services import sandbox_seed
 class Command(BaseCommand):
     help = "Seed the simulated CRMs with deterministic demo people (bulk inserts)."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--people", type=int, default=500, help="People per CRM (max 1,000,000)."
         )
@@ -19,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="Replace what is there.")
         parser.add_argument("--batch-size", type=int, default=5000)
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         people = options["people"]
         if not 0 < people <= 1_000_000:
             raise CommandError("--people must be between 1 and 1,000,000.")
