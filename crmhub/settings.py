@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -280,6 +281,32 @@ CRMHUB_SYNC_LEASE_SECONDS = float(ENV.get("CRMHUB_SYNC_LEASE_SECONDS", "600"))
 # CELERY_RETRY_BACKOFF_MAX) and the most attempts before the action is failed.
 CRMHUB_RETRY_BASE_SECONDS = float(ENV.get("CRMHUB_RETRY_BASE_SECONDS", "1"))
 CRMHUB_MAX_ATTEMPTS = int(ENV.get("CRMHUB_MAX_ATTEMPTS", "5"))
+
+# --- Person matching: keys that identify nobody -------------------------------------------
+# The one deny list of placeholder keys: regular expressions searched in the normalised key
+# (a lower-cased email, an E.164 phone). A key matching one never links two records, however
+# few hold it. Replace the list with CRMHUB_MATCH_PLACEHOLDERS (JSON, the same shape), then
+# run a full matching (``persons_match(full=True)``) so existing people follow it.
+CRMHUB_MATCH_PLACEHOLDERS: dict[str, list[str]] = (
+    json.loads(ENV["CRMHUB_MATCH_PLACEHOLDERS"])
+    if ENV.get("CRMHUB_MATCH_PLACEHOLDERS")
+    else {
+        "email": [
+            # none@…, noemail@…, na@…, n/a@…, unknown@… and their kin, at any domain
+            r"^(none|noemail|no[._-]email|nomail|noone|nobody|na|n/a|n\.a|unknown|null"
+            r"|email|noreply|no-reply|donotreply|do-not-reply)@",
+            # any address at a placeholder domain (test@test.com, x@none.com)
+            r"@(none|noemail|nomail|unknown|test)\.(com|net|org)$",
+            r"^no@email\.com$",
+        ],
+        "phone": [
+            # one digit repeated after the country code (+10000000000, +18888888888)
+            r"^\+\d{1,3}?(\d)\1{6,}$",
+            # 123456… after the country code (+441234567890)
+            r"^\+\d{1,3}?123456",
+        ],
+    }
+)
 
 # --- Logging: secrets are redacted at the root, whatever logs them ---------------------------
 LOG_LEVEL = ENV.get("LOG_LEVEL", "INFO").upper()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from crmhub.connections.models import Connection
 
@@ -198,3 +200,77 @@ class SyncRun(models.Model):
     def written(self) -> int:
         """Return how many contact rows the run wrote."""
         return self.created + self.updated + self.deleted
+
+
+class MatchCorrection(models.Model):
+    """A staff decision on who is the same person; every matching obeys it until undone.
+
+    A split says the records of side "a" (the record split out) are not the same person
+    as those of side "b" (the others of its person then); a join says the records of both
+    sides (two people then) are one person. When two corrections speak of the same two
+    records, the later one wins.
+    """
+
+    class Kind(models.TextChoices):
+        SPLIT = "split", "Not the same person"
+        JOIN = "join", "Same person"
+
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    reason = models.CharField(max_length=500, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("correct_person", "Can split and join people")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def active(self) -> bool:
+        return self.undone_at is None
+
+
+class MatchCorrectionContact(models.Model):
+    """One record a correction speaks of, and on which side."""
+
+    class Side(models.TextChoices):
+        A = "a", "Subject"
+        B = "b", "Other"
+
+    correction = models.ForeignKey(
+        MatchCorrection, on_delete=models.CASCADE, related_name="members"
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="corrections")
+    side = models.CharField(max_length=1, choices=Side.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["correction", "contact"], name="match_correction_contact_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.correction_id}:{self.side}:{self.contact_id}"
+
+
+class ReleasedKey(models.Model):
+    """A key a contact lost (a ``ContactKey`` row deleted, written by a database trigger).
+
+    Its other holders may now be linked by it (a household phone with one holder left), so
+    the next matching looks at them, then removes the row.
+    """
+
+    type = models.CharField(max_length=5)
+    value = models.CharField(max_length=320)
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.value}"

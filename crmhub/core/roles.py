@@ -1,7 +1,8 @@
 """The three staff roles and what each may do.
 
 * viewer   — browse the contact index, actions and connections;
-* operator — a viewer who may also act (``actions.run_action``);
+* operator — a viewer who may also act (``actions.run_action``) and correct person
+  matching (``contacts.correct_person``: split, join, undo);
 * admin    — an operator who manages connections and their credentials.
 """
 
@@ -32,6 +33,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "actions.view_action",
         "actions.view_batch",
         "actions.run_action",
+        "contacts.correct_person",
         "connections.view_connection",
     ],
     ADMIN: [
@@ -41,6 +43,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "actions.view_action",
         "actions.view_batch",
         "actions.run_action",
+        "contacts.correct_person",
         "connections.view_connection",
         "connections.add_connection",
         "connections.change_connection",
@@ -56,6 +59,10 @@ def can_view(user: AbstractUser | AnonymousUser) -> bool:
 
 def can_act(user: AbstractUser | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.has_perm("actions.run_action"))
+
+
+def can_correct(user: AbstractUser | AnonymousUser) -> bool:
+    return bool(user.is_authenticated and user.has_perm("contacts.correct_person"))
 
 
 def can_manage_connections(user: AbstractUser | AnonymousUser) -> bool:

@@ -10,6 +10,8 @@ import pytest
 
 from crmhub.connectors import registry
 from crmhub.connectors.base import RemoteContact
+from crmhub.contacts.models import Contact
+from tests.contacts.helpers import sync
 from tests.factories import ConnectionFactory
 from tests.fakes import FakeConnector
 
@@ -84,3 +86,28 @@ def make_connection(db, fake_crms):  # type: ignore[no-untyped-def]
         return ConnectionFactory(kind=kind, **fields)
 
     return make
+
+
+@pytest.fixture
+def crms(make_connection, fake_crms):  # type: ignore[no-untyped-def]
+    """Three connections (AllClients, Apptivo, Collect!) with their fake CRMs."""
+
+    class Crms:
+        connections = {
+            kind: make_connection(kind, name=kind) for kind in ("allclients", "apptivo", "collect")
+        }
+
+        def set(self, kind: str, *contacts) -> None:  # type: ignore[no-untyped-def]
+            fake_crms[kind].contacts = list(contacts)
+
+        def sync(self, *kinds: str) -> None:
+            for kind in kinds or tuple(self.connections):
+                sync(self.connections[kind], mode="full")
+
+        def fake(self, kind: str) -> type[FakeConnector]:
+            return fake_crms[kind]
+
+        def get(self, kind: str, remote_id: str) -> Contact:
+            return Contact.objects.get(connection=self.connections[kind], remote_id=remote_id)
+
+    return Crms()

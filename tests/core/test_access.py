@@ -29,6 +29,8 @@ def test_roles_grant_exactly_their_permissions(viewer, operator, admin_user):
     assert roles.can_manage_connections(admin_user) and roles.can_act(admin_user)
     assert not viewer.has_perm("connections.change_connection")
     assert not operator.has_perm("connections.change_connection")
+    assert roles.can_correct(operator) and roles.can_correct(admin_user)
+    assert not roles.can_correct(viewer)
 
 
 def test_login_locks_out_after_repeated_failures(client, viewer):

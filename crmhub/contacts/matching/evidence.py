@@ -1,0 +1,71 @@
+"""Why a person's records are together, and the corrections staff made to them (selectors).
+
+The evidence is what the last matching wrote on each record (``matched_by``): the keys and
+staff joins that placed it. A record placed by phones only is weaker evidence (a phone is
+more often shared than an email), so the person page marks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db.models import Prefetch
+
+from crmhub.contacts.matching.rule import EMAIL, ORDER, PHONE
+from crmhub.contacts.models import Contact, MatchCorrection, MatchCorrectionContact
+
+
+@dataclass(frozen=True)
+class Link:
+    """One key (or staff join) and the records of the person it links."""
+
+    kind: str  # "email", "phone" or "staff"
+    value: str  # the key, or the correction's id
+    records: tuple[Contact, ...]
+
+    @property
+    def label(self) -> str:
+        return {EMAIL: "Email", PHONE: "Phone"}.get(self.kind, "Joined by staff")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    links: tuple[Link, ...]
+    #: Ids of the records linked to the others by phones only.
+    phone_only: frozenset[int]
+
+
+def person_evidence(*, records: Sequence[Contact]) -> Evidence:
+    """Return which key links which of ``records`` (a person's), and who only by phone."""
+    by_label: dict[str, list[Contact]] = {}
+    phone_only: set[int] = set()
+    for record in records:
+        labels = record.matched_by.split()
+        for label in labels:
+            by_label.setdefault(label, []).append(record)
+        if labels and all(label.startswith(f"{PHONE}:") for label in labels):
+            phone_only.add(record.pk)
+    links = []
+    for label, linked in by_label.items():
+        kind, _, value = label.partition(":")
+        links.append(Link(kind=kind, value=value, records=tuple(linked)))
+    rank = {kind: index for index, kind in enumerate(ORDER)}
+    links.sort(key=lambda link: (rank.get(link.kind, len(rank)), link.value))
+    return Evidence(links=tuple(links), phone_only=frozenset(phone_only))
+
+
+def corrections_of(*, contact_ids: Sequence[int], limit: int = 20) -> list[MatchCorrection]:
+    """Return the latest corrections speaking of any of ``contact_ids``, with their records."""
+    members = MatchCorrectionContact.objects.select_related("contact__connection").order_by(
+        "side", "contact_id"
+    )
+    ids = MatchCorrectionContact.objects.filter(contact_id__in=list(contact_ids)).values(
+        "correction_id"
+    )
+    return list(
+        MatchCorrection.objects.filter(pk__in=ids)
+        .select_related("created_by", "undone_by")
+        .prefetch_related(Prefetch("members", queryset=members))
+        .order_by("-created_at", "-id")[:limit]
+    )
