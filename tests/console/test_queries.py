@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crmhub.actions.models import Action
+from crmhub.contacts.matching.corrections import person_join
 from tests.console.conftest import index, make_action, remote
 
 pytestmark = pytest.mark.django_db
@@ -77,10 +78,13 @@ def test_a_person_with_more_records_in_one_crm_costs_no_more_queries(
     url = reverse("console:person-detail", args=[ann["allclients"].person_id])
     make_action(connections["crmcom"], "communications_list", contact=ann["crmcom"], user=operator)
     one = _queries(client, url)
-    twins = index(  # the same person twice more in CRM.COM (duplicates in that CRM)
-        connections["crmcom"],
-        [remote(f"twin-{n}", "Ann", "Lee", email="ann.lee@example.com") for n in (1, 2)],
+    twins = index(  # the same person twice more in CRM.COM, joined by staff (a key two
+        connections["crmcom"],  # records of one CRM hold identifies nobody)
+        [remote(f"twin-{n}", "Ann", "Lee", email=f"ann.lee+{n}@example.com") for n in (1, 2)],
     )
+    for twin in twins:
+        person_join(contact=ann["allclients"], other=twin, user=operator)
+        twin.refresh_from_db()
     assert {twin.person_id for twin in twins} == {ann["allclients"].person_id}
     for twin in twins:
         make_action(connections["crmcom"], "communications_list", contact=twin, user=operator)
