@@ -16,12 +16,14 @@ from a2wsgi.asgi_typing import Receive, Scope, Send
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmhub.settings")
-http_application = WSGIMiddleware(
-    get_wsgi_application(),  # type: ignore[arg-type]  # WSGI typed two ways (dict vs TypedDict)
-    workers=int(os.environ.get("CRMHUB_WEB_THREADS", "16")),
-)
+django_application = get_wsgi_application()
 
 from django.conf import settings  # noqa: E402 - settings need Django set up first
+
+http_application = WSGIMiddleware(
+    django_application,  # type: ignore[arg-type]  # WSGI typed two ways (dict vs TypedDict)
+    workers=settings.CRMHUB_WEB_THREADS,
+)
 
 
 async def application(scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,4 +1,9 @@
-"""Django settings for crmhub, read from the environment (see README "Configuration")."""
+"""Django settings for crmhub, read from the environment (see README "Configuration").
+
+Every ``CRMHUB_*`` variable is read here and only here. Reading these settings writes
+nothing but the generated secrets of embedded mode; the folders that processes write into
+are made at start-up (``crmhub.core.apps``). The tests' changes are in ``settings_test``.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +18,10 @@ from crmhub.core import env as envmod
 
 ENV = os.environ
 BASE_DIR = Path(__file__).resolve().parent.parent
+# The data folder (CRMHUB_VAR_DIR): databases, the embedded broker, beat's schedule, secrets.
 VAR_DIR = Path(ENV.get("CRMHUB_VAR_DIR", BASE_DIR / "var")).resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 CRMHUB_MODE = envmod.read_mode(ENV)
-# pytest (8.2+) announces itself; tests get their own broker folder, shared with the worker
-# processes they start through the environment.
-TESTING = "PYTEST_VERSION" in ENV
-if TESTING:
-    os.environ.setdefault("CRMHUB_BROKER_DIR", str(VAR_DIR / "test" / f"broker-{os.getpid()}"))
 PRODUCTION = CRMHUB_MODE == "production"
 
 SECRET_KEY = envmod.read_secret_key(ENV, mode=CRMHUB_MODE, var_dir=VAR_DIR)
@@ -33,8 +33,14 @@ ALLOWED_HOSTS = envmod.read_list(
 CSRF_TRUSTED_ORIGINS = envmod.read_list(ENV, "CSRF_TRUSTED_ORIGINS", default=[])
 # The built-in sandbox CRMs: on by default in embedded mode, off in production.
 CRMHUB_SANDBOX = envmod.read_bool(ENV, "CRMHUB_SANDBOX", default=not PRODUCTION)
-# Where the console's own server listens; demo connections point the sandbox there.
+# Where the console is reached; demo connections point the sandbox there.
 CRMHUB_PUBLIC_URL = ENV.get("CRMHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# The processes of ``scripts/run``: the Procfile reads CRMHUB_HOST, CRMHUB_PORT and
+# CRMHUB_WORKERS itself (with these defaults); the web process takes its threads from here.
+CRMHUB_HOST = ENV.get("CRMHUB_HOST", "127.0.0.1")
+CRMHUB_PORT = int(ENV.get("CRMHUB_PORT", "8000"))
+CRMHUB_WORKERS = int(ENV.get("CRMHUB_WORKERS", "2"))
+CRMHUB_WEB_THREADS = int(ENV.get("CRMHUB_WEB_THREADS", "16"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -106,26 +112,20 @@ SQLITE_OPTIONS = {
 }
 
 
-def _database(url: str, test_name: str) -> dj_database_url.DBConfig:
+def _database(url: str) -> dj_database_url.DBConfig:
     config = dj_database_url.parse(url, conn_max_age=0)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = dict(SQLITE_OPTIONS)
-        # A file, not memory: live servers, workers and browsers in the tests share it.
-        config["TEST"] = {"NAME": str(VAR_DIR / "test" / f"{test_name}-{os.getpid()}.sqlite3")}
     else:
         config["CONN_HEALTH_CHECKS"] = True
-        config["TEST"] = {"NAME": f"test_{config['NAME']}_{test_name.split('-')[-1]}_{os.getpid()}"}
     return config
 
 
 DATABASES = {
-    "default": _database(
-        ENV.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'crmhub.sqlite3'}"), "test-default"
-    ),
+    "default": _database(ENV.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'crmhub.sqlite3'}")),
     # The sandbox CRMs stand in for remote systems: they keep their data apart.
     "sandbox": _database(
-        ENV.get("SANDBOX_DATABASE_URL", f"sqlite:///{VAR_DIR / 'sandbox.sqlite3'}"),
-        "test-sandbox",
+        ENV.get("SANDBOX_DATABASE_URL", f"sqlite:///{VAR_DIR / 'sandbox.sqlite3'}")
     ),
 }
 DATABASE_ROUTERS = ["crmhub.sandbox.routers.SandboxRouter"]
@@ -143,8 +143,6 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-if TESTING:
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -175,7 +173,6 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -222,14 +219,15 @@ if PRODUCTION:
 # Ids only in messages, JSON only, late ack with redelivery of a killed worker's task (capped
 # by the delivery counter on each Action), one message prefetched per process, time limits.
 # See README "Reliability" and tests/core/test_celery_settings.py.
+# The embedded broker's folder (when CELERY_BROKER_URL is not set); it makes its folders
+# when it connects.
+CRMHUB_BROKER_DIR = Path(ENV.get("CRMHUB_BROKER_DIR", VAR_DIR / "broker")).resolve()
 _broker_url = ENV.get("CELERY_BROKER_URL", "").strip()
 if _broker_url:
     CELERY_BROKER_URL = _broker_url
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 1800}
 else:
-    CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = envmod.embedded_broker(
-        Path(ENV.get("CRMHUB_BROKER_DIR", VAR_DIR / "broker"))
-    )
+    CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = envmod.embedded_broker(CRMHUB_BROKER_DIR)
     # kombu's filesystem channel with whole-file writes and atomic takes (see the module).
     CELERY_BROKER_TRANSPORT = "crmhub.core.broker:Transport"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -257,9 +255,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = False
 # Workers keep their database connections across tasks (closed every ~100 tasks) instead of
 # opening one per task: measured, a new SQLite connection per action cost 5 ms of CPU and
-# 30 ms of wall time (bench fanout). Not under pytest: the in-process thread-pool worker of
-# the tests would keep connections that the test database's teardown must drop.
-CELERY_DB_REUSE_MAX = 0 if TESTING else 100
+# 30 ms of wall time (bench fanout). Not in the tests (settings_test).
+CELERY_DB_REUSE_MAX = 100
+# Beat keeps its schedule in the data folder, wherever CRMHUB_VAR_DIR puts it.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often the sweeper looks for actions the broker lost, and the sync dispatcher runs.
 CRMHUB_SWEEP_SECONDS = float(ENV.get("CRMHUB_SWEEP_SECONDS", "5"))
 CRMHUB_DISPATCH_SECONDS = float(ENV.get("CRMHUB_DISPATCH_SECONDS", "30"))
@@ -281,6 +280,9 @@ CRMHUB_SYNC_LEASE_SECONDS = float(ENV.get("CRMHUB_SYNC_LEASE_SECONDS", "600"))
 # CELERY_RETRY_BACKOFF_MAX) and the most attempts before the action is failed.
 CRMHUB_RETRY_BASE_SECONDS = float(ENV.get("CRMHUB_RETRY_BASE_SECONDS", "1"))
 CRMHUB_MAX_ATTEMPTS = int(ENV.get("CRMHUB_MAX_ATTEMPTS", "5"))
+# Crash hooks of the reliability tests (crmhub/actions/faults.py): off unless set.
+CRMHUB_FAULT = ENV.get("CRMHUB_FAULT", "")
+CRMHUB_FAULT_MODE = ENV.get("CRMHUB_FAULT_MODE", "always")
 
 # --- Person matching: keys that identify nobody -------------------------------------------
 # The one deny list of placeholder keys: regular expressions searched in the normalised key

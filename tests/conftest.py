@@ -19,6 +19,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+TEST_SETTINGS = "crmhub.settings_test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to run on other settings than the tests' (a ``DJANGO_SETTINGS_MODULE`` exported
+    in the shell wins over pyproject's, and would put the tests on the product's broker)."""
+    from django.conf import settings
+
+    if settings.SETTINGS_MODULE != TEST_SETTINGS:
+        raise pytest.UsageError(
+            f"The tests run on {TEST_SETTINGS}, not {settings.SETTINGS_MODULE}: "
+            "unset DJANGO_SETTINGS_MODULE (pyproject.toml names the test settings)."
+        )
+
+
 # -- users ------------------------------------------------------------------------------------
 def _user(username: str, role: str | None = None, **flags: bool) -> User:
     user = User.objects.create_user(username=username, password="pw-" + username, **flags)

@@ -1,7 +1,7 @@
 """Crash hooks for the reliability tests: a worker kills itself at a named point.
 
-Active only when the environment says so (``CRMHUB_FAULT``), which only the tests' worker
-subprocesses do:
+Active only when the environment says so (``CRMHUB_FAULT``, read into the settings), which
+only the tests' worker subprocesses do:
 
 * ``before_claim`` — a message was received and counted, nothing claimed yet;
 * ``before_send``  — the action is claimed, nothing sent yet;
@@ -20,6 +20,8 @@ import re
 import signal
 from typing import Any
 
+from django.conf import settings
+
 from crmhub.connectors.base import Connector
 
 POINTS = ("before_claim", "before_send", "after_send", "after_response")
@@ -27,9 +29,9 @@ _AUTH_CALL = re.compile(r"auth|login|token", re.IGNORECASE)
 
 
 def _armed(point: str, *, action_id: int, first_try: bool) -> bool:
-    if os.environ.get("CRMHUB_FAULT") != point:
+    if point != settings.CRMHUB_FAULT:
         return False
-    if os.environ.get("CRMHUB_FAULT_MODE", "always") == "half":
+    if settings.CRMHUB_FAULT_MODE == "half":
         return first_try and action_id % 2 == 0
     return True
 

@@ -26,6 +26,13 @@ _TAKEN = ".taken-"
 
 
 class Channel(filesystem.Channel):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Open the channel, making the broker's folders first if they are not there yet."""
+        super().__init__(*args, **kwargs)
+        for folder in (self.data_folder_in, self.data_folder_out, self.processed_folder):
+            os.makedirs(folder, exist_ok=True)
+        self.control_folder.mkdir(parents=True, exist_ok=True)
+
     # kombu's filesystem channel narrows these two methods of the virtual channel (its stubs
     # ignore the same override); ours keep the filesystem channel's signatures.
     def _put(  # type: ignore[override]  # the filesystem channel's signature, as in kombu

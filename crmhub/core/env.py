@@ -110,10 +110,9 @@ def embedded_broker(folder: Path) -> tuple[str, dict[str, object]]:
     Measured: the filesystem transport polling every 20 ms moved 400 tasks in under 2 s on
     two worker processes, where the SQLAlchemy/SQLite transport managed about one task a
     second. It loses the message of a worker killed with ``kill -9``; the action sweeper
-    re-publishes from the database, so the broker is only a doorbell.
+    re-publishes from the database, so the broker is only a doorbell. The folders are made
+    when the broker connects (``crmhub.core.broker``), not here.
     """
-    for name in ("queue", "processed", "control"):
-        (folder / name).mkdir(parents=True, exist_ok=True)
     return "filesystem://", {
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),

@@ -45,7 +45,7 @@ class SlowFake(FakeConnector):
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmhub.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmhub.settings_test")
     import django
 
     django.setup()

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import kombu
 import pytest
+import requests
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from crmhub.core import env
+from tests.conftest import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,14 +76,22 @@ def test_embedded_broker_is_the_fast_filesystem_transport(tmp_path):
     assert url == "filesystem://"
     assert options["polling_interval"] == 0.02
     assert options["data_folder_in"] == options["data_folder_out"]
-    assert Path(str(options["data_folder_in"])).is_dir()
+    assert not (tmp_path / "broker").exists()  # reading the configuration writes nothing
+
+
+def test_the_embedded_broker_makes_its_folders_when_it_connects(tmp_path):
+    url, options = env.embedded_broker(tmp_path / "broker")
+    with kombu.Connection(
+        url, transport="crmhub.core.broker:Transport", transport_options=options
+    ) as connection:
+        connection.SimpleQueue("probe").put({"hello": 1})
+    assert {p.name for p in (tmp_path / "broker").iterdir()} == {"queue", "processed", "control"}
+    assert len(list((tmp_path / "broker" / "queue").glob("*.probe.msg"))) == 1
 
 
 def _manage(*args: str, extra_env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
     environment = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("SECRET_KEY", "CRMHUB_FIELD_KEYS", "PYTEST_VERSION")
+        k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "CRMHUB_FIELD_KEYS")
     }
     environment.update({"CRMHUB_VAR_DIR": str(tmp_path), **extra_env})
     return subprocess.run(
@@ -113,3 +126,89 @@ def test_production_settings_pass_check_deploy(tmp_path):
         tmp_path=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- the data folder elsewhere (CRMHUB_VAR_DIR) ---------------------------------------------------
+#: What ties a process to the test run; the product started as scripts/run starts it has none.
+NOT_THE_PRODUCTS = (
+    "DJANGO_SETTINGS_MODULE",
+    "CRMHUB_VAR_DIR",
+    "CRMHUB_BROKER_DIR",
+    "CRMHUB_FAULT",
+    "DATABASE_URL",
+    "SANDBOX_DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "SECRET_KEY",
+    "CRMHUB_FIELD_KEYS",
+)
+
+
+def _checkout_without_var(tmp_path: Path) -> Path:
+    """Copy the checkout's code (and no var/) to a new folder, the project's .venv linked in."""
+    checkout = tmp_path / "checkout"
+    for name in ("crmhub", "templates", "static"):
+        shutil.copytree(ROOT / name, checkout / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("manage.py", "Procfile"):
+        shutil.copy2(ROOT / name, checkout / name)
+    (checkout / ".venv").symlink_to((ROOT / ".venv").resolve())
+    return checkout
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop honcho as Ctrl-C would (it stops web, worker and beat); kill it if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_run_with_the_data_folder_elsewhere_writes_nothing_in_the_checkout(tmp_path):
+    """scripts/run's steps after installing (migrate both databases, start the Procfile) in
+    a checkout without var/: every process starts, and every file goes to CRMHUB_VAR_DIR."""
+    checkout = _checkout_without_var(tmp_path)
+    data = tmp_path / "data"  # not there yet: the processes make it
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if k not in NOT_THE_PRODUCTS}
+    environment.update(
+        CRMHUB_VAR_DIR=str(data),
+        CRMHUB_PORT=str(port),
+        CRMHUB_WORKERS="1",
+        PYTHONPATH=str(checkout),
+    )
+    python = str(checkout / ".venv" / "bin" / "python")
+    for database in ("default", "sandbox"):
+        subprocess.run(
+            [python, "manage.py", "migrate", "--database", database, "--noinput", "-v", "0"],
+            cwd=checkout, env=environment, check=True, timeout=180,
+        )  # fmt: skip
+    log_path = tmp_path / "run.log"
+    with log_path.open("wb") as log:
+        run = subprocess.Popen(
+            [str(checkout / ".venv" / "bin" / "honcho"), "-f", "Procfile", "start"],
+            cwd=checkout, env=environment, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+
+        def started() -> bool:
+            assert run.poll() is None, log_path.read_text(errors="replace")[-3000:]
+            try:
+                web = requests.get(f"http://127.0.0.1:{port}/login/", timeout=2).ok
+            except requests.RequestException:
+                web = False
+            text = log_path.read_text(errors="replace")
+            return web and " ready." in text and "beat: Starting..." in text
+
+        wait_for(started, timeout=90, interval=0.5, message="web, worker and beat did not start")
+        # Beat keeps its schedule in the data folder (the Procfile names no file).
+        wait_for(lambda: list(data.glob("celerybeat-schedule*")), timeout=20)
+    finally:
+        _stop(run)
+    assert not (checkout / "var").exists()
+    assert {"crmhub.sqlite3", "sandbox.sqlite3", "secret_key", "field_keys", "broker"} <= {
+        path.name for path in data.iterdir()
+    }

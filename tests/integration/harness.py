@@ -49,14 +49,16 @@ def database_url(alias: str) -> str:
 
 
 def worker_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Return the environment of a worker subprocess: the test databases, fast timings."""
+    """Return the environment of a worker subprocess: the test settings (inherited), the
+    test databases and broker of this run, fast timings."""
     env = dict(os.environ)
     env.update(FAST)
     env["DATABASE_URL"] = database_url("default")
     env["SANDBOX_DATABASE_URL"] = database_url("sandbox")
     env["CELERY_BROKER_URL"] = str(getattr(settings, "CELERY_BROKER_URL", ""))
     if env["CELERY_BROKER_URL"].startswith("filesystem"):
-        env.pop("CELERY_BROKER_URL")  # the embedded broker, in CRMHUB_BROKER_DIR
+        env.pop("CELERY_BROKER_URL")  # the embedded broker, in this run's folder:
+        env["CRMHUB_BROKER_DIR"] = str(settings.CRMHUB_BROKER_DIR)
     env.pop("CRMHUB_FAULT", None)
     env.update(extra or {})
     return env

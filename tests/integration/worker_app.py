@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmhub.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmhub.settings_test")
 
 import django
 
