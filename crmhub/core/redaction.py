@@ -1,8 +1,9 @@
 """Keep secrets out of logs, error reports and audit records.
 
 Two layers: values known to be secret (every credential decrypted in this process is
-registered) are replaced wherever they appear, and well-known secret-bearing patterns
-(``apikey=…``, ``Authorization: …``, ``"password": …``) are masked whatever their value.
+registered) are replaced wherever they appear, and values under a secret-like name
+(``apikey=…``, ``Authorization: …``, ``"password": …``) are masked whatever they are. The
+names and the mask are the vocabulary the connectors use too (``crmhub.redaction_words``).
 """
 
 from __future__ import annotations
@@ -19,35 +20,25 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.debug import ExceptionReporter as DjangoExceptionReporter
 from django.views.debug import SafeExceptionReporterFilter
 
-MASK = "[redacted]"
-SECRET_NAME = re.compile(
-    r"api[-_]?key|access[-_]?key|accesskey|apikey|password|passwd|secret|token|authorization"
-    r"|op_password|sessionkey|signature|cookie|csrf",
-    re.IGNORECASE,
+from crmhub.redaction_words import MASK, MIN_SECRET_LENGTH, is_secret_name
+from crmhub.redaction_words import SECRET_NAME as SECRET_NAME  # re-exported for the apps
+
+#: ``Authorization: Basic …`` / ``Bearer …``: the credential after the scheme word.
+_AUTHORIZATION = re.compile(
+    r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?)(basic|bearer)\s+[A-Za-z0-9._~+/=-]+"
 )
-_PATTERNS = [
-    # key=value in query strings and form bodies
-    re.compile(
-        r"(?i)\b(apikey|api_key|accesskey|access_key|password|op_password|token|sessionkey)"
-        r"=([^&\s'\"]+)"
-    ),
-    # "key": "value" in JSON
-    re.compile(
-        r"(?i)([\"'](?:apikey|api_key|accessKey|access_key|password|op_password|token)[\"']\s*:\s*)"
-        r"([\"'])(.*?)\2"
-    ),
-    # Authorization headers
-    re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?)(basic|bearer)\s+[A-Za-z0-9._~+/=-]+"),
-]
+#: ``"name": "value"`` in JSON.
+_JSON_PAIR = re.compile(r"([\"']([\w.-]+)[\"']\s*:\s*)([\"'])(.*?)\3")
+#: ``name=value`` in query strings and form bodies.
+_ASSIGNMENT = re.compile(r"(?<![\w.-])([\w.-]+)=([^&\s'\"]+)")
 _known: set[str] = set()
 _lock = threading.Lock()
-_MIN_SECRET_LENGTH = 4
 _MAX_KNOWN = 10_000
 
 
 def register_secret(value: object) -> None:
     """Remember ``value`` as secret so that it is masked wherever it later appears."""
-    if not isinstance(value, str) or len(value) < _MIN_SECRET_LENGTH:
+    if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
         return
     with _lock:
         if len(_known) >= _MAX_KNOWN:
@@ -70,17 +61,26 @@ def redact_text(text: str) -> str:
     for value in known:
         if value in text:
             text = text.replace(value, MASK)
-    text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}={MASK}", text)
-    text = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}{m.group(2)}", text)
-    text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}{m.group(2)} {MASK}", text)
-    return text
+    # The scheme word first, so that ``Authorization=Basic …`` keeps no credential.
+    text = _AUTHORIZATION.sub(lambda m: f"{m.group(1)}{m.group(2)} {MASK}", text)
+    text = _JSON_PAIR.sub(
+        lambda m: (
+            f"{m.group(1)}{m.group(3)}{MASK}{m.group(3)}"
+            if is_secret_name(m.group(2))
+            else m.group(0)
+        ),
+        text,
+    )
+    return _ASSIGNMENT.sub(
+        lambda m: f"{m.group(1)}={MASK}" if is_secret_name(m.group(1)) else m.group(0), text
+    )
 
 
 def redact_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
     """Return a copy of ``data`` with secret-named keys masked and values scrubbed."""
     clean: dict[str, Any] = {}
     for key, value in data.items():
-        if SECRET_NAME.search(str(key)):
+        if is_secret_name(key):
             clean[key] = MASK
         else:
             clean[key] = redact_value(value)
@@ -131,7 +131,7 @@ class ExceptionReporterFilter(SafeExceptionReporterFilter):
             return params
         cleaned = params.copy()
         for key in cleaned:
-            cleaned[key] = MASK if SECRET_NAME.search(key) else redact_text(str(cleaned[key]))
+            cleaned[key] = MASK if is_secret_name(key) else redact_text(str(cleaned[key]))
         return cleaned
 
     def cleanse_special_types(self, request: HttpRequest | None, value: Any) -> Any:
@@ -163,7 +163,7 @@ class ExceptionReporter(DjangoExceptionReporter):
         data = super().get_traceback_data()
         if "request_GET_items" in data:
             data["request_GET_items"] = [
-                (key, MASK if SECRET_NAME.search(key) else redact_text(str(value)))
+                (key, MASK if is_secret_name(key) else redact_text(str(value)))
                 for key, value in data["request_GET_items"]
             ]
         for name in ("request_insecure_uri", "exception_value", "exception_notes"):

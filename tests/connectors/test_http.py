@@ -9,7 +9,9 @@ import time
 import pytest
 
 from crmhub.connectors import errors
-from crmhub.connectors.http import HttpClient, address_allowed, check_base_url, parse_retry_after
+from crmhub.connectors.http import HttpClient, check_base_url
+from crmhub.connectors.http.failures import parse_retry_after
+from crmhub.connectors.http.guard import address_allowed
 from tests.connectors.hostile import answer, hostile_server, slow_drip
 
 KEY = "K3Y-0123456789ABCDEF0123456789ABCDEF"

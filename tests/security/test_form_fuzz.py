@@ -596,7 +596,7 @@ BASE_URLS = (
 @FUZZ
 @given(data=st.data())
 def test_admin_connection_form(client, superuser, world, monkeypatch, kind, data):
-    monkeypatch.setattr("crmhub.connectors.http.socket.getaddrinfo", _fake_getaddrinfo)
+    monkeypatch.setattr("crmhub.connectors.http.guard.socket.getaddrinfo", _fake_getaddrinfo)
     client.force_login(superuser)
     info = KINDS[kind]
     plausible: dict[str, st.SearchStrategy[str]] = {
@@ -669,7 +669,7 @@ def valid_connection(kind: str) -> dict[str, str]:
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_admin_connection_form_with_every_shaped_value(client, superuser, monkeypatch, kind):
     """Every shaped value in each setting of the kind, every odd base URL: each time."""
-    monkeypatch.setattr("crmhub.connectors.http.socket.getaddrinfo", _fake_getaddrinfo)
+    monkeypatch.setattr("crmhub.connectors.http.guard.socket.getaddrinfo", _fake_getaddrinfo)
     client.force_login(superuser)
     url = reverse("admin:connections_connection_add") + f"?kind={kind}"
     assert client.post(url, valid_connection(kind)).status_code == 302  # the baseline saves

@@ -34,7 +34,8 @@ from crmhub.connectors.errors import (
     Unavailable,
     UnknownOutcome,
 )
-from crmhub.connectors.http import Response, resolve_checked
+from crmhub.connectors.http import Response
+from crmhub.connectors.http.guard import resolve_checked
 
 logger = logging.getLogger("crmhub.connectors.collect")
 

@@ -1,0 +1,275 @@
+"""The one HTTP client every connector uses.
+
+It gives each call a (connect, read) timeout and an overall deadline (so a slow-drip body
+cannot hold a worker), caps the body size, follows no redirect (a redirect could carry a
+form-posted API key to another host), ignores proxy settings from the environment, opens
+its connections through the address guard (``guard.py``), maps every failure to the error
+family (``failures.py``), and keeps a record of every call for the audit log, with the
+connection's secrets masked (``redaction.py``). It never retries: retry policy belongs to
+the task that knows whether a call is safe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+from requests.structures import CaseInsensitiveDict
+from urllib3 import exceptions as urllib3_errors
+
+from crmhub.connectors.errors import BadResponse, ConnectorError, Unavailable
+from crmhub.connectors.http.failures import error_for_exception, error_for_status
+from crmhub.connectors.http.guard import GuardedAdapter, check_base_url
+from crmhub.connectors.http.redaction import Redactor
+
+logger = logging.getLogger("crmhub.connectors.http")
+
+USER_AGENT = "crmhub/0.1 (+staff console)"
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+def build_session(*, allow_private: bool) -> requests.Session:
+    """Return a session with the address guard, no proxies from the environment, no retries."""
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["User-Agent"] = USER_AGENT
+    adapter = GuardedAdapter(allow_private=allow_private)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One HTTP call as the audit log shows it: secrets masked, bodies truncated."""
+
+    method: str
+    url: str
+    request: Mapping[str, Any]
+    status: int | None
+    response: str
+    elapsed_ms: int
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    url: str
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """Return the decoded JSON body; raise ``BadResponse`` if it is not JSON."""
+        try:
+            return json.loads(self.content)
+        except (ValueError, RecursionError) as exc:
+            snippet = self.text[:120].strip()
+            raise BadResponse(
+                f"The server did not answer with JSON (got {snippet!r}).",
+                status=self.status,
+                url=self.url,
+            ) from exc
+
+
+class HttpClient:
+    """A guarded, recording HTTP client bound to one base URL."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        allow_private_network: bool = False,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        secret_values: Iterable[str] = (),
+        secret_fields: Iterable[str] = (),
+        max_body: int = MAX_BODY_BYTES,
+    ) -> None:
+        check_base_url(base_url, allow_private=allow_private_network, resolve=False)
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.allow_private_network = allow_private_network
+        self.timeout = timeout
+        self.deadline = timeout[0] + timeout[1] * 2
+        self.redactor = Redactor(values=secret_values, fields=secret_fields)
+        self.max_body = max_body
+        self.session = build_session(allow_private=allow_private_network)
+        self._calls: list[CallRecord] = []
+
+    # -- redaction ---------------------------------------------------------------------------
+    def redact(self, text: str) -> str:
+        """Return ``text`` with this connection's secret values masked."""
+        return self.redactor.text(text)
+
+    def redact_data(self, data: Any) -> Any:
+        """Return ``data`` with secret-named keys masked and secret values scrubbed."""
+        return self.redactor.data(data)
+
+    def add_secret(self, value: str) -> None:
+        """Mask ``value`` from now on and in the calls already recorded.
+
+        For secrets obtained at run time (a session token answered by a login call).
+        """
+        if not self.redactor.add(value):
+            return
+        self._calls = [
+            replace(
+                call,
+                url=self.redact(call.url),
+                request=self.redact_data(call.request),
+                response=self.redact(call.response),
+                error=self.redact(call.error) if call.error else None,
+            )
+            for call in self._calls
+        ]
+
+    # -- calls -------------------------------------------------------------------------------
+    def url_for(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return urljoin(self.base_url, path.lstrip("/"))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        check_status: bool = True,
+    ) -> Response:
+        """Send one request and return the response; raise a ``ConnectorError`` on failure.
+
+        With ``check_status`` any non-2xx status raises (see ``error_for_status``).
+        """
+        url = self.url_for(path)
+        shown = self.redactor.url(url, params)
+        recorded: dict[str, Any] = {}
+        if data is not None:
+            recorded["form"] = self.redact_data(dict(data))
+        if json_body is not None:
+            recorded["json"] = self.redact_data(json_body)
+        if headers:
+            recorded["headers"] = self.redact_data(dict(headers))
+        started = time.monotonic()
+        status: int | None = None
+        body = b""
+        try:
+            try:
+                raw = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    json=json_body,
+                    headers=dict(headers or {}),
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.RequestException as exc:
+                raise error_for_exception(exc, shown) from None
+            status = raw.status_code
+            try:
+                body = self._read_body(raw, started, shown)
+            finally:
+                raw.close()
+            # Case-insensitive: servers may send header names in lower case (HTTP/2, h11).
+            headers = CaseInsensitiveDict(raw.headers)
+            response = Response(status=status, headers=headers, content=body, url=shown)
+            if check_status:
+                error = error_for_status(
+                    status, response.headers, self.redact(response.text), shown
+                )
+                if error is not None:
+                    raise error
+            self._record(method, shown, recorded, status, body, started, None)
+            return response
+        except ConnectorError as exc:
+            self._record(method, shown, recorded, status, body, started, str(exc))
+            raise
+
+    def _read_body(self, raw: requests.Response, started: float, url: str) -> bytes:
+        declared = raw.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.max_body:
+            raise BadResponse(
+                f"The answer is too large ({declared} bytes).", url=url, status=raw.status_code
+            )
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            # read1 returns whatever has arrived, so a body dripping a byte at a time still
+            # meets the deadline check (iter_content would wait for a whole chunk).
+            while chunk := raw.raw.read1(65536, decode_content=True):
+                size += len(chunk)
+                if size > self.max_body:
+                    raise BadResponse(
+                        f"The answer is larger than {self.max_body} bytes.",
+                        url=url,
+                        status=raw.status_code,
+                    )
+                if time.monotonic() - started > self.deadline:
+                    raise Unavailable(
+                        "The server sent its answer too slowly; gave up.",
+                        url=url,
+                        status=raw.status_code,
+                        request_sent=True,
+                    )
+                chunks.append(chunk)
+        except (requests.RequestException, urllib3_errors.HTTPError) as exc:
+            if isinstance(exc, urllib3_errors.HTTPError):
+                exc = requests.ConnectionError(exc)
+            raise error_for_exception(exc, url) from None
+        return b"".join(chunks)
+
+    def _record(
+        self,
+        method: str,
+        url: str,
+        request: dict[str, Any],
+        status: int | None,
+        body: bytes,
+        started: float,
+        error: str | None,
+    ) -> None:
+        elapsed = int((time.monotonic() - started) * 1000)
+        text = self.redact(body[:4000].decode("utf-8", errors="replace"))
+        record = CallRecord(
+            method=method,
+            url=url,
+            request=request,
+            status=status,
+            response=text[:2000],
+            elapsed_ms=elapsed,
+            error=self.redact(error) if error else None,
+        )
+        self._calls.append(record)
+        logger.info(
+            "remote call %s %s -> %s in %d ms%s",
+            method,
+            url,
+            status,
+            elapsed,
+            f" ({record.error})" if error else "",
+        )
+
+    def drain_calls(self) -> list[CallRecord]:
+        calls, self._calls = self._calls, []
+        return calls
+
+    def close(self) -> None:
+        self.session.close()
