@@ -15,7 +15,6 @@ from crmhub.connectors.base import (
     ContactPage,
     Operation,
     OperationResult,
-    PromptHandler,
     RemoteContact,
 )
 
@@ -58,9 +57,13 @@ class FakeConnector(Connector):
             raise errors.InvalidParams({"contact_remote_id": ["This field is required."]})
         return params
 
-    def perform(
-        self, operation: str, params: dict[str, Any], *, on_prompt: PromptHandler | None = None
-    ) -> OperationResult:
+    def perform_touch(self, params: dict[str, Any]) -> OperationResult:
+        return self._scripted("touch", params)
+
+    def perform_read(self, params: dict[str, Any]) -> OperationResult:
+        return self._scripted("read", params)
+
+    def _scripted(self, operation: str, params: dict[str, Any]) -> OperationResult:
         if self.script:
             failure = self.script.pop(0)
             if failure is not None:

@@ -3,7 +3,10 @@
 A connector is built from a ``ConnectionSpec`` (base URL, settings, secrets) and never
 touches Django. Reads return frozen dataclasses; every operation that changes remote state
 is described by an ``Operation`` (its parameters, whether it is safe to repeat) and run
-through ``Connector.run(operation, params)``.
+through ``Connector.run(operation, params)``, which holds the rules every CRM shares: the
+parameters are checked before anything is sent, the operation is carried out by the
+connector's method ``perform_<operation>``, and a change whose answer was lost or cannot
+be read is an ``UnknownOutcome``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from crmhub.connectors.errors import InvalidParams
+from crmhub.connectors.errors import ConnectorError, InvalidParams, UnknownOutcome, outcome_unknown
 from crmhub.connectors.http import CallRecord, HttpClient
 
 
@@ -115,8 +118,9 @@ class Operation:
 class Connector(abc.ABC):
     """Base class of the four CRM connectors.
 
-    Subclasses set ``kind`` and ``operations`` and implement the abstract methods; every
-    HTTP call goes through ``self.http`` so it is guarded, timed, redacted and recorded.
+    Subclasses set ``kind`` and ``operations``, implement the abstract methods, and carry
+    out each operation ``name`` in a method ``perform_<name>(params)``; every HTTP call
+    goes through ``self.http`` so it is guarded, timed, redacted and recorded.
     """
 
     kind: ClassVar[str]
@@ -125,6 +129,8 @@ class Connector(abc.ABC):
     supports_incremental: ClassVar[bool] = False
     #: Field names whose values are secrets (masked in every recorded call).
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    #: Who answers the prompts of the operation being performed (see ``run``), if anyone.
+    on_prompt: PromptHandler | None = None
 
     def __init__(self, spec: ConnectionSpec, *, http: HttpClient | None = None) -> None:
         self.spec = spec
@@ -176,11 +182,30 @@ class Connector(abc.ABC):
         *,
         on_prompt: PromptHandler | None = None,
     ) -> OperationResult:
-        """Validate ``params`` and carry out ``operation``; raise ``ConnectorError`` on failure."""
-        cleaned = self.validate(operation, params)
-        return self.perform(operation, cleaned, on_prompt=on_prompt)
+        """Validate ``params`` and carry out ``operation``; raise ``ConnectorError`` on failure.
 
-    @abc.abstractmethod
+        For every CRM alike: when ``operation`` changes remote state (it is not ``safe``)
+        and its request may have reached the server without a definite answer coming back
+        (lost, or unreadable: see ``errors.outcome_unknown``), raise ``UnknownOutcome``, so
+        that it is never sent again blindly. A safe operation's failure is what it is.
+        """
+        cleaned = self.validate(operation, params)
+        try:
+            return self.perform(operation, cleaned, on_prompt=on_prompt)
+        except ConnectorError as exc:
+            if (
+                self.operations[operation].safe
+                or isinstance(exc, UnknownOutcome)
+                or not outcome_unknown(exc)
+            ):
+                raise
+            raise UnknownOutcome(
+                f"{exc} The change may or may not have been made.",
+                status=exc.status,
+                url=exc.url,
+                body=exc.body,
+            ) from exc
+
     def perform(
         self,
         operation: str,
@@ -188,7 +213,13 @@ class Connector(abc.ABC):
         *,
         on_prompt: PromptHandler | None = None,
     ) -> OperationResult:
-        """Carry out an already validated operation."""
+        """Carry out an already validated ``operation`` with its ``perform_<operation>``."""
+        handler: Callable[[dict[str, Any]], OperationResult] = getattr(self, f"perform_{operation}")
+        self.on_prompt = on_prompt
+        try:
+            return handler(params)
+        finally:
+            self.on_prompt = None
 
     # -- audit -------------------------------------------------------------------------------
     def drain_calls(self) -> list[CallRecord]:

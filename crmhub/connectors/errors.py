@@ -4,11 +4,13 @@ Nothing raw (``requests``, lxml, json) ever leaves a connector: each transport m
 failures to these classes in one function. ``retryable`` says whether trying again can
 help at all; ``request_sent`` says whether the request may have reached the server, which
 decides whether a call that changes remote state may be retried (never, if it may have).
+``outcome_unknown`` says, once for every CRM, which failures leave a change's fate open.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -18,6 +20,10 @@ class ConnectorError(Exception):
     retryable: bool = False
     #: Whether the request may have reached the server (so its effect may have happened).
     request_sent: bool = True
+    #: Whether the failed call could not change anything remote whatever became of it (a
+    #: login, a configuration read or a socket opened before a change is sent); see
+    #: ``changes_nothing``.
+    changed_nothing: bool = False
 
     def __init__(
         self,
@@ -107,3 +113,33 @@ class InvalidParams(ConnectorError):
             for field, messages in self.errors.items()
         )
         super().__init__(flat or "Invalid parameters.")
+
+
+@contextmanager
+def changes_nothing() -> Iterator[None]:
+    """Mark every connector error raised in the block as one that changed nothing remote.
+
+    For the steps an operation takes before it sends its change (log in, read the
+    configuration, open a socket): their failure is what it is, never an unknown outcome.
+    """
+    try:
+        yield
+    except ConnectorError as exc:
+        exc.changed_nothing = True
+        raise
+
+
+def outcome_unknown(exc: ConnectorError) -> bool:
+    """Return whether a change whose call failed with ``exc`` may have been made anyway.
+
+    So it may when the request may have reached the server and no definite answer came
+    back: the answer was lost (a timeout after sending, a broken connection, a 5xx) or it
+    arrived but cannot be understood (not the expected format or shape, too large, a
+    redirect). Not when the answer was definite (refused, not found, bad credentials,
+    rate limited), when nothing was sent, or when the failed step changes nothing.
+    """
+    if isinstance(exc, UnknownOutcome):
+        return True
+    if exc.changed_nothing or not exc.request_sent:
+        return False
+    return isinstance(exc, BadResponse | Unavailable)

@@ -75,7 +75,8 @@ def test_only_one_claim_wins(action):
         (errors.Unavailable("Read timed out.", request_sent=True), Action.State.UNKNOWN),
         (errors.Unavailable("The server failed (502).", status=502), Action.State.UNKNOWN),
         (errors.BadResponse("Not XML.", status=200), Action.State.UNKNOWN),
-        (errors.BadResponse("Redirect.", status=302), Action.State.FAILED),
+        # A redirect answers a change without saying whether it was made.
+        (errors.BadResponse("Redirect.", status=302), Action.State.UNKNOWN),
         (errors.NeedsInput("No answer to the prompt."), Action.State.CANCELLED),
     ],
 )

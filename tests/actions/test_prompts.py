@@ -23,8 +23,9 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 class PromptingFake(FakeAllClients):
     answers: ClassVar[list[Any]] = []
 
-    def perform(self, operation, params, *, on_prompt=None):  # type: ignore[no-untyped-def]
-        values = on_prompt(Prompt("p1", "Start date?", ({"name": "start", "label": "Start"},)))
+    def perform_touch(self, params):  # type: ignore[no-untyped-def]
+        assert self.on_prompt is not None
+        values = self.on_prompt(Prompt("p1", "Start date?", ({"name": "start", "label": "Start"},)))
         self.answers.append(values)
         if values is None:
             raise errors.NeedsInput("The plan was cancelled: no answer to its prompt.")
@@ -92,7 +93,7 @@ def test_an_unanswered_prompt_cancels_the_plan_and_says_so(
 
 
 class CallingFake(FakeAllClients):
-    def perform(self, operation, params, *, on_prompt=None):  # type: ignore[no-untyped-def]
+    def perform_touch(self, params):  # type: ignore[no-untyped-def]
         self.http.request("GET", "login/", params={"apikey": self.spec.secrets["api_key"]})
         return OperationResult(message="Success")
 

@@ -1,12 +1,14 @@
 """The contract every connector keeps, tested against its simulated CRM over real HTTP.
 
-A CRM's test class inherits ``ConnectorContract`` and sets ``kind``, ``seeded`` (the number
-of records a listing of ``people`` seeded people returns) and ``people``.
+A CRM's test class inherits ``ConnectorContract``, sets ``kind`` and ``people`` (how many
+people are seeded), and names one operation that changes remote state (``a_change``) and
+one that only reads (``a_read``), each with parameters valid against the seeded sandbox.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -24,6 +26,14 @@ class ConnectorContract:
     def expected_listing(self) -> int:
         """How many records a full listing returns for ``people`` seeded people."""
         return self.people
+
+    def a_change(self) -> tuple[str, dict[str, Any]]:
+        """Return an unsafe operation and its parameters."""
+        raise NotImplementedError
+
+    def a_read(self) -> tuple[str, dict[str, Any]]:
+        """Return a safe operation and its parameters."""
+        raise NotImplementedError
 
     @pytest.fixture
     def spec(self, sandbox_spec):  # type: ignore[no-untyped-def]
@@ -93,3 +103,45 @@ class ConnectorContract:
         for name, operation in connector.operations.items():
             assert operation.name == name
             assert isinstance(operation.safe, bool)
+
+    def test_every_operation_is_performed_by_its_own_method(self, connector):  # type: ignore[no-untyped-def]
+        for name in connector.operations:
+            assert callable(getattr(connector, f"perform_{name}", None)), name
+
+    def test_the_named_change_and_read_are_what_they_say(self, connector):  # type: ignore[no-untyped-def]
+        assert not connector.operations[self.a_change()[0]].safe
+        assert connector.operations[self.a_read()[0]].safe
+
+    # -- the rule every CRM shares: a change whose answer is lost or unreadable is unknown --
+    def test_an_unreadable_answer_to_a_change_is_an_unknown_outcome(self, connector):  # type: ignore[no-untyped-def]
+        connector.check_credentials()  # a login or configuration read, kept for what follows
+        faults.configure(self.kind, malformed_rate=1.0)
+        with pytest.raises(errors.UnknownOutcome) as changed:
+            connector.run(*self.a_change())
+        assert isinstance(changed.value.__cause__, errors.BadResponse)
+        assert not changed.value.retryable
+        with pytest.raises(errors.BadResponse):  # a read's failure stays what it is
+            connector.run(*self.a_read())
+
+    def test_a_server_error_after_a_change_is_an_unknown_outcome(self, connector):  # type: ignore[no-untyped-def]
+        connector.check_credentials()
+        connector.drain_calls()
+        faults.configure(self.kind, fail_next=1, error_status=502)
+        with pytest.raises(errors.UnknownOutcome) as changed:
+            connector.run(*self.a_change())
+        assert changed.value.status == 502
+        # The record keeps the call as it happened: the server's failure, not the verdict.
+        recorded = [call for call in connector.drain_calls() if call.status == 502]
+        assert len(recorded) == 1
+        assert recorded[0].error is not None and "may or may not" not in recorded[0].error
+        faults.configure(self.kind, fail_next=1, error_status=502)
+        with pytest.raises(errors.Unavailable) as read:
+            connector.run(*self.a_read())
+        assert read.value.retryable
+
+    def test_a_change_refused_before_it_was_carried_out_is_not_unknown(self, connector):  # type: ignore[no-untyped-def]
+        connector.check_credentials()
+        faults.configure(self.kind, rate_limit_rate=1.0, retry_after=5)
+        with pytest.raises(errors.RateLimited) as caught:
+            connector.run(*self.a_change())
+        assert caught.value.request_sent is False

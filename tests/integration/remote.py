@@ -27,7 +27,6 @@ from crmhub.connectors.base import (
     ContactPage,
     Operation,
     OperationResult,
-    PromptHandler,
 )
 from crmhub.connectors.errors import InvalidParams, Rejected
 from crmhub.connectors.http import HttpClient
@@ -51,7 +50,7 @@ class LedgerConnector(Connector):
         super().__init__(dataclasses.replace(spec, timeout=timeout), http=http)
 
     def check_credentials(self) -> None:
-        self.perform("peek", {"key": "check"})
+        self.perform_peek({"key": "check"})
 
     def iter_contact_pages(
         self, *, since: datetime | None = None, page_size: int = 100
@@ -64,9 +63,13 @@ class LedgerConnector(Connector):
             raise InvalidParams({"key": ["This field is required."]})
         return {"key": key}
 
-    def perform(
-        self, operation: str, params: dict[str, Any], *, on_prompt: PromptHandler | None = None
-    ) -> OperationResult:
+    def perform_poke(self, params: dict[str, Any]) -> OperationResult:
+        return self._apply("poke", params)
+
+    def perform_peek(self, params: dict[str, Any]) -> OperationResult:
+        return self._apply("peek", params)
+
+    def _apply(self, operation: str, params: dict[str, Any]) -> OperationResult:
         response = self.http.request(
             "POST",
             "apply",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -16,9 +16,8 @@ from crmhub.connectors.base import (
     ContactPage,
     Operation,
     OperationResult,
-    PromptHandler,
 )
-from crmhub.connectors.errors import BadResponse, InvalidParams, NotFound, UnknownOutcome
+from crmhub.connectors.errors import BadResponse, InvalidParams, NotFound
 from crmhub.connectors.http import HttpClient
 
 #: The account's time zone when the connection does not say (the vendor's server time).
@@ -110,34 +109,7 @@ class AllClientsConnector(Connector):
     def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         return allclients_params.clean(operation, params)
 
-    def perform(
-        self,
-        operation: str,
-        params: dict[str, Any],
-        *,
-        on_prompt: PromptHandler | None = None,
-    ) -> OperationResult:
-        handlers: dict[str, Callable[[dict[str, Any]], OperationResult]] = {
-            "run_action_set": self._run_action_set,
-            "add_contact_link": self._add_contact_link,
-            "get_contact": self._get_contact,
-            "get_contact_links": self._get_contact_links,
-            "get_categories": self._get_categories,
-        }
-        try:
-            return handlers[operation](params)
-        except BadResponse as exc:
-            if self.operations[operation].safe:
-                raise
-            raise UnknownOutcome(
-                f"{exc} The change may or may not have been made: check the contact in "
-                "AllClients before sending it again.",
-                status=exc.status,
-                url=exc.url,
-                body=exc.body,
-            ) from exc
-
-    def _run_action_set(self, params: dict[str, Any]) -> OperationResult:
+    def perform_run_action_set(self, params: dict[str, Any]) -> OperationResult:
         start_at = params.get("start_at")
         start = (
             parsing.format_start(datetime.fromisoformat(start_at), self.zone) if start_at else None
@@ -168,7 +140,7 @@ class AllClientsConnector(Connector):
             },
         )
 
-    def _add_contact_link(self, params: dict[str, Any]) -> OperationResult:
+    def perform_add_contact_link(self, params: dict[str, Any]) -> OperationResult:
         fields = {
             "contactid": params["contact_remote_id"],
             "url": params["url"],
@@ -187,7 +159,7 @@ class AllClientsConnector(Connector):
             remote_id=answer.source_id or None,
         )
 
-    def _get_contact(self, params: dict[str, Any]) -> OperationResult:
+    def perform_get_contact(self, params: dict[str, Any]) -> OperationResult:
         contact_id = params["contact_remote_id"]
         contacts = self.client.read(
             "GetContacts",
@@ -206,7 +178,7 @@ class AllClientsConnector(Connector):
             remote_id=found.remote_id,
         )
 
-    def _get_contact_links(self, params: dict[str, Any]) -> OperationResult:
+    def perform_get_contact_links(self, params: dict[str, Any]) -> OperationResult:
         links = self.client.read(
             "GetContactLinks",
             lambda body: parsing.parse_links(body, self.zone),
@@ -227,7 +199,7 @@ class AllClientsConnector(Connector):
             },
         )
 
-    def _get_categories(self, params: dict[str, Any]) -> OperationResult:
+    def perform_get_categories(self, params: dict[str, Any]) -> OperationResult:
         categories = self.client.read("GetCategories", parsing.parse_categories)
         return OperationResult(
             message=f"{len(categories)} categories",

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from crmhub.connectors.apptivo import params as checks
 from crmhub.connectors.apptivo import parsing, payloads
@@ -30,21 +30,14 @@ from crmhub.connectors.base import (
     ContactPage,
     Operation,
     OperationResult,
-    PromptHandler,
     RemoteContact,
 )
-from crmhub.connectors.errors import (
-    BadResponse,
-    Unavailable,
-    UnknownOutcome,
-)
+from crmhub.connectors.errors import BadResponse, changes_nothing
 from crmhub.connectors.http import HttpClient
 
 #: Largest ``numRecords`` crmhub asks for (assumption: the documents give no maximum).
 MAX_PAGE_SIZE = 500
 CONFIG_TTL = 600.0
-
-T = TypeVar("T")
 
 _config_cache: dict[tuple[str, str], tuple[float, ApptivoConfig]] = {}
 _config_lock = threading.Lock()
@@ -96,8 +89,12 @@ class ApptivoConnector(Connector):
 
     # -- configuration -----------------------------------------------------------------------
     def fetch_config(self) -> ApptivoConfig:
-        """Call getConfigData, cache its result for this connection and return it."""
-        config = parsing.parse_config(self.client.call("getConfigData"))
+        """Call getConfigData, cache its result for this connection and return it.
+
+        A read, even on the way to a change: its failure is never an unknown outcome.
+        """
+        with changes_nothing():
+            config = parsing.parse_config(self.client.call("getConfigData"))
         with _config_lock:
             _config_cache[self._cache_key] = (clock() + CONFIG_TTL, config)
         return config
@@ -145,52 +142,22 @@ class ApptivoConnector(Connector):
     def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         return checks.clean(operation, params)
 
-    def perform(
-        self,
-        operation: str,
-        params: dict[str, Any],
-        *,
-        on_prompt: PromptHandler | None = None,
-    ) -> OperationResult:
-        action: Callable[[dict[str, Any]], OperationResult] = getattr(self, f"_{operation}")
-        return action(params)
-
-    def _change(
-        self, action: str, params: Mapping[str, Any], read: Callable[[dict[str, Any]], T]
-    ) -> T:
-        """Send one state-changing call and ``read`` its answer; a lost answer is unknown.
-
-        A 5xx, a broken connection, a read timeout or an unreadable answer after the request
-        left means Apptivo may have applied the change: raise ``UnknownOutcome`` so it is
-        never resent blindly.
-        """
-        try:
-            return read(self.client.call(action, params))
-        except (Unavailable, BadResponse) as error:
-            if not error.request_sent:
-                raise
-            raise UnknownOutcome(
-                f"Apptivo may or may not have applied the {action}: {error}",
-                status=error.status,
-                url=error.url,
-            ) from error
-
-    def _create_customer(self, params: dict[str, Any]) -> OperationResult:
+    def perform_create_customer(self, params: dict[str, Any]) -> OperationResult:
         config = self.config()
         data: dict[str, Any] = {"customerId": None}
         data.update(payloads.customer_data(params, config))
-        contact = self._change("save", {"customerData": data}, _saved_contact)
+        contact = _saved_contact(self.client.call("save", {"customerData": data}))
         return OperationResult(
             message=f"Created customer {contact.full_name} (#{contact.remote_id}).",
             data={"customer": parsing.summary(contact)},
             remote_id=contact.remote_id,
         )
 
-    def _update_customer(self, params: dict[str, Any]) -> OperationResult:
+    def perform_update_customer(self, params: dict[str, Any]) -> OperationResult:
         config = self.config()
         customer_id = params["contact_remote_id"]
         changes = payloads.customer_data(params, config)
-        contact = self._change(
+        document = self.client.call(
             "update",
             {
                 "customerId": customer_id,
@@ -199,31 +166,31 @@ class ApptivoConnector(Connector):
                 ATTRIBUTES_PARAM: list(changes),
                 "isEmailAddressUpdate": "true" if "email" in params else None,
             },
-            _saved_contact,
         )
+        contact = _saved_contact(document)
         return OperationResult(
             message=f"Updated customer {contact.full_name} (#{customer_id}): " + ", ".join(changes),
             data={"customer": parsing.summary(contact), "changed": list(changes)},
             remote_id=customer_id,
         )
 
-    def _delete_customer(self, params: dict[str, Any]) -> OperationResult:
+    def perform_delete_customer(self, params: dict[str, Any]) -> OperationResult:
         customer_id = params["contact_remote_id"]
-        self._change("delete", {"customerId": customer_id}, dict)
+        self.client.call("delete", {"customerId": customer_id})
         return OperationResult(
             message=f"Deleted customer #{customer_id}.",
             data={"customer_id": customer_id},
             remote_id=customer_id,
         )
 
-    def _get_config(self, params: dict[str, Any]) -> OperationResult:
+    def perform_get_config(self, params: dict[str, Any]) -> OperationResult:
         config = self.config()
         return OperationResult(
             message=f"{len(config.statuses)} statuses, {len(config.categories)} categories.",
             data=parsing.config_data(config),
         )
 
-    def _search_customers(self, params: dict[str, Any]) -> OperationResult:
+    def perform_search_customers(self, params: dict[str, Any]) -> OperationResult:
         document = self.client.call(
             "getAllBySearchText",
             {

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crmhub.connectors.collect import parsing
-from crmhub.connectors.errors import AuthFailed, ConnectorError
+from crmhub.connectors.errors import AuthFailed, ConnectorError, changes_nothing
 from crmhub.connectors.http import HttpClient, Response
 
 DATABASE_HEADER = "x-collect-database"
@@ -69,15 +69,19 @@ class CollectClient:
 
     # -- login -------------------------------------------------------------------------------
     def login(self) -> str:
-        """Log in now (no cached token) and return the new token."""
+        """Log in now (no cached token) and return the new token.
+
+        A login changes nothing remote: its failure is never an unknown outcome.
+        """
         body = {"op_id": self.operator_id, "op_password": self.password}
-        try:
-            response = self.http.request(
-                "POST", "auth/login", json_body=body, headers=self._headers()
-            )
-        except ConnectorError as exc:
-            raise _vendor_message(exc) from None
-        token = parsing.parse_login(response.content)
+        with changes_nothing():
+            try:
+                response = self.http.request(
+                    "POST", "auth/login", json_body=body, headers=self._headers()
+                )
+            except ConnectorError as exc:
+                raise _vendor_message(exc) from None
+            token = parsing.parse_login(response.content)
         self._remember(token)
         return token
 

@@ -20,11 +20,10 @@ from crmhub.connectors.base import (
     ContactPage,
     Operation,
     OperationResult,
-    PromptHandler,
 )
 from crmhub.connectors.collect import parsing, prompting
 from crmhub.connectors.collect.client import DEFAULT_DATABASE, CollectClient
-from crmhub.connectors.errors import BadResponse, InvalidParams, UnknownOutcome
+from crmhub.connectors.errors import BadResponse, InvalidParams, changes_nothing
 from crmhub.connectors.http import HttpClient, Response
 
 RECORD_TYPES = parsing.RECORD_TYPES
@@ -140,29 +139,18 @@ class CollectConnector(Connector):
             raise InvalidParams(errors)
         return cleaned
 
-    def perform(
-        self,
-        operation: str,
-        params: dict[str, Any],
-        *,
-        on_prompt: PromptHandler | None = None,
-    ) -> OperationResult:
-        if operation == "run_plan":
-            return self._run_plan(params, on_prompt)
-        if operation == "show_record":
-            return self._show_record(params)
-        return self._list_plans()
-
-    def _run_plan(self, params: dict[str, Any], on_prompt: PromptHandler | None) -> OperationResult:
+    def perform_run_plan(self, params: dict[str, Any]) -> OperationResult:
+        """Run the plan with its Web Socket open, relaying prompts to ``self.on_prompt``."""
         table, rowid = split_remote_id(params["contact_remote_id"])
         plan = params["plan"]
         path = str(self.spec.settings.get("websocket_path") or DEFAULT_WEBSOCKET_PATH)
-        ws, websocket_id = prompting.open_socket(
-            prompting.websocket_url(self.spec.base_url, path),
-            allow_private=self.spec.allow_private_network,
-            timeout=self.spec.timeout[1],
-            headers={"x-collect-database": self.client.database},
-        )
+        with changes_nothing():
+            ws, websocket_id = prompting.open_socket(
+                prompting.websocket_url(self.spec.base_url, path),
+                allow_private=self.spec.allow_private_network,
+                timeout=self.spec.timeout[1],
+                headers={"x-collect-database": self.client.database},
+            )
         conversation = prompting.PlanConversation(websocket_id=websocket_id)
         body = parsing.runplan_body(plan=plan, table=table, rowid=rowid, websocket_id=websocket_id)
 
@@ -174,18 +162,13 @@ class CollectConnector(Connector):
             response = prompting.converse(
                 ws,
                 send,
-                on_prompt=on_prompt,
+                on_prompt=self.on_prompt,
                 idle_timeout=self.spec.timeout[1],
                 conversation=conversation,
             )
         finally:
             ws.close()
-        try:
-            answer = parsing.parse_runplan(response.content)
-        except BadResponse as exc:
-            raise UnknownOutcome(
-                f"Collect! answered the contact plan with 200 and an unreadable body: {exc}"
-            ) from None
+        answer = parsing.parse_runplan(response.content)
         data = {"plan": plan, "record_type": table, "rowid": rowid, **conversation.as_data()}
         if answer:
             data["answer"] = answer
@@ -195,7 +178,7 @@ class CollectConnector(Connector):
             remote_id=f"{table}:{rowid}",
         )
 
-    def _show_record(self, params: dict[str, Any]) -> OperationResult:
+    def perform_show_record(self, params: dict[str, Any]) -> OperationResult:
         table, rowid = split_remote_id(params["contact_remote_id"])
         response = self.client.call("GET", f"collect/data/{table}/{rowid}")
         page = parsing.parse_data_page(response.content, table=table)
@@ -208,7 +191,7 @@ class CollectConnector(Connector):
             remote_id=contact.remote_id,
         )
 
-    def _list_plans(self) -> OperationResult:
+    def perform_list_plans(self, params: dict[str, Any]) -> OperationResult:
         plans: list[dict[str, Any]] = []
         page = 1
         while True:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crmhub.connectors.crmcom import parsing
+from crmhub.connectors.errors import changes_nothing
 from crmhub.connectors.http import HttpClient
 
 #: Renew a cached token this long after it was obtained (it lives 2 h; spec README, point 5).
@@ -67,10 +68,14 @@ class CrmComClient:
 
     # -- tokens --------------------------------------------------------------------------------
     def login(self) -> str:
-        """Log in, cache the new token and return it."""
+        """Log in, cache the new token and return it.
+
+        A login changes nothing remote: its failure is never an unknown outcome.
+        """
         self._forget()
-        response = self.http.request("POST", LOGIN_PATH, json_body=self._login_body)
-        token = parsing.parse_token(parsing.unwrap(response.content, url=response.url))
+        with changes_nothing():
+            response = self.http.request("POST", LOGIN_PATH, json_body=self._login_body)
+            token = parsing.parse_token(parsing.unwrap(response.content, url=response.url))
         self.http.add_secret(token)
         with _lock:
             _tokens[self._key] = _Token(token, self.clock())

@@ -13,12 +13,11 @@ from crmhub.connectors.base import (
     ContactPage,
     Operation,
     OperationResult,
-    PromptHandler,
 )
 from crmhub.connectors.crmcom import parsing, rules
 from crmhub.connectors.crmcom.client import CrmComClient
 from crmhub.connectors.crmcom.params import MAX_RESULTS
-from crmhub.connectors.errors import BadResponse, InvalidParams, UnknownOutcome
+from crmhub.connectors.errors import BadResponse, InvalidParams
 from crmhub.connectors.http import HttpClient
 
 DEFAULT_RELEASE = "14"
@@ -180,33 +179,61 @@ class CrmComConnector(Connector):
     def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         return rules.clean(operation, params, release=self.release)
 
-    def perform(
-        self,
-        operation: str,
-        params: dict[str, Any],
-        *,
-        on_prompt: PromptHandler | None = None,
-    ) -> OperationResult:
+    # Each operation is one call of ``CALLS``.
+    def perform_communication_create(self, params: dict[str, Any]) -> OperationResult:
+        return self._send("communication_create", params)
+
+    def perform_communication_update(self, params: dict[str, Any]) -> OperationResult:
+        return self._send("communication_update", params)
+
+    def perform_communication_complete(self, params: dict[str, Any]) -> OperationResult:
+        return self._send("communication_complete", params)
+
+    def perform_communication_set_as_viewed(self, params: dict[str, Any]) -> OperationResult:
+        return self._send("communication_set_as_viewed", params)
+
+    def perform_queue_process(self, params: dict[str, Any]) -> OperationResult:
+        return self._send("queue_process", params)
+
+    def perform_queue_reject(self, params: dict[str, Any]) -> OperationResult:
+        return self._send("queue_reject", params)
+
+    def perform_queue_remove(self, params: dict[str, Any]) -> OperationResult:
+        return self._send("queue_remove", params)
+
+    def perform_communications_list(self, params: dict[str, Any]) -> OperationResult:
+        return self._send("communications_list", params)
+
+    def perform_communication_show(self, params: dict[str, Any]) -> OperationResult:
+        return self._send("communication_show", params)
+
+    def perform_queue_list(self, params: dict[str, Any]) -> OperationResult:
+        return self._send("queue_list", params)
+
+    def perform_queue_get_latest(self, params: dict[str, Any]) -> OperationResult:
+        return self._send("queue_get_latest", params)
+
+    def perform_queue_get_pending_completed(self, params: dict[str, Any]) -> OperationResult:
+        return self._send("queue_get_pending_completed", params)
+
+    def perform_queue_show(self, params: dict[str, Any]) -> OperationResult:
+        return self._send("queue_show", params)
+
+    def perform_contact_show(self, params: dict[str, Any]) -> OperationResult:
+        return self._send("contact_show", params)
+
+    def _send(self, operation: str, params: dict[str, Any]) -> OperationResult:
+        """Send ``operation``'s call with ``params`` under the vendor's names; read its answer."""
         call = CALLS[operation]
         sent = dict(params)
         renamed = operation == "queue_get_pending_completed" and "number_of_results" in sent
         if renamed and self.release < rules.PAGING_RELEASE:  # its name before R13
             sent["number"] = sent.pop("number_of_results")
-        try:
-            if call.method == "GET":
-                data = self.client.get(call.path, vendor_params(sent, query=True))
-            else:
-                data = self.client.post(call.path, vendor_params(sent, query=False))
-            return self._result(call, data)
-        except BadResponse as exc:
-            if self.operations[operation].safe:
-                raise
-            raise UnknownOutcome(
-                f"{exc} The change may or may not have been made: check CRM.COM before "
-                "sending it again.",
-                status=exc.status,
-                url=exc.url,
-            ) from exc
+        if call.method == "GET":
+            data = self.client.get(call.path, vendor_params(sent, query=True))
+        else:
+            data = self.client.post(call.path, vendor_params(sent, query=False))
+        return self._result(call, data)
 
     def _result(self, call: Call, data: Any) -> OperationResult:
         if call.answer == "communication":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,12 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 class TestAllClientsContract(ConnectorContract):
     kind = "allclients"
     people = 23
+
+    def a_change(self) -> tuple[str, dict[str, Any]]:
+        return "run_action_set", {"contact_remote_id": FIRST, "action_set_id": 103}
+
+    def a_read(self) -> tuple[str, dict[str, Any]]:
+        return "get_contact", {"contact_remote_id": FIRST}
 
 
 def test_registry_gives_this_connector(connector):

@@ -168,18 +168,19 @@ def test_run_action_set_invalid_params_are_refused_before_sending(connector, par
     assert calls("RunActionSet") == []
 
 
-def test_run_action_set_answer_lost_after_apply_is_not_a_clean_failure(spec):
+def test_run_action_set_answer_lost_after_apply_is_an_unknown_outcome(spec):
     faults.configure("allclients", timeout_after_apply=True, timeout_rate=1.0, hang_seconds=2.5)
     connector = get_connector(dataclasses.replace(spec, timeout=(2.0, 1.0)))
-    with pytest.raises(errors.Unavailable) as caught:
+    with pytest.raises(errors.UnknownOutcome) as caught:
         connector.run("run_action_set", {"contact_remote_id": FIRST, "action_set_id": 103})
-    assert caught.value.request_sent is True
+    assert caught.value.request_sent is True and not caught.value.retryable
+    assert isinstance(caught.value.__cause__, errors.Unavailable)
     assert applied("RunActionSet") == [f"runactionset:{FIRST}:103"]
 
 
 def test_malformed_answer_to_a_change_is_an_unknown_outcome(connector):
     faults.configure("allclients", malformed_rate=1.0)
-    with pytest.raises(errors.UnknownOutcome, match="check the contact"):
+    with pytest.raises(errors.UnknownOutcome, match="may or may not have been made"):
         connector.run("run_action_set", {"contact_remote_id": FIRST, "action_set_id": 103})
 
 
@@ -257,14 +258,15 @@ def test_add_contact_link_to_an_unknown_contact(connector):
     assert applied("AddContactLink") == []
 
 
-def test_add_contact_link_server_error_is_retryable_only_if_not_sent(connector):
+def test_add_contact_link_server_error_is_an_unknown_outcome(connector):
     faults.configure("allclients", fail_next=1, error_status=503)
-    with pytest.raises(errors.Unavailable) as caught:
+    with pytest.raises(errors.UnknownOutcome) as caught:
         connector.run(
             "add_contact_link",
             {"contact_remote_id": FIRST, "url": "https://example.com/", "label": "x"},
         )
     assert caught.value.request_sent is True  # a 5xx answer: the request got there
+    assert caught.value.status == 503 and not caught.value.retryable
     assert applied("AddContactLink") == []
 
 

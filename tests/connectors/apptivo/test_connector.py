@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,12 @@ def _fresh_config_cache():
 class TestApptivoContract(ConnectorContract):
     kind = KIND
     people = 23
+
+    def a_change(self) -> tuple[str, dict[str, Any]]:
+        return "create_customer", {"customer_name": "Ana Contract"}
+
+    def a_read(self) -> tuple[str, dict[str, Any]]:
+        return "search_customers", {"search_text": "a"}
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -62,6 +62,12 @@ class TestCollectConnector(ConnectorContract):
     kind = "collect"
     people = 23  # 15 debtors, 4 clients, 2 cosigners, 2 associates
 
+    def a_change(self) -> tuple[str, dict[str, Any]]:
+        return "run_plan", {"contact_remote_id": "debtor:1", "plan": "REV"}
+
+    def a_read(self) -> tuple[str, dict[str, Any]]:
+        return "show_record", {"contact_remote_id": "debtor:1"}
+
     # -- listing ---------------------------------------------------------------------------
     def test_listing_yields_typed_contacts_of_all_four_tables(self, connector):  # type: ignore[no-untyped-def]
         pages = list(connector.iter_contact_pages(page_size=10))

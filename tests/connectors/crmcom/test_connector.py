@@ -37,6 +37,12 @@ class TestCrmComContract(ConnectorContract):
     kind = "crmcom"
     people = 23
 
+    def a_change(self) -> tuple[str, dict[str, Any]]:
+        return "communication_create", phone_call()
+
+    def a_read(self) -> tuple[str, dict[str, Any]]:
+        return "contact_show", {"contact_remote_id": contact(1)}
+
 
 # -- helpers ----------------------------------------------------------------------------------
 @pytest.fixture
@@ -496,9 +502,9 @@ def test_unreadable_answer_to_a_change_is_an_unknown_outcome(connector):
 def test_timeout_after_the_change_was_applied_is_not_retryable_blindly(connector):
     connector.check_credentials()
     faults.configure("crmcom", timeout_after_apply=True, timeout_rate=1.0, hang_seconds=6)
-    with pytest.raises(errors.Unavailable) as caught:
+    with pytest.raises(errors.UnknownOutcome) as caught:
         connector.run("communication_create", phone_call())
-    assert caught.value.request_sent is True
+    assert caught.value.request_sent is True and not caught.value.retryable
     assert len(applied("communications/create")) == 1
 
 
