@@ -33,14 +33,17 @@ ALLOWED_HOSTS = envmod.read_list(
 CSRF_TRUSTED_ORIGINS = envmod.read_list(ENV, "CSRF_TRUSTED_ORIGINS", default=[])
 # The built-in sandbox CRMs: on by default in embedded mode, off in production.
 CRMHUB_SANDBOX = envmod.read_bool(ENV, "CRMHUB_SANDBOX", default=not PRODUCTION)
-# Where the console is reached; demo connections point the sandbox there.
-CRMHUB_PUBLIC_URL = ENV.get("CRMHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # The processes of ``scripts/run``: the Procfile reads CRMHUB_HOST, CRMHUB_PORT and
 # CRMHUB_WORKERS itself (with these defaults); the web process takes its threads from here.
 CRMHUB_HOST = ENV.get("CRMHUB_HOST", "127.0.0.1")
 CRMHUB_PORT = int(ENV.get("CRMHUB_PORT", "8000"))
 CRMHUB_WORKERS = int(ENV.get("CRMHUB_WORKERS", "2"))
 CRMHUB_WEB_THREADS = int(ENV.get("CRMHUB_WEB_THREADS", "16"))
+# Where the console is reached (by default where scripts/run's web server listens); demo
+# connections point the sandbox there.
+CRMHUB_PUBLIC_URL = ENV.get(
+    "CRMHUB_PUBLIC_URL", envmod.local_url(host=CRMHUB_HOST, port=CRMHUB_PORT)
+).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

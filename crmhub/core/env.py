@@ -104,6 +104,13 @@ def read_field_keys(env: Mapping[str, str], *, mode: str, var_dir: Path) -> list
     return keys
 
 
+def local_url(*, host: str, port: int) -> str:
+    """Return the URL of a server on this machine listening on ``host`` and ``port``."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - every address: reach it on loopback
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def embedded_broker(folder: Path) -> tuple[str, dict[str, object]]:
     """Return the URL and transport options of the embedded (filesystem) broker.
 

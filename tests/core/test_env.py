@@ -71,6 +71,14 @@ def test_field_keys_are_validated_and_kept_in_order(tmp_path):
         )
 
 
+def test_local_url_reaches_a_server_listening_on_every_address_through_loopback():
+    assert env.local_url(host="127.0.0.1", port=8000) == "http://127.0.0.1:8000"
+    assert env.local_url(host="0.0.0.0", port=9000) == "http://127.0.0.1:9000"  # noqa: S104
+    assert env.local_url(host="::", port=9000) == "http://127.0.0.1:9000"
+    assert env.local_url(host="::1", port=8000) == "http://[::1]:8000"
+    assert env.local_url(host="crm.internal", port=80) == "http://crm.internal:80"
+
+
 def test_embedded_broker_is_the_fast_filesystem_transport(tmp_path):
     url, options = env.embedded_broker(tmp_path / "broker")
     assert url == "filesystem://"

@@ -156,3 +156,14 @@ def test_the_procfile_defaults_are_the_settings_defaults():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [default for _, default in defaults]
+
+
+def test_the_public_url_follows_where_scripts_run_listens():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMHUB_")}
+    code = "import crmhub.settings as s; print(s.CRMHUB_PUBLIC_URL)"
+    assert _python(code, env=env).stdout.strip() == "http://127.0.0.1:8000"
+    every_address = {"CRMHUB_HOST": "0.0.0.0", "CRMHUB_PORT": "9000"}  # noqa: S104
+    moved = _python(code, env={**env, **every_address})
+    assert moved.stdout.strip() == "http://127.0.0.1:9000", moved.stderr
+    given = {**env, "CRMHUB_PORT": "9000", "CRMHUB_PUBLIC_URL": "https://crm.example.com/"}
+    assert _python(code, env=given).stdout.strip() == "https://crm.example.com"

@@ -25,13 +25,17 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self._admin(options["username"])
+        self._sandbox(options["people"])
+        self.stdout.write(f"The console: {settings.CRMHUB_PUBLIC_URL}")
+
+    def _sandbox(self, people: int) -> None:
         if not settings.CRMHUB_SANDBOX:
             self.stdout.write("Sandbox disabled (CRMHUB_SANDBOX=0): no demo connections.")
             return
         from crmhub.sandbox.registry import KINDS, module
         from crmhub.sandbox.services import sandbox_account, sandbox_base_url, sandbox_seed
 
-        for kind, (count, seconds) in sandbox_seed(people=options["people"]).items():
+        for kind, (count, seconds) in sandbox_seed(people=people).items():
             if count:
                 self.stdout.write(f"Sandbox {kind}: seeded {count} records in {seconds:.1f} s.")
         for kind in KINDS:
