@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from crmhub.celery import app
 from crmhub.connections.models import Connection, Health
 from crmhub.connectors import errors
 from crmhub.connectors.registry import get_connector
@@ -16,13 +17,14 @@ from crmhub.core.crypto import DecryptionError
 
 logger = logging.getLogger(__name__)
 
+#: The task that checks a connection, published by name (``connections.tasks`` calls this).
+CHECK_TASK = "crmhub.connections.tasks.connection_check"
+
 
 def connection_check_request(*, connection: Connection) -> None:
     """Queue a credentials check of ``connection`` (runs in a worker, after commit)."""
-    from crmhub.connections.tasks import connection_check as connection_check_task
-
     connection_id = connection.pk
-    transaction.on_commit(lambda: connection_check_task.delay(connection_id))
+    transaction.on_commit(lambda: app.send_task(CHECK_TASK, args=[connection_id]))
 
 
 def health_for_error(error: Exception) -> str:
