@@ -1,21 +1,228 @@
-"""Read actions and batches (for the console, the admin and the services)."""
+"""Read actions and batches (for the console, the admin and the services).
+
+Every list is bounded and fetched with its relations (``select_related``), so what a page
+reads does not grow with the data.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from crmhub.actions.models import Action, Attempt, Batch
 from crmhub.connections.models import Connection
 from crmhub.contacts.models import Contact
+from crmhub.contacts.selectors import contact_search_ids, contacts_live
+from crmhub.core.counting import created_per_range
 
-_CHUNK = 5000
 #: The most contacts one batch may have.
 MAX_BATCH = 100_000
+#: States of an action that needs a person (check and resend, answer a prompt).
+ATTENTION_STATES = (Action.State.UNKNOWN, Action.State.FAILED, Action.State.NEEDS_INPUT)
+PAGE_SIZE = 50
 
 
+def _with_relations(actions: QuerySet[Action]) -> QuerySet[Action]:
+    return actions.select_related("connection", "contact", "requested_by", "batch")
+
+
+def _not_bulk(actions: QuerySet[Action]) -> QuerySet[Action]:
+    """Return ``actions`` without bulk ones, written so the planner keeps its better index.
+
+    (``batch_id IS NULL`` would lure SQLite onto the batch index, then a sort of them all.)
+    """
+    return actions.alias(in_batch=Coalesce("batch_id", Value(0))).filter(in_batch=0)
+
+
+# -- one action ---------------------------------------------------------------------------------
+def action_detail(*, pk: int) -> Action | None:
+    """Return one action with its relations, or None."""
+    return _with_relations(Action.objects.filter(pk=pk)).select_related("resend_of").first()
+
+
+def action_attempts(*, action: Action) -> list[Attempt]:
+    """Return the attempts of ``action``, first first."""
+    return list(action.attempt_set.order_by("number"))
+
+
+def action_resends(*, action: Action) -> list[Action]:
+    """Return the actions that resent ``action``, first first."""
+    return list(action.resends.order_by("id"))
+
+
+# -- lists --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ActionPage:
+    rows: list[Action]
+    #: ``(created_at, id)`` of the last row when more follow: pass it as ``after``.
+    next_after: tuple[datetime, int] | None
+
+
+def action_page(
+    *,
+    state: str | None = None,
+    kind: str | None = None,
+    operation: str | None = None,
+    connection: Connection | None = None,
+    requested_by: Any = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int = PAGE_SIZE,
+) -> ActionPage:
+    """Return one page of actions, newest first, narrowed by the filters given, after the
+    ``(created_at, id)`` of the previous page's last row (keyset)."""
+    actions = Action.objects.select_related("connection", "contact", "requested_by")
+    for lookup, value in (
+        ("state", state),
+        ("connection__kind", kind),
+        ("operation", operation),
+        ("connection", connection),
+        ("requested_by", requested_by),
+        ("created_at__gte", created_from),
+        ("created_at__lte", created_to),
+    ):
+        if value:
+            actions = actions.filter(**{lookup: value})
+    actions = actions.order_by("-created_at", "-id")
+    if after is not None:
+        moment, pk = after
+        actions = actions.filter(Q(created_at__lt=moment) | Q(created_at=moment, id__lt=pk))
+    rows = list(actions[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ActionPage(rows, (rows[-1].created_at, rows[-1].pk) if more and rows else None)
+
+
+def actions_needing_attention(*, limit: int = 10) -> list[Action]:
+    """Return unknown outcomes, failures not yet resent and prompts waiting, newest first.
+
+    Failures of a bulk run are listed on its own page (and its CSV), not here; an unknown
+    outcome is listed wherever it comes from. One indexed query per state.
+    """
+    resent = Action.objects.filter(resend_of=OuterRef("pk"))
+    found: list[Action] = []
+    for state in ATTENTION_STATES:
+        actions = Action.objects.filter(state=state, safe=False).exclude(Exists(resent))
+        if state != Action.State.UNKNOWN:
+            actions = _not_bulk(actions)
+        found += _with_relations(actions).order_by("-not_before", "-id")[:limit]
+    found.sort(key=lambda action: (action.created_at, action.pk), reverse=True)
+    return found[:limit]
+
+
+def attention_counts() -> dict[str, int]:
+    """Return how many actions are in each state that needs a person."""
+    rows = (
+        Action.objects.filter(state__in=ATTENTION_STATES)
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("id"))
+    )
+    counts: dict[str, int] = {str(state): 0 for state in ATTENTION_STATES}
+    counts.update(dict(rows))
+    return counts
+
+
+def actions_recent(*, limit: int = 10) -> list[Action]:
+    """Return the latest acts asked for by a person (not bulk runs, not page reads)."""
+    actions = _not_bulk(Action.objects.filter(safe=False))
+    return list(_with_relations(actions).order_by("-created_at", "-id")[:limit])
+
+
+def actions_of_contacts(*, contact_ids: Sequence[int], limit: int = 20) -> list[Action]:
+    """Return the latest acts on any of ``contact_ids`` (page reads left out)."""
+    actions = Action.objects.filter(contact_id__in=contact_ids, safe=False)
+    return list(_with_relations(actions).order_by("-created_at", "-id")[:limit])
+
+
+def contact_links(*, contact_ids: Sequence[int]) -> list[Action]:
+    """Return the AllClients links added to ``contact_ids`` (succeeded add_contact_link)."""
+    # The state is compared through an expression so that SQLite keeps the contact index
+    # (its planner, without statistics, would take the state index: most actions succeed).
+    return list(
+        Action.objects.filter(contact_id__in=contact_ids, operation="add_contact_link")
+        .alias(outcome=Coalesce("state", Value("")))
+        .filter(outcome=Action.State.SUCCEEDED)
+        .select_related("contact")
+        .order_by("-created_at", "-id")[:50]
+    )
+
+
+def actions_per_range(*, edges: Sequence[datetime]) -> list[int]:
+    """Return how many actions were created in each [edge, next edge) range (one query)."""
+    return created_per_range(Action, edges)
+
+
+# -- reads (safe actions whose results pages show) ----------------------------------------------
+def _reads(
+    operation: str, connection: Connection, contact: Contact | None, params: dict[str, Any]
+) -> QuerySet[Action]:
+    reads = Action.objects.filter(operation=operation, connection=connection)
+    if contact is not None:
+        reads = reads.filter(contact=contact)
+    for name, value in params.items():
+        reads = reads.filter(**{f"params__{name}": value})
+    return reads.order_by("-created_at", "-id")
+
+
+def latest_read(
+    *,
+    operation: str,
+    connection: Connection,
+    contact: Contact | None = None,
+    params: dict[str, Any] | None = None,
+) -> Action | None:
+    """Return the latest read ``operation`` of ``connection`` (on ``contact``), if any."""
+    reads = _reads(operation, connection, contact, params or {})
+    return _with_relations(reads).first()
+
+
+def latest_result(
+    *,
+    operation: str,
+    connection: Connection,
+    contact: Contact | None = None,
+    params: dict[str, Any] | None = None,
+) -> Action | None:
+    """Return the latest succeeded read ``operation`` (its ``result`` holds the data)."""
+    reads = _reads(operation, connection, contact, params or {})
+    return reads.filter(state=Action.State.SUCCEEDED).first()
+
+
+def latest_reads(
+    *, operation: str, contact_ids: Sequence[int]
+) -> dict[int, tuple[Action | None, Action | None]]:
+    """Return, per contact, its latest read ``operation`` and its latest succeeded one.
+
+    Two queries whatever the number of contacts (a person may have several records in
+    one CRM): each contact's two action ids by sub-query, then those actions.
+    """
+    if not contact_ids:
+        return {}
+
+    def newest(*, succeeded: bool) -> Subquery:
+        reads = Action.objects.filter(operation=operation, contact=OuterRef("pk"))
+        if succeeded:
+            reads = reads.filter(state=Action.State.SUCCEEDED)
+        return Subquery(reads.order_by("-created_at", "-id").values("id")[:1])
+
+    rows = list(
+        Contact.objects.filter(pk__in=contact_ids)
+        .annotate(latest=newest(succeeded=False), result=newest(succeeded=True))
+        .values_list("pk", "latest", "result")
+    )
+    wanted = {pk for _, latest, result in rows for pk in (latest, result) if pk}
+    actions = _with_relations(Action.objects.filter(pk__in=wanted)).in_bulk() if wanted else {}
+    return {pk: (actions.get(latest), actions.get(result)) for pk, latest, result in rows}
+
+
+# -- batches ------------------------------------------------------------------------------------
 def batch_contacts(
     *,
     connection: Connection,
@@ -29,64 +236,17 @@ def batch_contacts(
     contacts counts, so their contact in this connection is included. Contacts of other
     connections are left out either way.
     """
-    live = Contact.objects.filter(connection=connection, deleted_at__isnull=True)
+    person_ids: list[int] = []
     if search is not None:
-        contact_ids, person_ids = _search_matches(search)
-        by_person = _chunked(live.values_list("pk", flat=True), "person_id", person_ids)
-        contact_ids = [*contact_ids, *by_person]
-    found = _chunked(live, "pk", sorted({int(i) for i in contact_ids or ()}))
-    return sorted(found, key=lambda contact: contact.pk)
-
-
-def _chunked(query: QuerySet[Any], field: str, values: Sequence[int]) -> list[Any]:
-    """Return ``query`` filtered on ``field`` in ``values``, a few thousand at a time."""
-    rows: list[Any] = []
-    for start in range(0, len(values), _CHUNK):
-        rows.extend(query.filter(**{f"{field}__in": values[start : start + _CHUNK]}))
-    return rows
-
-
-def _search_matches(search: Mapping[str, Any]) -> tuple[list[int], list[int]]:
-    """Return the ids of every contact and person the saved search finds (no paging)."""
-    from crmhub.contacts import search as index_search
-
-    raw = dict(search.get("filters") or {})
-    filters = index_search.Filters(
-        kinds=tuple(raw.get("kinds") or ()),
-        connection_ids=tuple(int(pk) for pk in raw.get("connection_ids") or ()),
-        record_types=tuple(raw.get("record_types") or ()),
+        contact_ids, person_ids = contact_search_ids(saved=search, limit=MAX_BATCH)
+    return contacts_live(
+        connection=connection, contact_ids=contact_ids or (), person_ids=person_ids
     )
-    plan = index_search.plan_for(str(search.get("query", "")))
-    if plan.empty:
-        return [], []
-    groups = index_search.candidates(plan, filters, after=None, limit=MAX_BATCH)
-    rows = [row for group in groups for row in group]
-    return [pk for _, pk, _ in rows], sorted({person for *_, person in rows if person})
 
 
-def action_list(
-    *,
-    state: str | None = None,
-    connection: Connection | None = None,
-    contact: Contact | None = None,
-    batch: Batch | None = None,
-) -> QuerySet[Action]:
-    """Return actions, newest first, optionally narrowed (indexed filters only)."""
-    actions = Action.objects.select_related("connection", "contact", "requested_by")
-    if state:
-        actions = actions.filter(state=state)
-    if connection is not None:
-        actions = actions.filter(connection=connection)
-    if contact is not None:
-        actions = actions.filter(contact=contact)
-    if batch is not None:
-        actions = actions.filter(batch=batch)
-    return actions.order_by("-created_at", "-id")
-
-
-def action_attempts(*, action: Action) -> QuerySet[Attempt]:
-    """Return the attempts of ``action`` in order."""
-    return action.attempt_set.order_by("number")
+def batch_detail(*, pk: int) -> Batch | None:
+    """Return one batch with its connection and author, or None."""
+    return Batch.objects.select_related("connection", "created_by").filter(pk=pk).first()
 
 
 def batch_counts(*, batch: Batch) -> dict[str, int]:
@@ -97,9 +257,13 @@ def batch_counts(*, batch: Batch) -> dict[str, int]:
     return {state: n for state, n in rows}
 
 
-def actions_waiting_for_input(*, user: Any = None) -> QuerySet[Action]:
-    """Return actions whose Collect! plan waits for an answer (of ``user``, if given)."""
-    actions = Action.objects.filter(state=Action.State.NEEDS_INPUT)
-    if user is not None:
-        actions = actions.filter(requested_by=user)
-    return actions.order_by("updated_at")
+def batch_failures(*, batch: Batch) -> QuerySet[Action]:
+    """Return the batch's actions that did not succeed and are over (for the CSV)."""
+    return (
+        Action.objects.filter(
+            batch=batch,
+            state__in=[Action.State.FAILED, Action.State.UNKNOWN, Action.State.CANCELLED],
+        )
+        .select_related("contact")
+        .order_by("id")
+    )

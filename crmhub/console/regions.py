@@ -13,9 +13,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from crmhub.actions import selectors
 from crmhub.actions.models import Action
 from crmhub.connections.models import Connection
-from crmhub.console import selectors
 from crmhub.console.forms.crmcom import QueueSourceForm
 from crmhub.contacts.models import Contact
 

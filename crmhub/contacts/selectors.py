@@ -1,20 +1,39 @@
-"""Read the contact index: ``contact_search`` (one search box over every CRM)."""
+"""Read the contact index (``contact_search``: one search box over every CRM), people and
+sync runs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from crmhub.connections.models import Connection
 from crmhub.contacts import search
-from crmhub.contacts.models import Contact, Person
+from crmhub.contacts.models import Contact, Person, SyncRun
 from crmhub.contacts.search import Filters
+from crmhub.core.counting import created_per_range
 
-__all__ = ["Filters", "SearchPage", "SearchRow", "contact_search"]
+__all__ = [
+    "Filters",
+    "SearchPage",
+    "SearchRow",
+    "contact_counts_selected",
+    "contact_detail",
+    "contact_ids_selected",
+    "contact_search",
+    "contact_search_ids",
+    "contacts_live",
+    "person_contacts",
+    "person_detail",
+    "sync_run_history",
+    "sync_runs_latest",
+    "sync_runs_per_range",
+]
 MAX_LIMIT = 200
+_CHUNK = 5000
 #: Groups fetched beyond the page, for those a previous page already showed.
 SLACK_GROUPS = 5
 #: What a result row shows and ranks by (the remote record itself is not loaded).
@@ -212,3 +231,118 @@ def contact_search(
     more = stopped or truncated
     next_after = f"{last[0]}-{last[1]}" if more and last else None
     return SearchPage(rows=tuple(rows), next_after=next_after)
+
+
+def contact_search_ids(*, saved: Mapping[str, Any], limit: int) -> tuple[list[int], list[int]]:
+    """Return the ids of every contact and person a saved search finds (no paging).
+
+    ``saved`` is ``{"query": ..., "filters": {...}}`` as the console keeps a search;
+    ``include_deleted`` is not applied (what a search finds is then narrowed to live
+    contacts by whoever asks). At most ``limit`` candidates per tier.
+    """
+    raw = dict(saved.get("filters") or {})
+    filters = Filters(
+        kinds=tuple(raw.get("kinds") or ()),
+        connection_ids=tuple(int(pk) for pk in raw.get("connection_ids") or ()),
+        record_types=tuple(raw.get("record_types") or ()),
+    )
+    plan = search.plan_for(str(saved.get("query", "")))
+    if plan.empty:
+        return [], []
+    groups = search.candidates(plan, filters, after=None, limit=limit)
+    rows = [row for group in groups for row in group]
+    return [pk for _, pk, _ in rows], sorted({person for *_, person in rows if person})
+
+
+def _chunked(query: QuerySet[Any], field: str, values: Sequence[int]) -> list[Any]:
+    """Return ``query`` filtered on ``field`` in ``values``, a few thousand at a time."""
+    rows: list[Any] = []
+    for start in range(0, len(values), _CHUNK):
+        rows.extend(query.filter(**{f"{field}__in": values[start : start + _CHUNK]}))
+    return rows
+
+
+def contacts_live(
+    *, connection: Connection, contact_ids: Sequence[int] = (), person_ids: Sequence[int] = ()
+) -> list[Contact]:
+    """Return the live contacts of ``connection`` among ``contact_ids`` and the contacts of
+    ``person_ids``, in id order (any number of ids: read a few thousand at a time)."""
+    live = Contact.objects.filter(connection=connection, deleted_at__isnull=True)
+    if person_ids:
+        by_person = _chunked(live.values_list("pk", flat=True), "person_id", person_ids)
+        contact_ids = [*contact_ids, *by_person]
+    found = _chunked(live, "pk", sorted({int(i) for i in contact_ids or ()}))
+    return sorted(found, key=lambda contact: contact.pk)
+
+
+# -- people and records -------------------------------------------------------------------------
+def person_detail(*, pk: int) -> Person | None:
+    """Return person ``pk``, or None."""
+    return Person.objects.filter(pk=pk).first()
+
+
+def contact_detail(*, pk: int) -> Contact | None:
+    """Return contact ``pk`` with its connection and person, or None."""
+    return Contact.objects.select_related("connection", "person").filter(pk=pk).first()
+
+
+def person_contacts(*, person: Person) -> list[Contact]:
+    """Return the records of ``person`` (at most 50), by CRM then record type, deleted last."""
+    return list(
+        Contact.objects.filter(person=person)
+        .select_related("connection")
+        .order_by("deleted_at", "connection__kind", "connection__name", "record_type", "pk")[:50]
+    )
+
+
+def _selected(person_ids: Sequence[int], contact_ids: Sequence[int]) -> QuerySet[Contact]:
+    return Contact.objects.filter(
+        Q(person_id__in=list(person_ids)) | Q(pk__in=list(contact_ids)),
+        deleted_at__isnull=True,
+    )
+
+
+def contact_ids_selected(
+    *, connection: Connection, person_ids: Sequence[int], contact_ids: Sequence[int]
+) -> list[int]:
+    """Return the ids of the live contacts of ``connection`` among the selected people and
+    contacts, in id order."""
+    contacts = _selected(person_ids, contact_ids).filter(connection=connection)
+    return list(contacts.order_by("pk").values_list("pk", flat=True))
+
+
+def contact_counts_selected(
+    *, person_ids: Sequence[int], contact_ids: Sequence[int]
+) -> dict[int, int]:
+    """Return, per connection id, how many live contacts the selection names there."""
+    rows = (
+        _selected(person_ids, contact_ids)
+        .order_by()
+        .values_list("connection_id")
+        .annotate(n=Count("id"))
+    )
+    return dict(rows)
+
+
+# -- sync runs ----------------------------------------------------------------------------------
+def sync_runs_latest(*, connection_ids: Sequence[int]) -> dict[int, SyncRun]:
+    """Return the latest sync run of each of ``connection_ids`` that has one (two queries)."""
+    latest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at", "-id")
+    run_ids = (
+        Connection.objects.filter(pk__in=list(connection_ids))
+        .annotate(run_id=Subquery(latest.values("id")[:1]))
+        .values_list("run_id", flat=True)
+    )
+    return {run.connection_id: run for run in SyncRun.objects.filter(pk__in=list(run_ids))}
+
+
+def sync_run_history(*, connection: Connection, limit: int = 20) -> list[SyncRun]:
+    """Return the latest sync runs of ``connection``, newest first."""
+    return list(
+        SyncRun.objects.filter(connection=connection).order_by("-created_at", "-id")[:limit]
+    )
+
+
+def sync_runs_per_range(*, edges: Sequence[datetime]) -> list[int]:
+    """Return how many sync runs were created in each [edge, next edge) range (one query)."""
+    return created_per_range(SyncRun, edges)

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from crmhub.actions import selectors as action_selectors
 from crmhub.actions.models import Action, Batch
 from crmhub.console import selectors
 from crmhub.contacts.models import SyncRun
@@ -32,10 +33,10 @@ def test_attention_lists_unknown_failed_and_waiting_but_not_resent_or_bulk(
         allclients, "run_action_set", state=Action.State.UNKNOWN, batch=batch
     )
     make_action(allclients, "get_categories", state=Action.State.FAILED, safe=True)
-    listed = selectors.actions_needing_attention()
+    listed = action_selectors.actions_needing_attention()
     assert set(listed) == {unknown, failed, waiting, bulk_unknown}
     assert listed == sorted(listed, key=lambda a: (a.created_at, a.pk), reverse=True)
-    assert selectors.attention_counts() == {"unknown": 2, "failed": 4, "needs_input": 1}
+    assert action_selectors.attention_counts() == {"unknown": 2, "failed": 4, "needs_input": 1}
 
 
 def test_the_chart_counts_actions_and_syncs_per_day(connections):

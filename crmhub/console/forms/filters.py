@@ -1,34 +1,28 @@
-"""Filter forms of the list pages (actions), with keyset pagination."""
+"""Filter forms of the list pages (actions): what to list, and the keyset cursor."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any, cast
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
 from crmhub.actions.models import Action
 from crmhub.connections.kinds import KIND_CHOICES
-from crmhub.connections.models import Connection
+from crmhub.connections.selectors import connection_list
 from crmhub.console.acts import ACTS
 from crmhub.console.forms import database_id
-
-PAGE_SIZE = 50
-
-
-@dataclass(frozen=True)
-class ActionPage:
-    rows: list[Action]
-    next_cursor: str
+from crmhub.core.selectors import user_list
 
 
-def _cursor(action: Action) -> str:
-    return f"{action.created_at.isoformat()}_{action.pk}"
+def cursor_text(position: tuple[datetime, int] | None) -> str:
+    """Return the ``after`` parameter for a keyset position (``ActionPage.next_after``)."""
+    if position is None:
+        return ""
+    moment, pk = position
+    return f"{moment.isoformat()}_{pk}"
 
 
 def _parse_cursor(value: str) -> tuple[datetime, int] | None:
@@ -52,13 +46,13 @@ class ActionFilterForm(forms.Form):
     connection = forms.ModelChoiceField(
         label="Connection",
         required=False,
-        queryset=Connection.objects.order_by("name"),
+        queryset=connection_list(),
         empty_label="Any connection",
     )
     user = forms.ModelChoiceField(
         label="Asked by",
         required=False,
-        queryset=get_user_model().objects.order_by("username"),
+        queryset=user_list(),
         empty_label="Anyone",
         to_field_name="username",
     )
@@ -73,45 +67,24 @@ class ActionFilterForm(forms.Form):
             (name, name.replace("_", " ")) for name in names
         ]
 
-    def filtered(self) -> QuerySet[Action]:
-        """Return the actions the valid filters select (all of them when none is set)."""
-        actions = Action.objects.select_related("connection", "contact", "requested_by")
-        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+    def filters(self) -> dict[str, Any]:
+        """Return the valid filters and cursor as ``action_page`` takes them (none at all
+        when any input is invalid)."""
+        if not (self.is_bound and self.is_valid()):
+            return {}
+        data = self.cleaned_data
         zone = timezone.get_current_timezone()
-        for name, lookup in (
-            ("state", "state"),
-            ("kind", "connection__kind"),
-            ("operation", "operation"),
-            ("connection", "connection"),
-            ("user", "requested_by"),
-        ):
-            if data.get(name):
-                actions = actions.filter(**{lookup: data[name]})
-        if data.get("since"):
-            actions = actions.filter(
-                created_at__gte=datetime.combine(data["since"], time.min, tzinfo=zone)
-            )
-        if data.get("until"):
-            actions = actions.filter(
-                created_at__lte=datetime.combine(data["until"], time.max, tzinfo=zone)
-            )
-        return actions.order_by("-created_at", "-id")
-
-    def page(self) -> ActionPage:
-        """Return one page of the filtered actions, after the cursor if one was given."""
-        actions = self.filtered()
-        cursor = (
-            _parse_cursor(self.cleaned_data.get("after", ""))
-            if self.is_bound and (self.is_valid())
-            else None
-        )
-        if cursor is not None:
-            moment, pk = cursor
-            actions = actions.filter(Q(created_at__lt=moment) | Q(created_at=moment, id__lt=pk))
-        rows = list(actions[: PAGE_SIZE + 1])
-        more = len(rows) > PAGE_SIZE
-        rows = rows[:PAGE_SIZE]
-        return ActionPage(rows, _cursor(rows[-1]) if more and rows else "")
+        since, until = data.get("since"), data.get("until")
+        return {
+            "state": data.get("state") or None,
+            "kind": data.get("kind") or None,
+            "operation": data.get("operation") or None,
+            "connection": data.get("connection"),
+            "requested_by": data.get("user"),
+            "created_from": since and datetime.combine(since, time.min, tzinfo=zone),
+            "created_to": until and datetime.combine(until, time.max, tzinfo=zone),
+            "after": _parse_cursor(data.get("after", "")),
+        }
 
     def query_without_cursor(self) -> str:
         """Return the filters as a query string (for the "more" link)."""

@@ -8,7 +8,7 @@ from django import forms
 from django.http import QueryDict
 
 from crmhub.connections.kinds import KIND_CHOICES
-from crmhub.connections.models import Connection
+from crmhub.connections.selectors import connection_list
 from crmhub.contacts.models import RecordType
 
 
@@ -32,7 +32,7 @@ class ContactSearchForm(forms.Form):
     connection = forms.ModelChoiceField(
         label="Connection",
         required=False,
-        queryset=Connection.objects.order_by("name"),
+        queryset=connection_list(),
         empty_label="Every connection",
     )
     record_type = forms.ChoiceField(

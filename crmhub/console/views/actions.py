@@ -7,13 +7,12 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from crmhub.actions import services
+from crmhub.actions import selectors, services
 from crmhub.actions.models import Action
 from crmhub.connectors.errors import InvalidParams
-from crmhub.console import selectors
 from crmhub.console.access import operator_required, viewer_required
 from crmhub.console.forms.collect import PromptAnswerForm
-from crmhub.console.forms.filters import ActionFilterForm
+from crmhub.console.forms.filters import ActionFilterForm, cursor_text
 from crmhub.console.rendering import HtmxHttpRequest, render_final, render_page
 from crmhub.console.status import DONE_EVENTS, status_context, status_version
 
@@ -27,8 +26,8 @@ STATUS_PARTIAL = f"{DETAIL_TEMPLATE}#action-status"
 def action_list(request: HtmxHttpRequest) -> HttpResponse:
     """List actions, newest first, narrowed by the filters; "more" pages by keyset."""
     form = ActionFilterForm(request.GET or None)
-    page = form.page()
-    context = {"form": form, "page": page}
+    page = selectors.action_page(**form.filters())
+    context = {"form": form, "page": page, "next_cursor": cursor_text(page.next_after)}
     return render_page(
         request,
         LIST_TEMPLATE,
@@ -55,7 +54,7 @@ def action_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     context = {
         **status_context(request, action),
         "attempts": selectors.action_attempts(action=action),
-        "resends": list(action.resends.order_by("id")),
+        "resends": selectors.action_resends(action=action),
     }
     return render_page(request, DETAIL_TEMPLATE, context)
 

@@ -8,19 +8,23 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
+from crmhub.actions.selectors import action_detail
 from crmhub.actions.services import action_enqueue
 from crmhub.connections.models import Connection
+from crmhub.connections.selectors import connection_detail
 from crmhub.connectors.errors import InvalidParams
-from crmhub.console import regions, selectors
+from crmhub.console import regions
 from crmhub.console.access import operator_required, viewer_required
 from crmhub.console.acts import ON_CONNECTION, ON_CONTACT, Act, act_for
 from crmhub.console.rendering import HtmxHttpRequest, render_final, render_page
 from crmhub.console.status import status_context
+from crmhub.console.views import or_404
 from crmhub.contacts.models import Contact
+from crmhub.contacts.selectors import contact_detail
 from crmhub.core import roles
 
 FORM_TEMPLATE = "console/act_form.html"
@@ -29,7 +33,7 @@ READ_DONE_EVENTS = {"get_config": "crmhub:config-loaded"}
 
 
 def _contact(pk: int) -> Contact:
-    return get_object_or_404(Contact.objects.select_related("connection", "person"), pk=pk)
+    return or_404(contact_detail(pk=pk), "No such contact.")
 
 
 def _act(connection: Connection, operation: str, on: str) -> Act:
@@ -87,7 +91,7 @@ def act_view(
         else:
             if not request.htmx:
                 return redirect("console:action-detail", pk=action.pk)
-            action = selectors.action_detail(pk=action.pk) or action
+            action = action_detail(pk=action.pk) or action
             response = render_page(request, STATUS_PARTIAL, status_context(request, action))
             return trigger_client_event(response, "crmhub:action-started", {"action": action.pk})
     context = {
@@ -116,7 +120,7 @@ def contact_act(request: HtmxHttpRequest, pk: int, operation: str) -> HttpRespon
 @require_http_methods(["GET", "POST"])
 def connection_act(request: HtmxHttpRequest, pk: int, operation: str) -> HttpResponse:
     """Act on a connection (a new Apptivo customer, a queue entry of CRM.COM...)."""
-    connection = get_object_or_404(Connection, pk=pk)
+    connection = or_404(connection_detail(pk=pk), "No such connection.")
     act = _act(connection, operation, ON_CONNECTION)
     return act_view(request, act, connection=connection, contact=None)
 
@@ -162,7 +166,7 @@ def read_region(
 @require_http_methods(["GET", "POST"])
 def connection_read(request: HtmxHttpRequest, pk: int, operation: str) -> HttpResponse:
     """Show (GET) or refresh (POST, operators) a connection-wide read: config, queue."""
-    connection = get_object_or_404(Connection, pk=pk)
+    connection = or_404(connection_detail(pk=pk), "No such connection.")
     return _read_guarded(request, operation, connection=connection, contact=None)
 
 

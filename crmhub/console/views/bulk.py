@@ -3,24 +3,25 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 
-from django.db.models import Count
 from django.http import Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from crmhub.actions.models import Action, Batch
-from crmhub.actions.selectors import batch_contacts, batch_counts
+from crmhub.actions import selectors as action_selectors
+from crmhub.actions.models import Action
 from crmhub.actions.services import batch_enqueue
 from crmhub.connections.models import Connection
+from crmhub.connections.selectors import connection_detail, connection_list
 from crmhub.connectors.errors import InvalidParams
-from crmhub.console import selectors
 from crmhub.console.access import operator_required, viewer_required
 from crmhub.console.acts import act_for, bulk_acts, label_for
 from crmhub.console.forms.bulk import ActChoiceForm, Selection, selection_from
 from crmhub.console.rendering import HtmxHttpRequest, render_final, render_page
+from crmhub.console.views import or_404
 from crmhub.contacts.models import Contact
+from crmhub.contacts.selectors import contact_counts_selected, contact_ids_selected
 
 BULK_TEMPLATE = "console/bulk.html"
 BATCH_TEMPLATE = "console/batch_detail.html"
@@ -28,38 +29,28 @@ SAMPLE_SIZE = 5
 
 
 def _contact_ids(selection: Selection, connection: Connection) -> list[int]:
-    return list(
-        selectors.contacts_for_selection(
-            connection=connection,
-            person_ids=selection.person_ids,
-            contact_ids=selection.contact_ids,
-        ).values_list("pk", flat=True)
+    return contact_ids_selected(
+        connection=connection, person_ids=selection.person_ids, contact_ids=selection.contact_ids
     )
 
 
 def _targets(selection: Selection, connection: Connection) -> list[Contact]:
     """Return the contacts of ``connection`` the selection names (what the batch would run on)."""
     if selection.everything:
-        return batch_contacts(connection=connection, search=selection.search)
-    return batch_contacts(connection=connection, contact_ids=_contact_ids(selection, connection))
+        return action_selectors.batch_contacts(connection=connection, search=selection.search)
+    return action_selectors.batch_contacts(
+        connection=connection, contact_ids=_contact_ids(selection, connection)
+    )
 
 
 def _choices(selection: Selection) -> list[dict]:
     """Return, per connection, how many picked contacts it has and its bulk acts."""
-    connections = Connection.objects.filter(is_active=True).order_by("name")
-    counts: dict[int, int | None] = {}
+    connections = connection_list(active=True)
+    counts: dict[int, int] = {}
     if not selection.everything:
-        rows = (
-            selectors.contacts_for_selection(
-                connection=None,
-                person_ids=selection.person_ids,
-                contact_ids=selection.contact_ids,
-            )
-            .order_by()
-            .values_list("connection_id")
-            .annotate(n=Count("id"))
+        counts = contact_counts_selected(
+            person_ids=selection.person_ids, contact_ids=selection.contact_ids
         )
-        counts = dict(rows)
     return [
         {"connection": c, "count": counts.get(c.pk) if counts else None, "acts": bulk_acts(c.kind)}
         for c in connections
@@ -82,7 +73,7 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
         context["choices"] = _choices(selection)
         return render_page(request, BULK_TEMPLATE, context, partial="bulk-step")
     connection_id, operation = choice.parts()
-    connection = get_object_or_404(Connection, pk=connection_id, is_active=True)
+    connection = or_404(connection_detail(pk=connection_id, active=True), "No such connection.")
     act = act_for(connection.kind, operation)
     if act is None or not act.bulk:
         raise Http404("No such bulk act.")
@@ -123,10 +114,8 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def batch_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Follow a bulk run: progress bar and counts by state, live until every action ends."""
-    batch = selectors.batch_detail(pk=pk)
-    if batch is None:
-        raise Http404("No such bulk run.")
-    counts = batch_counts(batch=batch)
+    batch = or_404(action_selectors.batch_detail(pk=pk), "No such bulk run.")
+    counts = action_selectors.batch_counts(batch=batch)
     done = sum(n for state, n in counts.items() if state in Action.TERMINAL)
     context = {
         "batch": batch,
@@ -135,7 +124,7 @@ def batch_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "done": done,
         "finished": done >= batch.size,
         "percent": int(done * 100 / batch.size) if batch.size else 100,
-        "failures": list(selectors.batch_failures(batch=batch)[:20]),
+        "failures": list(action_selectors.batch_failures(batch=batch)[:20]),
     }
     if request.htmx and context["finished"]:
         return render_final(request, f"{BATCH_TEMPLATE}#batch-progress", context)
@@ -157,14 +146,14 @@ def _cell(value: object) -> str:
 @require_GET
 def batch_failures_csv(request: HtmxHttpRequest, pk: int) -> StreamingHttpResponse:
     """Download the contacts the bulk run did not succeed on, with the reason, as CSV."""
-    batch = get_object_or_404(Batch, pk=pk)
+    batch = or_404(action_selectors.batch_detail(pk=pk), "No such bulk run.")
     writer = csv.writer(_Echo())
 
     def rows() -> Iterator[str]:
         yield writer.writerow(["contact_id", "remote_id", "name", "state", "error", "action_id"])
         for remote_id, reason in (batch.skipped or {}).items():
             yield writer.writerow(["", _cell(remote_id), "", "skipped", _cell(reason), ""])
-        for action in selectors.batch_failures(batch=batch).iterator(chunk_size=500):
+        for action in action_selectors.batch_failures(batch=batch).iterator(chunk_size=500):
             contact = action.contact
             yield writer.writerow(
                 [

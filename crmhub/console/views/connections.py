@@ -3,10 +3,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
+from crmhub.connections import selectors as connection_selectors
 from crmhub.connections.models import Connection
 from crmhub.connections.services import connection_check_request
 from crmhub.console import selectors
@@ -15,7 +16,9 @@ from crmhub.console.acts import connection_buttons
 from crmhub.console.forms.crmcom import QueueSourceForm
 from crmhub.console.regions import read_params, read_state
 from crmhub.console.rendering import HtmxHttpRequest, render_page
+from crmhub.console.views import or_404
 from crmhub.contacts.models import SyncRun
+from crmhub.contacts.selectors import sync_run_history
 from crmhub.contacts.services import sync_request
 
 LIST_TEMPLATE = "console/connection_list.html"
@@ -27,6 +30,10 @@ class SyncForm(forms.Form):
     mode = forms.ChoiceField(
         label="Mode", choices=[("", "Automatic"), *SyncRun.Mode.choices], required=False
     )
+
+
+def _connection(pk: int) -> Connection:
+    return or_404(connection_selectors.connection_detail(pk=pk), "No such connection.")
 
 
 @viewer_required
@@ -42,7 +49,7 @@ def connection_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def connection_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Show one connection: health, throttling, sync history (live while a sync runs)."""
-    return _detail(request, get_object_or_404(Connection, pk=pk))
+    return _detail(request, _connection(pk))
 
 
 def _detail(request: HtmxHttpRequest, connection: Connection) -> HttpResponse:
@@ -50,7 +57,7 @@ def _detail(request: HtmxHttpRequest, connection: Connection) -> HttpResponse:
     context = {
         "row": row,
         "connection": connection,
-        "runs": selectors.connection_sync_history(connection=connection),
+        "runs": sync_run_history(connection=connection),
         "acts": connection_buttons(connection.kind),
         "sync_form": SyncForm(auto_id="id_sync_%s"),
     }
@@ -69,7 +76,7 @@ def _done(request: HtmxHttpRequest, connection: Connection, message: str) -> Htt
 @require_POST
 def connection_sync(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Start a sync of the connection now (or show the one already running)."""
-    connection = get_object_or_404(Connection, pk=pk)
+    connection = _connection(pk)
     form = SyncForm(request.POST)
     mode = form.cleaned_data.get("mode") or None if form.is_valid() else None
     run = sync_request(connection=connection, mode=mode, requested_by=request.user.get_username())
@@ -82,7 +89,7 @@ def connection_sync(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def connection_check(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Queue a credentials check; the health shown updates when it is done."""
-    connection = get_object_or_404(Connection, pk=pk)
+    connection = _connection(pk)
     connection_check_request(connection=connection)
     return _done(request, connection, "Connection test queued: the health updates in a moment.")
 
@@ -91,7 +98,7 @@ def connection_check(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def queue(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Show a CRM.COM connection's communication queue (latest read), refreshed live."""
-    connection = get_object_or_404(Connection, pk=pk)
+    connection = _connection(pk)
     if connection.kind != "crmcom":
         raise Http404("Only CRM.COM connections have a communication queue.")
     source = QueueSourceForm(request.GET or None)

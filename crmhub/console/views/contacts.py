@@ -3,19 +3,21 @@ from __future__ import annotations
 import hashlib
 
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
 
+from crmhub.actions import selectors as action_selectors
 from crmhub.actions.models import Action
-from crmhub.connections.models import Connection
+from crmhub.connections.selectors import connection_list
 from crmhub.console import compare, selectors
 from crmhub.console.access import viewer_required
 from crmhub.console.acts import connection_buttons, contact_buttons
 from crmhub.console.forms.search import ContactSearchForm
 from crmhub.console.regions import read_state
 from crmhub.console.rendering import HtmxHttpRequest, render_page
+from crmhub.console.views import or_404
+from crmhub.contacts import selectors as contact_selectors
 from crmhub.contacts.models import Contact, Person
-from crmhub.contacts.selectors import contact_search
 
 LIST_TEMPLATE = "console/contact_list.html"
 PERSON_TEMPLATE = "console/person_detail.html"
@@ -29,7 +31,7 @@ def contact_list(request: HtmxHttpRequest) -> HttpResponse:
     form = ContactSearchForm(request.GET)
     search = form.search()
     after = form.cleaned_data.get("after") or None if form.is_valid() else None
-    page = contact_search(
+    page = contact_selectors.contact_search(
         query=search["query"], filters=search["filters"], after=after, limit=PAGE_SIZE
     )
     context = {
@@ -41,7 +43,7 @@ def contact_list(request: HtmxHttpRequest) -> HttpResponse:
     if not request.htmx:
         context["connection_acts"] = [
             (connection, act)
-            for connection in Connection.objects.filter(is_active=True).order_by("name")
+            for connection in connection_list(active=True)
             for act in connection_buttons(connection.kind)
         ]
     return render_page(
@@ -57,8 +59,8 @@ def contact_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def person_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Show a person's records side by side, their links, communications and actions."""
-    person = get_object_or_404(Person, pk=pk)
-    records = selectors.person_contacts(person=person)
+    person = or_404(contact_selectors.person_detail(pk=pk), "No such person.")
+    records = contact_selectors.person_contacts(person=person)
     return _person_page(request, person, records)
 
 
@@ -66,15 +68,17 @@ def person_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def contact_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Show a contact: its person's page when it has one, else the record alone."""
-    contact = get_object_or_404(Contact.objects.select_related("connection"), pk=pk)
+    contact = or_404(contact_selectors.contact_detail(pk=pk), "No such contact.")
     if contact.person_id:
         return redirect("console:person-detail", pk=contact.person_id)
     return _person_page(request, None, [contact])
 
 
-def _person_page(request: HtmxHttpRequest, person: Person | None, records: list) -> HttpResponse:
+def _person_page(
+    request: HtmxHttpRequest, person: Person | None, records: list[Contact]
+) -> HttpResponse:
     ids = [record.pk for record in records]
-    communications = selectors.latest_reads(
+    communications = action_selectors.latest_reads(
         operation="communications_list",
         contact_ids=[record.pk for record in records if record.connection.kind == "crmcom"],
     )
@@ -96,7 +100,7 @@ def _person_page(request: HtmxHttpRequest, person: Person | None, records: list)
         }
         for record in records
     ]
-    actions = selectors.actions_of_contacts(contact_ids=ids)
+    actions = action_selectors.actions_of_contacts(contact_ids=ids)
     version = "|".join(f"{a.pk}:{a.state}:{a.updated_at.timestamp():.6f}" for a in actions)
     version = hashlib.sha256(version.encode()).hexdigest()[:16]
     if request.htmx and request.htmx.target == "person-actions" and request.GET.get("v") == version:
@@ -106,7 +110,7 @@ def _person_page(request: HtmxHttpRequest, person: Person | None, records: list)
         "title": (person.display_name if person else "") or records[0].display_name,
         "cards": cards,
         "fields": compare.compare_records(records),
-        "links": selectors.contact_links(contact_ids=ids),
+        "links": action_selectors.contact_links(contact_ids=ids),
         "has_allclients": any(r.connection.kind == "allclients" for r in records),
         "actions": actions,
         "actions_version": version,

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
+from crmhub.actions import selectors as action_selectors
 from crmhub.console import selectors
 from crmhub.console.access import viewer_required
 from crmhub.console.rendering import HtmxHttpRequest, render_page
@@ -19,9 +20,9 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "rows": rows,
         "syncing": any(row.syncing for row in rows),
-        "attention": selectors.actions_needing_attention(),
-        "attention_counts": selectors.attention_counts(),
-        "recent": selectors.actions_recent(),
+        "attention": action_selectors.actions_needing_attention(),
+        "attention_counts": action_selectors.attention_counts(),
+        "recent": action_selectors.actions_recent(),
         "chart": chart,
         "chart_rows": list(zip(chart["labels"], chart["actions"], chart["syncs"], strict=True)),
     }

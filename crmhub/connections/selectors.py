@@ -1,0 +1,20 @@
+"""Read connections (for the console, the forms and the services)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from crmhub.connections.models import Connection
+
+
+def connection_list(*, active: bool | None = None) -> QuerySet[Connection]:
+    """Return the connections by name (only the switched-on ones with ``active=True``)."""
+    connections = Connection.objects.order_by("name")
+    if active is not None:
+        connections = connections.filter(is_active=active)
+    return connections
+
+
+def connection_detail(*, pk: int, active: bool | None = None) -> Connection | None:
+    """Return connection ``pk`` (only if switched on, with ``active=True``), or None."""
+    return connection_list(active=active).filter(pk=pk).first()

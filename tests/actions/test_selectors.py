@@ -1,0 +1,73 @@
+"""Reads of actions: the filtered, keyset-paged list; a batch's contacts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from crmhub.actions.models import Action
+from crmhub.actions.selectors import action_page, batch_contacts
+from crmhub.contacts.models import Contact
+from tests.actions.conftest import make_contacts
+from tests.factories import ConnectionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _action(connection, operation="run_action_set", *, at=None, **fields):  # type: ignore[no-untyped-def]
+    moment = at or timezone.now()
+    return Action.objects.create(
+        operation=operation, connection=connection, created_at=moment, updated_at=moment, **fields
+    )
+
+
+def test_a_page_lists_newest_first_and_the_next_page_starts_after_it(connection):
+    start = timezone.now() - timedelta(hours=1)
+    same_moment = start + timedelta(minutes=30)
+    made = [_action(connection, at=start + timedelta(minutes=n)) for n in range(5)]
+    made += [_action(connection, at=same_moment) for _ in range(3)]  # ties: ordered by id
+
+    first = action_page(limit=3)
+    second = action_page(after=first.next_after, limit=3)
+    third = action_page(after=second.next_after, limit=3)
+
+    expected = sorted(made, key=lambda a: (a.created_at, a.pk), reverse=True)
+    assert first.rows + second.rows + third.rows == expected
+    assert first.next_after == (first.rows[-1].created_at, first.rows[-1].pk)
+    assert third.next_after is None and len(third.rows) == 2
+
+
+def test_each_filter_narrows_the_list(connection, admin_user):
+    other = ConnectionFactory(kind="apptivo", name="Other")
+    now = timezone.now()
+    old = _action(connection, at=now - timedelta(days=3))
+    failed = _action(connection, state=Action.State.FAILED, requested_by=admin_user)
+    link = _action(connection, "add_contact_link")
+    apptivo = _action(other, "customer_create")
+
+    def ids(**filters):  # type: ignore[no-untyped-def]
+        return {action.pk for action in action_page(**filters).rows}
+
+    assert ids() == {old.pk, failed.pk, link.pk, apptivo.pk}
+    assert ids(state=Action.State.FAILED) == {failed.pk}
+    assert ids(kind="apptivo") == {apptivo.pk}
+    assert ids(operation="add_contact_link") == {link.pk}
+    assert ids(connection=other) == {apptivo.pk}
+    assert ids(requested_by=admin_user) == {failed.pk}
+    assert ids(created_to=now - timedelta(days=1)) == {old.pk}
+    assert ids(created_from=now - timedelta(days=1), kind="allclients") == {failed.pk, link.pk}
+
+
+def test_a_batch_takes_the_live_contacts_of_its_connection_only(connection):
+    other = ConnectionFactory(kind="apptivo", name="Other")
+    mine = make_contacts(connection, 4)
+    theirs = make_contacts(other, 1, start=10)
+    Contact.objects.filter(pk=mine[3].pk).update(deleted_at=timezone.now())
+
+    picked = batch_contacts(
+        connection=connection, contact_ids=[mine[2].pk, mine[3].pk, theirs[0].pk, mine[1].pk]
+    )
+
+    assert picked == [mine[1], mine[2]]
