@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "crmhub.actions",
     "crmhub.console",
     "crmhub.sandbox",
+    "crmhub.bench",
 ]
 
 MIDDLEWARE = [

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import Group, User
 
+from crmhub.bench.processes import served_in_thread
 from crmhub.core import roles
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 TEST_SETTINGS = "crmhub.settings_test"
 
@@ -79,31 +71,8 @@ def web_server(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:  # t
     Runs in a thread of the test process, so it uses the test databases; tests that need
     it must commit their data (``transaction=True``).
     """
-    import uvicorn
-
-    from crmhub.asgi import application
-
-    port = free_port()
-    config = uvicorn.Config(
-        application,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws="websockets-sansio",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield LiveServer(f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_in_thread() as url:
+        yield LiveServer(url)
 
 
 @pytest.fixture
@@ -145,26 +114,17 @@ def sandbox_spec(web_server):  # type: ignore[no-untyped-def]
     ``wrong_secrets=True`` returns the same spec with every secret altered (auth must fail).
     Needs ``@pytest.mark.django_db(transaction=True, databases="__all__")``.
     """
+    from crmhub.bench.sandboxes import sandbox_spec as spec_make
     from crmhub.connectors.base import ConnectionSpec
-    from crmhub.sandbox.registry import module
-    from crmhub.sandbox.services import sandbox_account, sandbox_base_url, sandbox_seed
+    from crmhub.sandbox.services import sandbox_seed
 
     def make(
         kind: str, *, people: int = 30, wrong_secrets: bool = False, reseed: bool = True
     ) -> ConnectionSpec:
         if reseed:
             sandbox_seed(people=people, kinds=(kind,), reset=True)
-        account = sandbox_account(kind=kind)
-        settings, secrets = module(kind).connection_settings(account.credentials)
-        if wrong_secrets:
-            secrets = {name: value[:-2] + "XY" for name, value in secrets.items()}
-        return ConnectionSpec(
-            kind=kind,
-            base_url=sandbox_base_url(kind=kind, public_url=web_server.url),
-            settings=settings,
-            secrets=secrets,
-            allow_private_network=True,
-            timeout=(2.0, 5.0),
+        return spec_make(
+            kind=kind, public_url=web_server.url, wrong_secrets=wrong_secrets, timeout=(2.0, 5.0)
         )
 
     return make

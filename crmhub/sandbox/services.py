@@ -24,6 +24,11 @@ def sandbox_base_url(*, kind: str, public_url: str) -> str:
     return f"{public_url.rstrip('/')}/sandbox/{kind}/{module(kind).BASE_PATH}"
 
 
+def sandbox_credentials(*, kind: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Return the (settings, secrets) a connection needs to sign in to simulated CRM ``kind``."""
+    return module(kind).connection_settings(sandbox_account(kind=kind).credentials)
+
+
 def sandbox_seed(
     *, people: int, kinds: tuple[str, ...] = KINDS, batch_size: int = 5000, reset: bool = False
 ) -> dict[str, tuple[int, float]]:

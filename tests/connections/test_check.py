@@ -5,20 +5,13 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
+from crmhub.bench.processes import free_port
+from crmhub.bench.sandboxes import connection_from_spec
 from crmhub.connections.models import Connection, Health
-from crmhub.connections.services import connection_check_request, connection_save
-from tests.conftest import free_port, wait_for
+from crmhub.connections.services import connection_check_request
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.integration]
-
-
-def _connection(spec, name: str = "Sandbox") -> Connection:  # type: ignore[no-untyped-def]
-    connection = Connection(
-        name=name, kind=spec.kind, base_url=spec.base_url, allow_private_network=True
-    )
-    return connection_save(
-        connection=connection, settings=dict(spec.settings), new_secrets=dict(spec.secrets)
-    )
 
 
 def _check(connection: Connection) -> Connection:
@@ -34,14 +27,14 @@ def _check(connection: Connection) -> Connection:
 
 @pytest.mark.parametrize("kind", ["allclients", "apptivo", "collect", "crmcom"])
 def test_good_credentials_make_the_connection_ok(celery_worker, sandbox_spec, kind):
-    connection = _check(_connection(sandbox_spec(kind, people=3)))
+    connection = _check(connection_from_spec(sandbox_spec(kind, people=3), name="Sandbox"))
     assert connection.health == Health.OK, connection.health_error
     assert connection.health_checked_at is not None
 
 
 def test_wrong_credentials_are_auth_failed(celery_worker, sandbox_spec):
     spec = sandbox_spec("allclients", people=3, wrong_secrets=True)
-    connection = _check(_connection(spec))
+    connection = _check(connection_from_spec(spec, name="Sandbox"))
     assert connection.health == Health.AUTH_FAILED
     for secret in spec.secrets.values():
         assert secret not in connection.health_error
@@ -49,7 +42,7 @@ def test_wrong_credentials_are_auth_failed(celery_worker, sandbox_spec):
 
 def test_an_unreachable_host_is_unreachable_with_the_reason(celery_worker, sandbox_spec):
     spec = sandbox_spec("allclients", people=3)
-    connection = _connection(spec)
+    connection = connection_from_spec(spec, name="Sandbox")
     Connection.objects.filter(pk=connection.pk).update(
         base_url=f"http://127.0.0.1:{free_port()}/api/2/"
     )
@@ -61,7 +54,7 @@ def test_an_unreachable_host_is_unreachable_with_the_reason(celery_worker, sandb
 def test_a_private_address_without_permission_is_refused_before_sending(
     celery_worker, sandbox_spec
 ):
-    connection = _connection(sandbox_spec("allclients", people=3))
+    connection = connection_from_spec(sandbox_spec("allclients", people=3), name="Sandbox")
     Connection.objects.filter(pk=connection.pk).update(allow_private_network=False)
     connection = _check(Connection.objects.get(pk=connection.pk))
     assert connection.health == Health.UNREACHABLE

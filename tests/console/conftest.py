@@ -6,15 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
 from crmhub.actions.models import Action
+from crmhub.bench.index import contacts_write
 from crmhub.connections.models import Connection
 from crmhub.connectors.base import RemoteContact
 from crmhub.contacts.matching import persons_match
 from crmhub.contacts.models import Contact
-from crmhub.contacts.sync.pages import SeenSet, page_apply
 from tests.factories import ConnectionFactory
 
 KIND_SETTINGS: dict[str, dict[str, str]] = {
@@ -62,14 +61,7 @@ def remote(
 
 def index(connection: Connection, contacts: list[RemoteContact]) -> list[Contact]:
     """Write ``contacts`` into the index as a sync page would, then match people."""
-    with transaction.atomic():
-        page_apply(
-            connection_id=connection.pk,
-            country="US",
-            contacts=contacts,
-            now=timezone.now(),
-            seen=SeenSet(),
-        )
+    contacts_write(connection=connection, contacts=contacts)
     persons_match()
     ids = [c.remote_id for c in contacts]
     return list(

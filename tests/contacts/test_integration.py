@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from crmhub.bench.sandboxes import connection_from_spec
 from crmhub.connections.models import Connection
 from crmhub.contacts.models import Contact, Person, SyncRun
 from crmhub.contacts.services import syncs_dispatch as dispatch
@@ -19,17 +20,7 @@ PEOPLE = 40
 
 
 def _connection(spec) -> Connection:  # type: ignore[no-untyped-def]
-    connection = Connection(
-        name=f"Sandbox {spec.kind}",
-        kind=spec.kind,
-        base_url=spec.base_url,
-        settings=dict(spec.settings),
-        allow_private_network=True,
-        sync_interval_minutes=5,
-    )
-    connection.set_secrets(dict(spec.secrets))
-    connection.save()
-    return connection
+    return connection_from_spec(spec, name=f"Sandbox {spec.kind}", sync_interval_minutes=5)
 
 
 def test_the_dispatcher_syncs_every_sandbox_into_one_index(sandbox_spec, celery_worker):

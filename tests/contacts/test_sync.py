@@ -295,17 +295,11 @@ def test_connection_country_is_the_default_region(make_connection, fake_crms):
 def test_a_contact_another_writer_inserted_meanwhile_is_updated_not_duplicated(
     connection, monkeypatch
 ):
-    from django.db import transaction
-    from django.utils import timezone
-
-    from crmhub.contacts.sync import pages, writer
+    from crmhub.bench.index import contacts_write
+    from crmhub.contacts.sync import writer
 
     def apply(contacts):  # type: ignore[no-untyped-def]
-        with transaction.atomic():
-            return pages.page_apply(
-                connection_id=connection.pk, country="US", contacts=contacts,
-                now=timezone.now(), seen=pages.SeenSet(),
-            )  # fmt: skip
+        return contacts_write(connection=connection, contacts=contacts)
 
     apply(people(1))  # written by the other writer (a zombie worker, say)
     monkeypatch.setattr(writer, "existing", lambda connection_id, remote_ids: {})

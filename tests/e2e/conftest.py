@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from crmhub.bench.sandboxes import sandbox_connection
 from crmhub.connections.models import Connection
-from crmhub.connections.services import connection_save
 from crmhub.contacts.models import Contact, SyncRun
 from crmhub.contacts.services import sync_request
 from tests.conftest import wait_for
@@ -67,22 +67,17 @@ def browser(web_server, monkeypatch) -> Iterator[object]:  # type: ignore[no-unt
 @pytest.fixture
 def crm(web_server, celery_worker, transactional_db) -> Callable[..., Connection]:  # type: ignore[no-untyped-def]
     """Return a factory: seed simulated CRM ``kind``, connect it like the demo, index it."""
-    from crmhub.sandbox.registry import module
-    from crmhub.sandbox.services import sandbox_account, sandbox_base_url, sandbox_seed
+    from crmhub.sandbox.services import sandbox_seed
 
     def make(kind: str, *, people: int = 40, index: bool = True) -> Connection:
         sandbox_seed(people=people, kinds=(kind,), reset=True)
-        account = sandbox_account(kind=kind)
-        kind_settings, kind_secrets = module(kind).connection_settings(account.credentials)
-        connection = Connection(
-            name=f"Sandbox {kind}",
+        connection = sandbox_connection(
             kind=kind,
-            allow_private_network=True,
-            base_url=sandbox_base_url(kind=kind, public_url=web_server.url),
+            public_url=web_server.url,
+            name=f"Sandbox {kind}",
             sync_interval_minutes=60,
             rate_limit=20.0,
         )
-        connection_save(connection=connection, settings=kind_settings, new_secrets=kind_secrets)
         if index:  # a real sync, run by the real worker
             run = sync_request(connection=connection, mode="full", requested_by="e2e")
             wait_for(

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -16,12 +12,10 @@ from django.conf import settings
 from django.db import connections
 
 from crmhub.actions.models import Action
+from crmhub.bench import processes
+from crmhub.bench.sandboxes import connection_from_spec, listing_index
 from crmhub.connections.models import Connection
 from crmhub.connectors.base import ConnectionSpec
-from crmhub.connectors.registry import get_connector
-from crmhub.contacts.models import Contact
-
-ROOT = Path(__file__).resolve().parents[2]
 
 #: Short leases, sweeps and backoffs so a test sees a lost worker resolved in seconds.
 FAST = {
@@ -64,8 +58,8 @@ def worker_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-class Worker:
-    """One ``celery worker`` process (with its pool children, and beat when asked)."""
+class Worker(processes.Worker):
+    """A worker of the test app, on the test databases and broker with fast timings."""
 
     def __init__(
         self,
@@ -77,69 +71,15 @@ class Worker:
         concurrency: int = 2,
         beat: bool = False,
     ) -> None:
-        self.name = name
-        self.log_path = workdir / f"{name}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tests.integration.worker_app",
-            "worker",
-            "-Q",
-            "actions",
-            "-P",
-            pool,
-            "-c",
-            str(concurrency),
-            "-n",
-            f"{name}@%h",
-            "--without-mingle",
-            "--without-gossip",
-            "--without-heartbeat",
-            "-l",
-            "INFO",
-        ]
-        if beat:
-            command += ["-B", "-s", str(workdir / f"{name}-beat-schedule")]
-        self.log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
+        super().__init__(
+            name,
+            workdir,
+            app="tests.integration.worker_app",
+            pool=pool,
+            concurrency=concurrency,
+            beat=beat,
             env=worker_env(env),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
-
-    def text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 40.0) -> Worker:
-        deadline = time.monotonic() + timeout
-        while " ready." not in self.text():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker {self.name} did not start:\n{self.text()[-3000:]}")
-            time.sleep(0.1)
-        return self
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def terminate(self, timeout: float = 20.0) -> None:
-        """Warm shutdown (SIGTERM), then SIGKILL for the whole process group."""
-        if self.alive():
-            self.process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=timeout)
-        self.kill()
-
-    def kill(self) -> None:
-        """SIGKILL this worker's process group (its pool children and beat too)."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.log.close()
 
 
 def settle(action_ids: Iterable[int], *, timeout: float = SETTLE_SECONDS) -> list[Action]:
@@ -158,28 +98,6 @@ def settle(action_ids: Iterable[int], *, timeout: float = SETTLE_SECONDS) -> lis
 
 def sandbox_connection(spec: ConnectionSpec, *, rate_limit: float = 50.0) -> Connection:
     """Return a Connection to a simulated CRM, with its contacts in the index."""
-    connection = Connection(
-        name=f"Sandbox {spec.kind}",
-        kind=spec.kind,
-        base_url=spec.base_url,
-        settings=dict(spec.settings),
-        rate_limit=rate_limit,
-        allow_private_network=True,
-    )
-    connection.set_secrets(dict(spec.secrets))
-    connection.save()
-    connector = get_connector(connection.spec())
-    try:
-        remote = [c for page in connector.iter_contact_pages(page_size=50) for c in page.contacts]
-    finally:
-        connector.close()
-    Contact.objects.bulk_create(
-        Contact(
-            connection=connection,
-            remote_id=c.remote_id,
-            record_type=c.record_type,
-            full_name=c.full_name or f"{c.first_name} {c.last_name}",
-        )
-        for c in remote
-    )
+    connection = connection_from_spec(spec, name=f"Sandbox {spec.kind}", rate_limit=rate_limit)
+    listing_index(connection=connection, page_size=50)
     return connection

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from crmhub.loadtest.run import FINAL, SYNC_FINAL, load_run
-from crmhub.loadtest.stack import with_redis_db
+from crmhub.bench.load.run import FINAL, SYNC_FINAL, load_run
+from crmhub.bench.load.stack import with_redis_db
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

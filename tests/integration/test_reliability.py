@@ -18,9 +18,10 @@ from django.utils import timezone
 from crmhub.actions import dispatch
 from crmhub.actions.models import Action, Attempt
 from crmhub.actions.services import action_enqueue
+from crmhub.bench.processes import free_port
 from crmhub.sandbox import faults
 from crmhub.sandbox.models import Call
-from tests.conftest import free_port, wait_for
+from tests.conftest import wait_for
 from tests.integration.conftest import applied_by_effect, ledger_connection
 from tests.integration.harness import SETTLE_SECONDS, settle
 from tests.integration.remote import KIND, LedgerRemote

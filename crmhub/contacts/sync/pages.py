@@ -98,7 +98,7 @@ def page_prepare(
     Pure work, no query: the sync runs it in the thread that fetches the pages, while the
     database writes the pages before (``ops`` is the writing connection's, for the values).
     Rows are worth building ahead when most contacts will be written (a first sync);
-    otherwise ``page_apply`` builds only those of the new and changed contacts.
+    otherwise ``pages_apply`` builds only those of the new and changed contacts.
     """
     by_id: dict[str, RemoteContact] = {}
     for contact in contacts:
@@ -111,26 +111,6 @@ def page_prepare(
     return PreparedPage(
         contacts=by_id, hashes=hashes, built=built, latest_update=_latest(by_id.values())
     )
-
-
-def page_apply(
-    *,
-    connection_id: int,
-    country: str,
-    now: datetime,
-    seen: SeenSet,
-    contacts: Sequence[RemoteContact] = (),
-    prepared: PreparedPage | None = None,
-) -> PageOutcome:
-    """Write the new and changed contacts of one page (``contacts``, or ``prepared`` by
-    ``page_prepare``); return the counts (see ``pages_apply``). Call inside a transaction.
-    """
-    page = prepared or page_prepare(
-        contacts, connection_id=connection_id, country=country, ops=db.ops, build=False
-    )
-    return pages_apply(
-        connection_id=connection_id, country=country, now=now, seen=seen, pages=[page]
-    )[0]
 
 
 def _page_contacts(page: Any) -> Iterable[str]:

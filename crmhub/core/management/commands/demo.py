@@ -32,8 +32,8 @@ class Command(BaseCommand):
         if not settings.CRMHUB_SANDBOX:
             self.stdout.write("Sandbox disabled (CRMHUB_SANDBOX=0): no demo connections.")
             return
-        from crmhub.sandbox.registry import KINDS, module
-        from crmhub.sandbox.services import sandbox_account, sandbox_base_url, sandbox_seed
+        from crmhub.sandbox.registry import KINDS
+        from crmhub.sandbox.services import sandbox_base_url, sandbox_credentials, sandbox_seed
 
         for kind, (count, seconds) in sandbox_seed(people=people).items():
             if count:
@@ -42,8 +42,7 @@ class Command(BaseCommand):
             name = f"Sandbox {kind}"
             if Connection.objects.filter(name=name).exists():
                 continue
-            account = sandbox_account(kind=kind)
-            kind_settings, kind_secrets = module(kind).connection_settings(account.credentials)
+            kind_settings, kind_secrets = sandbox_credentials(kind=kind)
             connection = Connection(
                 name=name,
                 kind=kind,

@@ -18,7 +18,6 @@ from datetime import timedelta
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.db import connection as db
-from django.db import transaction
 from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -26,20 +25,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crmhub.actions.models import Action
+from crmhub.bench.base import BenchContext, Row
+from crmhub.bench.index import RECORD_TYPES, bench_connections, index_fill
+from crmhub.bench.measure import percentile
+from crmhub.bench.search import queries_make
 from crmhub.connections.models import Connection
-from crmhub.contacts.bench.search import queries_make
-from crmhub.contacts.bench.tools import percentile, remote_from_person
-from crmhub.contacts.matching import persons_match
 from crmhub.contacts.models import Contact, Person, SyncRun
-from crmhub.contacts.search import search_index_compact
-from crmhub.contacts.sync.pages import SeenSet, page_apply
-from crmhub.contacts.sync.runs import contacts_live_count
 from crmhub.core import roles
-from crmhub.core.bench import BenchContext, Row, register
-from crmhub.sandbox.people import people_for
 
-RECORD_TYPES = {"allclients": "person", "apptivo": "customer", "collect": "debtor",
-                "crmcom": "person"}  # fmt: skip
 OPERATIONS = {"allclients": "run_action_set", "apptivo": "update_customer",
               "collect": "run_plan", "crmcom": "communication_create"}  # fmt: skip
 STATES = [Action.State.SUCCEEDED] * 85 + [Action.State.FAILED] * 8 + [
@@ -49,37 +42,6 @@ REQUESTS = 100
 QUERY_SAMPLES = 10
 BATCH = 5_000
 TARGET = "p95 <= 100 ms"
-
-
-def _connections() -> dict[str, Connection]:
-    made = {}
-    for kind in RECORD_TYPES:
-        made[kind], _ = Connection.objects.get_or_create(
-            name=f"bench {kind}", defaults={"kind": kind, "base_url": "https://crm.example.com/"}
-        )
-    return made
-
-
-def index_grow(connections: dict[str, Connection], *, contacts: int) -> None:
-    """Write ``contacts`` demo contacts over the four CRMs (upserts) and match people."""
-    for kind, record_type in RECORD_TYPES.items():
-        connection, seen, batch = connections[kind], SeenSet(), []
-        for person in people_for(kind, contacts // len(RECORD_TYPES)):
-            batch.append(remote_from_person(person, record_type=record_type))
-            if len(batch) >= BATCH:
-                _write(connection, batch, seen)
-                batch = []
-        _write(connection, batch, seen)
-        contacts_live_count(connection_id=connection.pk)  # as the end of a sync does
-    persons_match(full=True)
-    search_index_compact(written=contacts)  # as after the syncs that would have written them
-
-
-def _write(connection: Connection, batch: list, seen: SeenSet) -> None:
-    if batch:
-        with transaction.atomic():
-            page_apply(connection_id=connection.pk, country=connection.country,
-                       contacts=batch, now=timezone.now(), seen=seen)  # fmt: skip
 
 
 def actions_grow(connections: dict[str, Connection], *, count: int, user: User) -> None:
@@ -187,22 +149,21 @@ def _timed(client: Client, next_url: Callable[[], str], *, cold_cache: bool) -> 
     return times
 
 
-@register("pages")
-def pages_section(ctx: BenchContext) -> list[Row]:
+def section(ctx: BenchContext) -> list[Row]:
     """Return p50/p95 server time and the query count of each page, small beside full."""
     actions = int(str(ctx.options.get("actions") or ctx.contacts // 10))
-    connections = _connections()
+    connections = bench_connections()
     user = _operator()
     client = Client(HTTP_HOST="localhost")  # an allowed host outside the test runner
     client.force_login(user)
     ctx.write(f"pages: small index ({SMALL} contacts) for the query-count baseline ...")
-    index_grow(connections, contacts=SMALL)
+    index_fill(connections, contacts=SMALL)
     actions_grow(connections, count=SMALL // 10, user=user)
     rng = random.Random(5)
     small = {name: _most_queries(client, url) for name, url in pages(rng).items()}
     ctx.write(f"pages: growing the index to {ctx.contacts} contacts and {actions} actions ...")
     started = time.monotonic()
-    index_grow(connections, contacts=ctx.contacts)
+    index_fill(connections, contacts=ctx.contacts)
     actions_grow(connections, count=actions, user=user)
     total, total_actions = Contact.objects.count(), Action.objects.count()
     rows = [Row("pages", f"data built ({total} contacts, {total_actions} actions)",

@@ -33,9 +33,9 @@ from typing import Any
 
 import requests
 
-from crmhub.contacts.bench.tools import percentile
-from crmhub.loadtest.stack import Stack, postgres_database, redis_flush
-from crmhub.loadtest.users import LOCKED, PAGE_TIMEOUT, Users, classify, login
+from crmhub.bench.load.stack import Stack, postgres_database, redis_flush
+from crmhub.bench.load.users import LOCKED, PAGE_TIMEOUT, Users, classify, login
+from crmhub.bench.measure import percentile
 
 FINAL = ("succeeded", "failed", "unknown", "cancelled")
 SYNC_FINAL = ("succeeded", "failed", "flagged", "skipped")

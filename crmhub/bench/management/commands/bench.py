@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -24,48 +23,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from crmhub.core.bench import SECTION_MODULES, SECTIONS, BenchContext, Row
-
-
-def sections_load() -> list[str]:
-    """Import every section module; return the problems of those that could not be."""
-    problems = []
-    for name in SECTION_MODULES:
-        try:
-            import_module(name)
-        except ImportError as exc:  # a section not written yet must not break the others
-            problems.append(f"{name}: {exc}")
-    return problems
-
-
-def _number(value: float | None) -> str:
-    if value is None:
-        return ""
-    if value == int(value) and abs(value) >= 1:
-        return f"{int(value):,}"
-    return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
-
-
-def table(rows: list[Row]) -> str:
-    """Return ``rows`` as an aligned text table."""
-    header = ("metric", "value", "unit", "baseline", "ratio", "target")
-    lines = [header]
-    for row in rows:
-        baseline = _number(row.baseline)
-        if baseline and row.baseline_label:
-            baseline = f"{baseline} ({row.baseline_label})"
-        ratio = f"{row.ratio:,.1f}x" if row.ratio is not None else ""
-        lines.append(
-            (f"{row.section}: {row.metric}", _number(row.value), row.unit, baseline, ratio,
-             row.target)
-        )  # fmt: skip
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    out = []
-    for index, line in enumerate(lines):
-        out.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
-        if index == 0:
-            out.append("  ".join("-" * width for width in widths))
-    return "\n".join(out)
+from crmhub.bench.base import BenchContext, Row, table
+from crmhub.bench.sections import SECTIONS
 
 
 class Command(BaseCommand):
@@ -97,13 +56,10 @@ class Command(BaseCommand):
         parser.add_argument("--rows-file", help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        problems = sections_load()
         extra = dict(item.split("=", 1) for item in options["option"] if "=" in item)
         if options["child"]:
             self._child(options["child"], options, extra)
             return
-        for problem in problems:
-            self.stderr.write(f"section module skipped: {problem}")
         names = options["section"] or list(SECTIONS)
         unknown = sorted(set(names) - set(SECTIONS))
         if unknown:

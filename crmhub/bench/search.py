@@ -11,63 +11,21 @@ is what Django admin's ``search_fields`` would do over the same fields: each wor
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from functools import reduce
 from operator import and_, or_
 
-from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 
-from crmhub.connections.models import Connection
-from crmhub.contacts.bench.tools import Timer, percentile, remote_from_person
-from crmhub.contacts.matching import persons_match
+from crmhub.bench.base import BenchContext, Row
+from crmhub.bench.index import bench_connections, index_fill
+from crmhub.bench.measure import Timer, percentile
 from crmhub.contacts.models import Contact
-from crmhub.contacts.search import search_index_compact
 from crmhub.contacts.selectors import contact_search
-from crmhub.contacts.sync.pages import SeenSet, page_apply
-from crmhub.core.bench import BenchContext, Row, register
-from crmhub.sandbox.people import COMPANY_WORDS, people_for
+from crmhub.sandbox.people import COMPANY_WORDS
 
-RECORD_TYPES = {"allclients": "person", "apptivo": "customer", "collect": "debtor",
-                "crmcom": "person"}  # fmt: skip
 PER_CATEGORY = 50
-BATCH = 5000
 ADMIN_FIELDS = ("first_name", "last_name", "full_name", "company", "emails", "phones")
-
-
-def index_build(*, contacts: int, write: Callable[[str], None]) -> float:
-    """Fill the index with ``contacts`` demo contacts over four CRMs; return the seconds."""
-    started = time.perf_counter()
-    for kind, record_type in RECORD_TYPES.items():
-        connection = Connection.objects.create(
-            name=f"bench {kind}", kind=kind, base_url="https://crm.example.com/"
-        )
-        seen, batch = SeenSet(), []
-        for person in people_for(kind, contacts // len(RECORD_TYPES)):
-            batch.append(remote_from_person(person, record_type=record_type))
-            if len(batch) >= BATCH:
-                _write(connection, batch, seen)
-                batch = []
-        _write(connection, batch, seen)
-        write(f"  index: {kind} written ({time.perf_counter() - started:.0f} s)")
-    persons_match(full=True)
-    search_index_compact(written=contacts)  # as the syncs that would have written them
-    write(f"  index: people matched ({time.perf_counter() - started:.0f} s)")
-    return time.perf_counter() - started
-
-
-def _write(connection: Connection, batch: list, seen: SeenSet) -> None:
-    if batch:
-        with transaction.atomic():
-            page_apply(
-                connection_id=connection.pk,
-                country=connection.country,
-                contacts=batch,
-                now=timezone.now(),
-                seen=seen,
-            )
 
 
 def _other_format(e164: str, rng: random.Random) -> str:
@@ -144,11 +102,11 @@ def _search(query: str) -> object:
     return [(row.title, row.kinds) for row in page.rows]
 
 
-@register("search")
-def search_section(ctx: BenchContext) -> list[Row]:
+def section(ctx: BenchContext) -> list[Row]:
     """Return search p50/p95 over 250 mixed queries beside the admin-style baseline."""
     ctx.write(f"search: building an index of {ctx.contacts} contacts ...")
-    seconds = index_build(contacts=ctx.contacts, write=ctx.write)
+    with Timer() as built:
+        index_fill(bench_connections(), contacts=ctx.contacts, write=ctx.write)
     count = Contact.objects.count()
     queries = queries_make()
     for _, query in queries[:20]:  # warm the caches the way a running server has them
@@ -160,7 +118,7 @@ def search_section(ctx: BenchContext) -> list[Row]:
     found = sum(1 for _, q in queries if contact_search(query=q, limit=1).rows)
     target = "p95 <= 25 ms at 1M, >= 50x"
     rows = [
-        Row("search", f"index built ({count} contacts, people matched)", seconds, "s"),
+        Row("search", f"index built ({count} contacts, people matched)", built.seconds, "s"),
         Row("search", f"queries timed ({found} with results)", len(queries), "queries"),
         Row("search", "search p50", percentile(ours["all"], 0.5), "ms",
             percentile(base["all"], 0.5), "admin icontains OR", target=">= 50x"),

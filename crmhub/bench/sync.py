@@ -1,12 +1,11 @@
-"""``bench --section sync`` and ``--section memory``: syncs from the AllClients sandbox.
+"""``bench --section sync``: syncs from the AllClients sandbox.
 
 The sandbox is served by a separate server process over HTTP (no injected latency) and
 read through the real AllClients connector. ``sync`` runs a full sync of 100,000 contacts
 (fewer with a smaller ``--contacts``), the same again with nothing changed, then with 1%
 changed; beside them the physical ceiling (a raw ``executemany`` of the same rows into a
 bare SQLite table) and the naive way: the same listing with one ``update_or_create`` per
-contact, timed end to end like the full sync (and its writes alone). ``memory`` runs a
-sync of ``--contacts`` contacts in its own process and reports its peak RSS.
+contact, timed end to end like the full sync (and its writes alone).
 
 The timed syncs are the sync task's pass (``contacts_sync``) without what follows it:
 person matching and the search index merge, timed on rows of their own.
@@ -15,31 +14,29 @@ person matching and the search index merge, timed on rows of their own.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
-from django.conf import settings
-from django.db.models import Max
 from django.db.models.functions import Mod
 
+from crmhub.bench.base import BenchContext, Row
+from crmhub.bench.measure import Timer
+from crmhub.bench.processes import served_in_process
+from crmhub.bench.sandboxes import sandbox_connection
+from crmhub.connections.models import Connection
 from crmhub.connectors.registry import get_connector
-from crmhub.contacts.bench import memory_sync
-from crmhub.contacts.bench.tools import Timer, sandbox_connection, sandbox_server
 from crmhub.contacts.matching import persons_match
 from crmhub.contacts.models import Contact, SyncRun
 from crmhub.contacts.search import search_index_compact
 from crmhub.contacts.services import contacts_sync
 from crmhub.contacts.sync.rows import row_from_remote
-from crmhub.core.bench import BenchContext, Row, register
 from crmhub.sandbox.models import Record
 from crmhub.sandbox.services import sandbox_seed
 
 KIND = "allclients"
 SYNC_SIZE = 100_000
 NAIVE_SAMPLE = 3_000
+RATE_LIMIT = 10_000.0
 CEILING_COLUMNS = (
     "remote_id", "record_type", "first_name", "last_name", "full_name", "company", "emails",
     "phones", "email_keys", "phone_keys", "remote_updated_at", "raw", "search_names",
@@ -93,7 +90,7 @@ def _naive(url: str) -> tuple[float, float]:
     """Return contacts/s of the naive way: the same listing, one ``update_or_create`` per
     remote contact; end to end (fetching included, as the full sync is timed) and of the
     writes alone."""
-    connection = sandbox_connection(kind=KIND, url=url, name="naive")
+    connection = bench_connection(url, name="naive")
     connector = get_connector(connection.spec())
     written = 0
     writing = Timer()
@@ -115,14 +112,18 @@ def _naive(url: str) -> tuple[float, float]:
     return written / total.seconds, written / writing.seconds
 
 
-@register("sync")
-def sync_section(ctx: BenchContext) -> list[Row]:
+def bench_connection(url: str, *, name: str) -> Connection:
+    """Return a connection to the AllClients sandbox served at ``url``, never rate-limited."""
+    return sandbox_connection(kind=KIND, public_url=url, name=name, rate_limit=RATE_LIMIT)
+
+
+def section(ctx: BenchContext) -> list[Row]:
     """Return full / unchanged / 1%-changed sync speeds beside the ceiling and naive way."""
     size = min(ctx.contacts, SYNC_SIZE)
     ctx.write(f"sync: seeding the AllClients sandbox with {size} people ...")
     sandbox_seed(people=size, kinds=(KIND,), reset=True)
-    with sandbox_server() as url:
-        connection = sandbox_connection(kind=KIND, url=url, name="bench allclients")
+    with served_in_process() as url:
+        connection = bench_connection(url, name="bench allclients")
         ctx.write("sync: full sync ...")
         full, full_s = sync_timed(connection.pk)
         ctx.write("sync: again, nothing changed ...")
@@ -152,33 +153,4 @@ def sync_section(ctx: BenchContext) -> list[Row]:
         Row("sync", "  rows written by it", some.written, "rows", target=f"{changed}"),
         Row("sync", "person matching after the first sync", match_timer.seconds, "s"),
         Row("sync", "search index merged after the first sync", compact_timer.seconds, "s"),
-    ]  # fmt: skip
-
-
-@register("memory")
-def memory_section(ctx: BenchContext) -> list[Row]:
-    """Return the peak RSS of a process syncing ``--contacts`` contacts."""
-    ctx.write(f"memory: seeding the AllClients sandbox with {ctx.contacts} people ...")
-    sandbox_seed(people=ctx.contacts, kinds=(KIND,), reset=True)
-    with sandbox_server() as url:
-        connection = sandbox_connection(kind=KIND, url=url, name="bench memory")
-        ctx.write("memory: syncing in a process of its own ...")
-        done = subprocess.run(
-            [sys.executable, "-c", memory_sync.COMMAND, str(connection.pk)],
-            cwd=settings.BASE_DIR,
-            env=dict(os.environ),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if done.returncode != 0:
-        raise RuntimeError(f"memory sync failed: {done.stderr[-2000:]}")
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
-    last = Contact.objects.aggregate(last=Max("pk"))["last"]
-    return [
-        Row("memory", f"peak RSS of a {figures['fetched']}-contact sync and its matching",
-            figures["peak_mb"], "MB", target="< 500 MB"),
-        Row("memory", "  RSS of the same process before the sync", figures["start_mb"], "MB"),
-        Row("memory", "  its speed", figures["fetched"] / figures["seconds"], "contacts/s"),
-        Row("memory", "  contacts in the index", float(last or 0), "rows"),
     ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""The ``load`` section of ``manage.py bench``: load with faults (``crmhub.loadtest.run``).
+"""The ``load`` section of ``manage.py bench``: load with faults (``run.py``).
 
 The run command's stack (web, worker(s), beat) on its own data, 20 users browsing and
 searching while a bulk act over ``--contacts`` AllClients contacts (at most 2,000 unless
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import os
 
-from crmhub.core.bench import BenchContext, Row, register
-from crmhub.loadtest.run import LoadResult, load_run
-from crmhub.loadtest.stack import with_redis_db
+from crmhub.bench.base import BenchContext, Row
+from crmhub.bench.load.run import LoadResult, load_run
+from crmhub.bench.load.stack import with_redis_db
 
 SECTION = "load"
 DEFAULT_DATABASE = "postgres://crmhub:crmhub@127.0.0.1:5432/postgres"
@@ -47,8 +47,8 @@ def _broker_url(ctx: BenchContext) -> str:
     return DEFAULT_REDIS
 
 
-@register(SECTION)
-def load(ctx: BenchContext) -> list[Row]:
+def section(ctx: BenchContext) -> list[Row]:
+    """Run the stack under load with faults; return its rows."""
     stack = _option(ctx, "stack", "embedded")
     if stack not in ("embedded", "postgres"):
         raise ValueError(f"stack must be 'embedded' or 'postgres', not {stack!r}")

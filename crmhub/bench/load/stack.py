@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
+
+from crmhub.bench.processes import free_port, worker_command
 
 #: The caller's test mode, databases, broker and fault hooks: never the stack's.
 DROP = (
@@ -49,12 +50,6 @@ TIMINGS = {
 
 #: Lines of a traceback before its last (the exception): frames, and chained tracebacks.
 NOT_THE_EXCEPTION = (" ", "\t", "During handling", "The above exception")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- PostgreSQL and Redis of a load run ------------------------------------------------------
@@ -189,12 +184,9 @@ class Stack:
             )
 
     def _worker_argv(self, index: int) -> list[str]:
-        return [
-            sys.executable, "-m", "celery", "-A", "crmhub", "worker", "-Q", "actions,sync",
-            "--concurrency", str(self.concurrency), "--loglevel", "INFO",
-            "--without-mingle", "--without-gossip", "--without-heartbeat",
-            "-n", f"load{index}@%h",
-        ]  # fmt: skip
+        return worker_command(
+            name=f"load{index}", queues="actions,sync", concurrency=self.concurrency
+        )
 
     def start(self, *, timeout: float = 120) -> None:
         """Start web, workers and beat (Procfile); return once the web answers and every

@@ -13,25 +13,21 @@ actions (not finished by the deadline). Options: ``fanout_size``, ``fanout_rate`
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from django.conf import settings
 from django.db.models import Max, Min
 
 from crmhub.actions import ratelimit
 from crmhub.actions.models import Action, Attempt, Batch
 from crmhub.actions.services import batch_enqueue
-from crmhub.connections.models import Connection
-from crmhub.connectors.registry import get_connector
-from crmhub.contacts.bench.tools import percentile, sandbox_connection, sandbox_server
-from crmhub.contacts.models import Contact
-from crmhub.core.bench import BenchContext, Row, register
+from crmhub.bench.base import BenchContext, Row
+from crmhub.bench.measure import percentile
+from crmhub.bench.processes import Worker, served_in_process
+from crmhub.bench.sandboxes import listing_index, sandbox_connection
 from crmhub.sandbox import faults
 from crmhub.sandbox.models import Call
 from crmhub.sandbox.services import sandbox_seed
@@ -43,28 +39,6 @@ SECTION = "fanout"
 
 def _option(context: BenchContext, name: str, default: float) -> float:
     return float(str(context.options.get(f"fanout_{name}", default)))
-
-
-def _index_contacts(connection: Connection) -> list[int]:
-    """Put the sandbox's contacts in the index (as a sync would); return their ids."""
-    connector = get_connector(connection.spec())
-    try:
-        remote = [c for page in connector.iter_contact_pages(page_size=500) for c in page.contacts]
-    finally:
-        connector.close()
-    Contact.objects.bulk_create(
-        (
-            Contact(
-                connection=connection,
-                remote_id=c.remote_id,
-                record_type=c.record_type,
-                full_name=c.full_name or f"{c.first_name} {c.last_name}".strip(),
-            )
-            for c in remote
-        ),
-        batch_size=1000,
-    )
-    return list(Contact.objects.filter(connection=connection).values_list("pk", flat=True))
 
 
 def _cpu_seconds(group: int) -> float:
@@ -87,47 +61,15 @@ def _workers(count: int, concurrency: int, workdir: Path) -> Iterator[list[int]]
 
     Yields their process group ids (each worker leads its own session).
     """
-    processes = []
-    logs = []
-    for number in range(count):
-        log_path = workdir / f"worker-{number}.log"
-        command = [
-            sys.executable, "-m", "celery", "-A", "crmhub", "worker", "-Q", "actions",
-            "-P", "prefork", "-c", str(concurrency), "-n", f"fanout{number}@%h",
-            "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "INFO",
-        ]  # fmt: skip
-        if number == 0:
-            command += ["-B", "-s", str(workdir / "beat-schedule")]
-        log = log_path.open("wb")
-        logs.append((log, log_path))
-        processes.append(
-            subprocess.Popen(
-                command,
-                cwd=settings.BASE_DIR,
-                env=dict(os.environ),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
-    try:
-        for process, (_, log_path) in zip(processes, logs, strict=True):
-            deadline = time.monotonic() + 60
-            while " ready." not in log_path.read_text(errors="replace"):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"a bench worker did not start; see {log_path}")
-                time.sleep(0.2)
-        yield [process.pid for process in processes]
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for log, _ in logs:
-            log.close()
+    with ExitStack() as stack:
+        workers = []
+        for number in range(count):
+            worker = Worker(f"fanout{number}", workdir, concurrency=concurrency, beat=number == 0)
+            stack.callback(worker.terminate, timeout=30)
+            workers.append(worker)
+        for worker in workers:
+            worker.wait_ready(timeout=60)
+        yield [worker.pid for worker in workers]
 
 
 def _wait_done(batch: Batch, *, timeout: float, write: Callable[[str], None]) -> int:
@@ -145,8 +87,7 @@ def _wait_done(batch: Batch, *, timeout: float, write: Callable[[str], None]) ->
         time.sleep(0.5)
 
 
-@register(SECTION)
-def fanout(context: BenchContext) -> list[Row]:
+def section(context: BenchContext) -> list[Row]:
     """Run the fan-out benchmark; return its rows."""
     size = int(_option(context, "size", 2000))
     rate = _option(context, "rate", 40)
@@ -155,11 +96,11 @@ def fanout(context: BenchContext) -> list[Row]:
     concurrency = int(_option(context, "concurrency", 4))
     broker = "redis" if ratelimit.backend() == "redis" else "embedded"
     sandbox_seed(people=size, kinds=(KIND,), reset=True)
-    with sandbox_server() as url:
-        connection = sandbox_connection(kind=KIND, url=url, name="Fan-out bench")
-        connection.rate_limit = rate
-        connection.save()
-        contact_ids = _index_contacts(connection)[:size]
+    with served_in_process() as url:
+        connection = sandbox_connection(
+            kind=KIND, public_url=url, name="Fan-out bench", rate_limit=rate
+        )
+        contact_ids = listing_index(connection=connection, page_size=500)[:size]
         Call.objects.filter(kind=KIND).delete()
         faults.configure(KIND, latency_ms=latency_ms)
         context.write(

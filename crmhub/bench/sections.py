@@ -1,0 +1,20 @@
+"""The sections of ``manage.py bench``, in the order a full run takes them.
+
+Imported, not discovered: a section that cannot be imported stops the command with its
+``ImportError`` rather than leaving a table with a row missing.
+"""
+
+from __future__ import annotations
+
+from crmhub.bench import fanout, memory, pages, search, sync
+from crmhub.bench.base import Section
+from crmhub.bench.load import section as load
+
+SECTIONS: dict[str, Section] = {
+    "search": search.section,
+    "sync": sync.section,
+    "memory": memory.section,
+    "fanout": fanout.section,
+    "pages": pages.section,
+    "load": load.section,
+}

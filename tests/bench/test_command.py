@@ -1,0 +1,100 @@
+"""``manage.py bench``: its table, its sections, and the contact sections at a tiny size."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+import crmhub.bench
+from crmhub.bench.base import Row, table
+from crmhub.bench.sections import SECTIONS
+
+COMMAND_MODULE = "crmhub.bench.management.commands.bench"
+
+
+def test_table_prints_value_baseline_and_ratio():
+    text = table(
+        [
+            Row("search", "search p95", 5.0, "ms", 250.0, "admin icontains OR", target="50x"),
+            Row("sync", "full sync", 6000.0, "contacts/s", 300.0, "naive"),
+            Row("sync", "rows written", 0, "rows", target="0"),
+        ]
+    )
+    lines = text.splitlines()
+    assert lines[0].split() == ["metric", "value", "unit", "baseline", "ratio", "target"]
+    assert "50.0x" in lines[2] and "250 (admin icontains OR)" in lines[2]
+    assert "20.0x" in lines[3] and "6,000" in lines[3]
+
+
+def test_every_section_is_registered_in_one_place():
+    assert list(SECTIONS) == ["search", "sync", "memory", "fanout", "pages", "load"]
+    assert all(callable(section) for section in SECTIONS.values())
+
+
+def test_a_section_that_cannot_be_imported_stops_the_command(monkeypatch):
+    # A broken section module: importing it raises ImportError (None in sys.modules).
+    monkeypatch.setitem(sys.modules, "crmhub.bench.pages", None)
+    monkeypatch.delattr(crmhub.bench, "pages")
+    monkeypatch.delitem(sys.modules, "crmhub.bench.sections")
+    monkeypatch.delitem(sys.modules, COMMAND_MODULE, raising=False)
+
+    with pytest.raises(ImportError, match=r"crmhub\.bench\.pages"):
+        call_command("bench", "--section", "search", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_the_command_exits_with_the_import_error_of_a_broken_section(tmp_path):
+    # The same through manage.py, as a user runs it: no table, a traceback and exit 1.
+    code = (
+        "import sys, runpy; sys.modules['crmhub.bench.fanout'] = None; "
+        "sys.argv = ['manage.py', 'bench', '--section', 'search', '--contacts', '40', "
+        f"'--workdir', {str(tmp_path)!r}]; "
+        "runpy.run_path('manage.py', run_name='__main__')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    last_line = done.stderr.strip().splitlines()[-1]
+    assert re.match(r"(ModuleNotFound|Import)Error: .*crmhub\.bench\.fanout", last_line), last_line
+    assert "search p95" not in done.stdout
+    assert not any(tmp_path.iterdir())  # no section ran
+
+
+def test_help_lists_the_options():
+    done = subprocess.run(
+        [sys.executable, "manage.py", "bench", "--help"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    for option in ("--section", "--contacts", "--keep", "--option", "--workdir"):
+        assert option in done.stdout
+
+
+@pytest.mark.slow
+def test_contact_sections_run_on_their_own_databases(tmp_path):
+    out = io.StringIO()
+    call_command(
+        "bench", "--contacts", "400", "--section", "search", "--section", "sync",
+        "--workdir", str(tmp_path), stdout=out, stderr=io.StringIO(),
+    )  # fmt: skip
+    text = out.getvalue()
+    assert "search: search p95" in text
+    assert "sync: full sync of 400 contacts" in text
+    written = [line for line in text.splitlines() if "rows written by it" in line]
+    assert written[0].split()[5] == "0"  # the second sync, nothing changed
+    assert "FAILED" not in text
+    assert not any(tmp_path.iterdir())  # its database files are removed
