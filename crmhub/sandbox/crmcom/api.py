@@ -13,17 +13,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import wraps
 from typing import Any
 
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-
-from crmhub.sandbox import faults, ledger
+from django.http import HttpRequest
 
 KIND = "crmcom"
 
@@ -203,53 +198,3 @@ def fields_filter(data: Any, params: Mapping[str, Any]) -> Any:
         return {k: v for k, v in item.items() if k in names} if isinstance(item, dict) else item
 
     return [keep(item) for item in data] if isinstance(data, list) else keep(data)
-
-
-# -- the view wrapper -------------------------------------------------------------------------
-Handler = Callable[[dict[str, Any]], Outcome]
-
-
-def endpoint(operation: str, method: str, *, authenticated: bool = True) -> Callable:
-    """Turn a handler into an API view: faults, method, token, envelope, ledger, after_apply.
-
-    The handler runs in one transaction of the sandbox database with the ledger row of an
-    applied change, so a change and its record commit together.
-    """
-
-    def decorate(handler: Handler) -> Callable[[HttpRequest], HttpResponse]:
-        @csrf_exempt
-        @wraps(handler)
-        def view(request: HttpRequest) -> HttpResponse:
-            injected = faults.inject(KIND)
-            if injected is not None:
-                return injected
-            if request.method != method:
-                response = HttpResponse(status=405, content_type="text/plain")
-                response["Allow"] = method
-                return response
-            params: dict[str, Any] = {}
-            try:
-                params = read_params(request, method)
-                if authenticated:
-                    from crmhub.sandbox.crmcom.auth import require_token
-
-                    require_token(params.get("token"))
-                with transaction.atomic(using="sandbox"):
-                    outcome = handler(params)
-                    data = fields_filter(outcome.data, params)
-                    ledger.record(
-                        KIND, operation, params, effect=outcome.effect, applied=outcome.applied
-                    )
-            except ApiError as error:
-                ledger.record(KIND, operation, params)
-                body = envelope(
-                    None, code=error.code, message=error.message, description=error.description
-                )
-                return JsonResponse(body)
-            if outcome.applied:
-                faults.after_apply(KIND)
-            return JsonResponse(envelope(data))
-
-        return view
-
-    return decorate

@@ -1,4 +1,4 @@
-"""``POST authentication/token`` and the token every other call carries.
+"""The token every call but ``authentication/token`` carries: issued, then verified.
 
 Tokens are JWT-shaped (R12+: "a JWT longer than 32 characters") and signed with the
 sandbox account's own secret, so they need no storage. A token expires a fixed time after
@@ -17,18 +17,8 @@ import time
 from typing import Any
 
 from crmhub.sandbox.crmcom import store
-from crmhub.sandbox.crmcom.api import (
-    AUTHENTICATION_FAILED,
-    INVALID_TOKEN,
-    KIND,
-    ApiError,
-    Outcome,
-    check_known,
-    endpoint,
-    now,
-    text,
-)
-from crmhub.sandbox.models import Account, Record
+from crmhub.sandbox.crmcom.api import AUTHENTICATION_FAILED, INVALID_TOKEN, KIND, ApiError
+from crmhub.sandbox.models import Account
 
 TOKEN_LIFETIME = 2 * 60 * 60
 _HEADER = {"alg": "HS256", "typ": "JWT"}
@@ -46,7 +36,8 @@ def default_credentials() -> dict[str, str]:
     }
 
 
-def _account() -> dict[str, Any]:
+def account_credentials() -> dict[str, Any]:
+    """Return the sandbox account's credentials; refuse the call when there is none."""
     account = Account.objects.filter(kind=KIND).first()
     if account is None:
         raise ApiError(AUTHENTICATION_FAILED, "Authentication failed", "No such organisation.")
@@ -91,7 +82,7 @@ def verify(token: Any) -> dict[str, Any]:
     """Return the payload of a valid token; raise ``INVALID_TOKEN`` otherwise."""
     if not isinstance(token, str) or token.count(".") != 2:
         raise _invalid()
-    credentials = _account()
+    credentials = account_credentials()
     head, _, signature = token.rpartition(".")
     if not hmac.compare_digest(signature, _sign(credentials["token_secret"], head)):
         raise _invalid()
@@ -111,41 +102,3 @@ def require_token(token: Any) -> None:
     if token is None or token == "":
         raise ApiError(INVALID_TOKEN, "Invalid token", "token is mandatory.")
     verify(token)
-
-
-@endpoint("authentication/token", "POST", authenticated=False)
-def token_create(params: dict[str, Any]) -> Outcome:
-    """Log in: ``username``, ``password``, ``organisation`` and an optional ``unit``."""
-    check_known(params, {"username", "password", "organisation", "unit"})
-    username = text(params, "username", required=True)
-    password = text(params, "password", required=True)
-    organisation = text(params, "organisation", required=True)
-    unit = text(params, "unit")
-    credentials = _account()
-    if not (
-        username == credentials["username"]
-        and password is not None
-        and hmac.compare_digest(password, credentials["password"])
-        and organisation == credentials["organisation"]
-        and unit in (None, credentials.get("unit"))
-    ):
-        raise ApiError(
-            AUTHENTICATION_FAILED,
-            "Authentication failed",
-            "The username, password, organisation or unit is wrong.",
-        )
-    return Outcome({"token": issue(credentials)})
-
-
-@endpoint("authentication/token/release", "POST")
-def token_release(params: dict[str, Any]) -> Outcome:
-    """Invalidate the token given (the docs recommend releasing unused tokens)."""
-    check_known(params, set())
-    payload = verify(params["token"])
-    Record.objects.get_or_create(
-        kind=KIND,
-        collection=store.REVOKED_TOKEN,
-        remote_id=payload["jti"],
-        defaults={"data": {}, "updated_at": now()},
-    )
-    return Outcome(None, effect=f"release:{payload['jti']}")

@@ -21,13 +21,13 @@ from crmhub.sandbox.crmcom.api import (
     check_known,
     choice,
     date_value,
-    endpoint,
     invalid,
     iso,
     java_date,
     now,
     paging,
 )
+from crmhub.sandbox.crmcom.endpoint import endpoint
 from crmhub.sandbox.models import Record
 
 QUEUED_MEDIA = ("EMAIL", "SMS")

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from crmhub.sandbox.crmcom import render, store
-from crmhub.sandbox.crmcom.api import Outcome, check_known, endpoint, paging
+from crmhub.sandbox.crmcom.api import Outcome, check_known, paging
+from crmhub.sandbox.crmcom.endpoint import endpoint
 
 
 @endpoint("contact_information/show", "GET")

@@ -20,13 +20,13 @@ from crmhub.sandbox.crmcom.api import (
     Outcome,
     check_known,
     choice,
-    endpoint,
     invalid,
     missing,
     paging,
     text,
     whole,
 )
+from crmhub.sandbox.crmcom.endpoint import endpoint
 from crmhub.sandbox.models import Record
 
 STATES = ("PENDING", "REJECTED", "COMPLETED", "COMPLETED_AND_REMOVED")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from crmhub.sandbox.crmcom import auth, communications, contacts, queue
+from crmhub.sandbox.crmcom import authentication, communications, contacts, queue
 
 BASE_PATH = "crmapi/rest/v2/"
 
 _VIEWS = {
-    "authentication/token": auth.token_create,
-    "authentication/token/release": auth.token_release,
+    "authentication/token": authentication.token_create,
+    "authentication/token/release": authentication.token_release,
     "contact_information/show": contacts.contact_show,
     "contact_information/list": contacts.contact_list,
     "communications/show": communications.communication_show,
