@@ -48,7 +48,9 @@ def chunks(items: Iterable, size: int = _CHUNK) -> Iterator[list]:
 
 def _listed(value: object) -> list[str]:
     """Return a JSON list column as a raw cursor gives it (text on SQLite) as a list."""
-    return orjson.loads(value) if isinstance(value, str | bytes) else list(value or [])  # type: ignore[call-overload]
+    if isinstance(value, str | bytes):
+        return orjson.loads(value)
+    return list(value) if isinstance(value, list | tuple) else []
 
 
 def _keys_q(keys: Iterable[Key]) -> Q:

@@ -71,4 +71,6 @@ def key_identifies(kind: str, value: str, connection_ids: Sequence[int]) -> bool
 
 def emails_disagree(first: frozenset[str] | None, second: frozenset[str] | None) -> bool:
     """Return whether two groups' real emails exclude a phone link between them."""
-    return bool(first) and bool(second) and not (first & second)  # type: ignore[operator]
+    if not first or not second:
+        return False
+    return not (first & second)
