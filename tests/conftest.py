@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from django.contrib.auth.models import Group, User
 
+from crmhub.bench.processes import free_port as free_port  # re-exported: tests import it here
 from crmhub.bench.processes import served_in_thread
 from crmhub.core import roles
 

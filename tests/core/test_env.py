@@ -13,8 +13,9 @@ import requests
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from crmhub.bench.processes import free_port
 from crmhub.core import env
-from tests.conftest import free_port, wait_for
+from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
