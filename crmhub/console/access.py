@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 VIEW_PERMISSION = "contacts.view_contact"
 ACT_PERMISSION = "actions.run_action"
 MANAGE_PERMISSION = "connections.manage_connection"
+CORRECT_PERMISSION = "contacts.correct_person"
 
 View = Callable[..., Any]
 
@@ -30,5 +31,7 @@ def _guard(permission: str) -> Callable[[View], View]:
 viewer_required = _guard(VIEW_PERMISSION)
 #: Ask for a remote side effect (operators and admins).
 operator_required = _guard(ACT_PERMISSION)
+#: Split and join people, undo such corrections (operators and admins).
+corrector_required = _guard(CORRECT_PERMISSION)
 #: Sync now, test connection (admins).
 admin_required = _guard(MANAGE_PERMISSION)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from crmhub.console.views import actions, acts, bulk, connections, contacts, dashboard
+from crmhub.console.views import actions, acts, bulk, connections, contacts, dashboard, matching
 
 app_name = "console"
 urlpatterns = [
@@ -11,6 +11,10 @@ urlpatterns = [
     path("contacts/", contacts.contact_list, name="contact-list"),
     path("contacts/<int:pk>/", contacts.contact_detail, name="contact-detail"),
     path("people/<int:pk>/", contacts.person_detail, name="person-detail"),
+    # correct who is the same person
+    path("contacts/<int:pk>/split/", matching.contact_split, name="contact-split"),
+    path("contacts/<int:pk>/join/", matching.contact_join, name="contact-join"),
+    path("corrections/<int:pk>/undo/", matching.correction_undo, name="correction-undo"),
     # act
     path("contacts/<int:pk>/act/<slug:operation>/", acts.contact_act, name="contact-act"),
     path("contacts/<int:pk>/reads/<slug:operation>/", acts.contact_read, name="contact-read"),

@@ -10,5 +10,6 @@ def roles(request: HttpRequest) -> dict[str, bool]:
     user = request.user
     return {
         "can_act": role_rules.can_act(user),
+        "can_correct": role_rules.can_correct(user),
         "can_manage_connections": role_rules.can_manage_connections(user),
     }

@@ -40,8 +40,9 @@ from crmhub.connections.models import Connection
 from crmhub.console.acts import act_for
 from crmhub.console.forms.collect import PromptAnswerForm
 from crmhub.console.forms.crmcom import MEDIA
-from crmhub.contacts.models import Contact, SyncRun
-from tests.console.conftest import apptivo_config_read, make_action
+from crmhub.contacts.matching.corrections import correction_undo
+from crmhub.contacts.models import Contact, MatchCorrection, SyncRun
+from tests.console.conftest import apptivo_config_read, index, make_action, remote
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 # Hypothesis keeps caches on disk: in the git-ignored var/ folder, not in the checkout.
@@ -160,7 +161,17 @@ def table_rows() -> dict[str, int]:
     """Return the row count of every table a form may write to."""
     return {
         model.__name__: model.objects.count()
-        for model in (Action, Attempt, Batch, Connection, SyncRun, Contact, LogEntry, User)
+        for model in (
+            Action,
+            Attempt,
+            Batch,
+            Connection,
+            SyncRun,
+            Contact,
+            MatchCorrection,
+            LogEntry,
+            User,
+        )
     }
 
 
@@ -245,7 +256,8 @@ def world(db, operator, connections, ann):  # type: ignore[no-untyped-def]
         params={"plan": "REV", "contact_remote_id": "debtor:77"},
         prompt=PROMPT,
     )
-    return SimpleNamespace(connections=connections, contacts=contacts, waiting=waiting)
+    (lone,) = index(connections["apptivo"], [remote("9100", "Bea", "Roy", email="bea@example.com")])
+    return SimpleNamespace(connections=connections, contacts=contacts, waiting=waiting, lone=lone)
 
 
 # -- the act forms (one Action each) ---------------------------------------------------------
@@ -434,6 +446,92 @@ def test_bulk_steps_shown_for_any_selection(client, operator, world, query):
     page(client.get(reverse("console:bulk"), query))
     page(client.get(reverse("console:bulk"), query, **HTMX))
     assert table_rows() == before
+
+
+# -- corrections of person matching (one MatchCorrection each) ----------------------------------
+def _corrections_undo() -> None:
+    """Undo every active correction: each example starts from what matching alone makes."""
+    for correction in MatchCorrection.objects.filter(undone_at__isnull=True):
+        correction_undo(correction=correction, user=None)
+
+
+def _correction_checked(response: Any, sent: Mapping[str, Any], before: dict[str, int]) -> None:
+    """Accepted: one correction, its reason whole; refused: the error shown, nothing stored."""
+    body = page(response)
+    accepted = response.status_code == 302 or "HX-Redirect" in response
+    event("accepted" if accepted else "refused")
+    if accepted:
+        correction = MatchCorrection.objects.order_by("-id").first()
+        assert correction is not None
+        assert table_rows() == {**before, "MatchCorrection": before["MatchCorrection"] + 1}
+        assert_kept_whole({"reason": correction.reason}, sent, ["reason"])
+        target = response.get("Location") or response["HX-Redirect"]
+        shown = page(client_get_follow(response, target))
+        if SCRIPT in correction.reason:
+            assert escape(SCRIPT) in shown
+    else:
+        assert response.status_code == 200
+        assert_refused_clearly(body, before)
+        assert_echo_escaped(body, sent, ["reason"])
+
+
+def client_get_follow(response: Any, url: str) -> Any:
+    return response.client.get(url, follow=True)
+
+
+@FUZZ
+@given(data=st.data())
+def test_split_form(client, operator, world, data):
+    client.force_login(operator)
+    _corrections_undo()
+    record = world.contacts[data.draw(st.sampled_from(["crmcom", "collect"]), label="record")]
+    sent = data.draw(form_data({"reason": plain(0, 500)}), label="form")
+    htmx = data.draw(st.booleans(), label="htmx")
+    before = table_rows()
+
+    response = client.post(
+        reverse("console:contact-split", args=[record.pk]), sent, **(HTMX if htmx else {})
+    )
+
+    _correction_checked(response, sent, before)
+
+
+@FUZZ
+@given(data=st.data())
+def test_join_form(client, operator, world, data):
+    client.force_login(operator)
+    _corrections_undo()
+    lone = world.lone
+    plausible = {
+        "other": st.sampled_from([f"c{lone.pk}", f"c{world.contacts['crmcom'].pk}"]),
+        "reason": plain(0, 500),
+    }
+    sent = data.draw(form_data(plausible), label="form")
+    htmx = data.draw(st.booleans(), label="htmx")
+    before = table_rows()
+
+    response = client.post(
+        reverse("console:contact-join", args=[world.contacts["allclients"].pk]),
+        sent,
+        **(HTMX if htmx else {}),
+    )
+
+    _correction_checked(response, sent, before)
+
+
+@FUZZ
+@given(query=fields(["join_q"]), htmx=st.booleans())
+def test_join_search_box(client, operator, world, query, htmx):
+    client.force_login(operator)
+    before = table_rows()
+    url = reverse("console:person-detail", args=[world.contacts["allclients"].person_id])
+    extra = {**HTMX, "HTTP_HX_TARGET": "join-candidates"} if htmx else {}
+    response = client.get(url, query, **extra)
+    body = page(response)
+    assert response.status_code == 200
+    assert table_rows() == before
+    if not htmx:
+        assert_echo_escaped(body, query, ["join_q"])
 
 
 # -- a Collect! plan's prompt ------------------------------------------------------------------

@@ -37,7 +37,15 @@ from crmhub.actions.models import Action, Attempt, Batch
 from crmhub.connections.kinds import KINDS
 from crmhub.connections.models import Connection
 from crmhub.connections.services import connection_save
-from crmhub.contacts.models import Contact, ContactKey, Person, SyncRun
+from crmhub.contacts.matching.corrections import person_join
+from crmhub.contacts.models import (
+    Contact,
+    ContactKey,
+    MatchCorrection,
+    MatchCorrectionContact,
+    Person,
+    SyncRun,
+)
 from crmhub.core import roles
 from crmhub.sandbox.models import Call, Fault
 from tests.console.conftest import KIND_SETTINGS, RECORD_TYPES, index, make_action, remote
@@ -92,6 +100,10 @@ CONSOLE: dict[str, Rule] = {
     "contacts/": page(),
     "contacts/<int:pk>/": page(get_ok=(302,)),  # the record's person page
     "people/<int:pk>/": page(),
+    # corrections of person matching: operators split, join and undo
+    "contacts/<int:pk>/split/": act(),
+    "contacts/<int:pk>/join/": act(),
+    "corrections/<int:pk>/undo/": act(),
     # act forms: operators open them (GET) and submit them (POST queues an Action)
     "contacts/<int:pk>/act/<slug:operation>/": Rule(OPERATOR, OPERATOR, post_ok=(302,), acts=True),
     "connections/<int:pk>/act/<slug:operation>/": Rule(
@@ -327,6 +339,12 @@ def _build() -> World:
         contact.refresh_from_db()
     ann = contacts["allclients"]
     world = World(users, sessions, conns, contacts, canaries)
+    # strangers: two joined by staff (a correction to undo), one alone (to join with Ann)
+    (zed,) = index(conns["apptivo"], [remote("9100", "Zed", "Roe", email="zed@example.com")])
+    (yan,) = index(conns["collect"], [remote("debtor:80", "Yan", "Roe", record_type="debtor")])
+    (xi,) = index(conns["crmcom"], [remote("C-9", "Xi", "Roe", email="xi@example.com")])
+    world.ids["correction"] = person_join(contact=zed, other=yan, user=users[OPERATOR]).pk
+    world.ids["lone"] = xi.pk
     link = {"url": "https://example.com/a", "label": "Statement", "contact_remote_id": "501"}
     world.ids["failed"] = make_action(
         conns["allclients"], "add_contact_link", contact=ann, state=Action.State.FAILED, params=link
@@ -421,6 +439,15 @@ def request_for(route: str, role: str, world: World) -> tuple[str, dict[str, Any
     console: dict[str, tuple[str, dict[str, Any]]] = {
         "contacts/<int:pk>/": (f"/contacts/{ann.pk}/", {}),
         "people/<int:pk>/": (f"/people/{ann.person_id}/", {}),
+        "contacts/<int:pk>/split/": (
+            f"/contacts/{contacts['crmcom'].pk}/split/",
+            {"reason": "Another Ann"},
+        ),
+        "contacts/<int:pk>/join/": (
+            f"/contacts/{ann.pk}/join/",
+            {"other": f"c{ids['lone']}", "reason": "Same person"},
+        ),
+        "corrections/<int:pk>/undo/": (f"/corrections/{ids['correction']}/undo/", {}),
         "contacts/<int:pk>/act/<slug:operation>/": (
             f"/contacts/{ann.pk}/act/run_action_set/",
             {"action_set_id": "101", "identify_method": "1"},
@@ -497,6 +524,8 @@ WATCHED = (
     Contact,
     ContactKey,
     Person,
+    MatchCorrection,
+    MatchCorrectionContact,
     User,
     User.groups.through,
     Group,
@@ -519,6 +548,8 @@ def fingerprint() -> tuple[Any, ...]:
         tuple(row),
         tuple(Action.objects.order_by("pk").values_list("pk", "state", "updated_at", "answer")),
         tuple(SyncRun.objects.order_by("pk").values_list("pk", "state")),
+        tuple(MatchCorrection.objects.order_by("pk").values_list("pk", "undone_at")),
+        tuple(Contact.objects.order_by("pk").values_list("pk", "person_id")),
         tuple(
             Connection.objects.order_by("pk").values_list(
                 "pk", "secrets_ciphertext", "settings", "updated_at", "health", "is_active"

@@ -12,16 +12,20 @@ from crmhub.connections.selectors import connection_list
 from crmhub.console import compare, selectors
 from crmhub.console.access import viewer_required
 from crmhub.console.acts import connection_buttons, contact_buttons
+from crmhub.console.forms.matching import CorrectionForm, JoinForm, JoinSearchForm
 from crmhub.console.forms.search import ContactSearchForm
 from crmhub.console.regions import read_state
 from crmhub.console.rendering import HtmxHttpRequest, render_page
 from crmhub.console.views import or_404
 from crmhub.contacts import selectors as contact_selectors
+from crmhub.contacts.matching.evidence import corrections_of, person_evidence
 from crmhub.contacts.models import Contact, Person
 
 LIST_TEMPLATE = "console/contact_list.html"
 PERSON_TEMPLATE = "console/person_detail.html"
 PAGE_SIZE = 50
+#: People a join search offers at most.
+JOIN_CANDIDATES = 10
 
 
 @viewer_required
@@ -61,7 +65,7 @@ def person_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Show a person's records side by side, their links, communications and actions."""
     person = or_404(contact_selectors.person_detail(pk=pk), "No such person.")
     records = contact_selectors.person_contacts(person=person)
-    return _person_page(request, person, records)
+    return person_page(request, person, records)
 
 
 @viewer_required
@@ -71,12 +75,32 @@ def contact_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     contact = or_404(contact_selectors.contact_detail(pk=pk), "No such contact.")
     if contact.person_id:
         return redirect("console:person-detail", pk=contact.person_id)
-    return _person_page(request, None, [contact])
+    return person_page(request, None, [contact])
 
 
-def _person_page(
-    request: HtmxHttpRequest, person: Person | None, records: list[Contact]
+def _join_candidates(query: str, records: list[Contact]) -> list[selectors.ResultRow]:
+    """Return the search results a join may pick: everyone but these records' person."""
+    if not query:
+        return []
+    page = contact_selectors.contact_search(query=query, limit=JOIN_CANDIDATES + 1)
+    ids = {record.pk for record in records}
+    rows = [row for row in page.rows if not ids & {c.pk for c in row.contacts}]
+    return selectors.result_rows(rows[:JOIN_CANDIDATES])
+
+
+def person_page(
+    request: HtmxHttpRequest,
+    person: Person | None,
+    records: list[Contact],
+    *,
+    split_form: tuple[int, CorrectionForm] | None = None,
+    join_form: JoinForm | None = None,
 ) -> HttpResponse:
+    """Render the page of a person's records (or of one record alone).
+
+    ``split_form`` (record id, form) and ``join_form`` are refused correction forms, shown
+    again with their errors.
+    """
     ids = [record.pk for record in records]
     communications = action_selectors.latest_reads(
         operation="communications_list",
@@ -97,9 +121,14 @@ def _person_page(
             )
             if record.connection.kind == "crmcom"
             else None,
+            "split_form": split_form[1]
+            if split_form and split_form[0] == record.pk
+            else CorrectionForm(auto_id=f"split-{record.pk}-%s"),
         }
         for record in records
     ]
+    search = JoinSearchForm(request.GET, auto_id="join-%s")
+    evidence = person_evidence(records=records) if person is not None else None
     actions = action_selectors.actions_of_contacts(contact_ids=ids)
     version = "|".join(f"{a.pk}:{a.state}:{a.updated_at.timestamp():.6f}" for a in actions)
     version = hashlib.sha256(version.encode()).hexdigest()[:16]
@@ -120,11 +149,22 @@ def _person_page(
             for a in actions
             if a.state == Action.State.NEEDS_INPUT and a.requested_by_id == request.user.pk
         ],
+        "evidence": evidence,
+        "phone_only": evidence.phone_only if evidence else frozenset(),
+        "corrections": corrections_of(contact_ids=ids),
+        "join_search": search,
+        "join_form": join_form or JoinForm(auto_id="join-%s"),
+        "join_candidates": _join_candidates(search.query(), records),
+        "join_record": next((r for r in records if r.deleted_at is None), records[0]),
     }
     return render_page(
         request,
         PERSON_TEMPLATE,
         context,
         partial="person-body",
-        partials={"person-actions": "person-actions", "person-links": "person-links"},
+        partials={
+            "person-actions": "person-actions",
+            "person-links": "person-links",
+            "join-candidates": "join-candidates",
+        },
     )

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import Prefetch
-
 from crmhub.contacts.matching.rule import EMAIL, ORDER, PHONE
 from crmhub.contacts.models import Contact, MatchCorrection, MatchCorrectionContact
 
@@ -55,17 +53,36 @@ def person_evidence(*, records: Sequence[Contact]) -> Evidence:
     return Evidence(links=tuple(links), phone_only=frozenset(phone_only))
 
 
-def corrections_of(*, contact_ids: Sequence[int], limit: int = 20) -> list[MatchCorrection]:
-    """Return the latest corrections speaking of any of ``contact_ids``, with their records."""
-    members = MatchCorrectionContact.objects.select_related("contact__connection").order_by(
-        "side", "contact_id"
+@dataclass(frozen=True)
+class CorrectionView:
+    """A correction with the records it speaks of (subject side first)."""
+
+    correction: MatchCorrection
+    members: tuple[MatchCorrectionContact, ...]
+
+
+def corrections_of(*, contact_ids: Sequence[int], limit: int = 20) -> list[CorrectionView]:
+    """Return the latest corrections speaking of any of ``contact_ids``, with their records.
+
+    One query, whether there are corrections or not.
+    """
+    latest = (
+        MatchCorrection.objects.filter(members__contact_id__in=list(contact_ids))
+        .order_by("-created_at", "-id")
+        .values("pk")
+        .distinct()[:limit]
     )
-    ids = MatchCorrectionContact.objects.filter(contact_id__in=list(contact_ids)).values(
-        "correction_id"
+    rows = (
+        MatchCorrectionContact.objects.filter(correction__in=latest)
+        .select_related("correction__created_by", "correction__undone_by", "contact__connection")
+        .order_by("-correction__created_at", "-correction_id", "side", "contact_id")
     )
-    return list(
-        MatchCorrection.objects.filter(pk__in=ids)
-        .select_related("created_by", "undone_by")
-        .prefetch_related(Prefetch("members", queryset=members))
-        .order_by("-created_at", "-id")[:limit]
-    )
+    found: dict[int, list[MatchCorrectionContact]] = {}
+    for row in rows:
+        found.setdefault(row.correction_id, []).append(row)
+    return [CorrectionView(members[0].correction, tuple(members)) for members in found.values()]
+
+
+def correction_detail(*, pk: int) -> MatchCorrection | None:
+    """Return correction ``pk``, or None."""
+    return MatchCorrection.objects.filter(pk=pk).first()
