@@ -34,7 +34,8 @@ class Batch(models.Model):
     operation = models.CharField(max_length=60)
     connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="batches")
     params = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
-    #: The selection: explicit contact ids, or a saved search (query + filters).
+    #: The targets, resolved once when the batch was confirmed (contact ids); and the saved
+    #: search (query + filters) they came from, if any: it is never run again.
     contact_ids = models.JSONField(default=list, blank=True)
     search_query = models.CharField(max_length=300, blank=True, default="")
     search_filters = models.JSONField(default=dict, blank=True)

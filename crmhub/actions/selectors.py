@@ -6,7 +6,8 @@ reads does not grow with the data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -223,6 +224,13 @@ def latest_reads(
 
 
 # -- batches ------------------------------------------------------------------------------------
+def targets_digest(contact_ids: Iterable[int]) -> str:
+    """Return the fingerprint of a batch's target contacts: the preview shows it, the
+    confirm must bring it back unchanged (the batch runs on what was listed)."""
+    text = ",".join(map(str, sorted(contact_ids)))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def batch_contacts(
     *,
     connection: Connection,

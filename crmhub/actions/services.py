@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from crmhub.actions import dispatch
 from crmhub.actions.models import Action, Batch
-from crmhub.actions.selectors import MAX_BATCH, batch_contacts
+from crmhub.actions.selectors import MAX_BATCH, batch_contacts, targets_digest
 from crmhub.connections.models import Connection
 from crmhub.connectors.base import Connector, Operation
 from crmhub.connectors.errors import InvalidParams
@@ -34,6 +34,17 @@ BULK_SIZE = 1000
 
 class ActionStateError(Exception):
     """The action is not in a state that allows this (the message says why)."""
+
+
+class TargetsChanged(Exception):
+    """The contacts a batch would run on are not those the preview listed."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(
+            f"The selection changed since the preview: it names {count:,} contact(s) now. "
+            "Check the list and confirm again."
+        )
+        self.count = count
 
 
 def _actor(user: Actor) -> Any:
@@ -158,12 +169,17 @@ def batch_enqueue(
     user: Actor,
     contact_ids: Sequence[int] | None = None,
     search: Mapping[str, Any] | None = None,
+    expected: str | None = None,
 ) -> Batch:
     """Queue ``operation`` for every contact of a selection or a saved search; return the batch.
 
-    The shared parameters are validated first (``InvalidParams`` before anything is
-    written); a contact the connector refuses is left out and listed in ``skipped``. The
-    actions are created in bulk and published by the dispatcher at the connection's pace.
+    The targets are resolved once, here: the batch keeps their ids (``contact_ids``) and
+    its actions are created now, so a saved search is never run again for it. With
+    ``expected`` (the ``targets_digest`` of what the preview listed) a different list
+    raises ``TargetsChanged`` and nothing is written. The shared parameters are validated
+    first (``InvalidParams`` before anything is written); a contact the connector refuses
+    is left out and listed in ``skipped``. The actions are created in bulk and published
+    by the dispatcher at the connection's pace.
     """
     if (contact_ids is None) == (search is None):
         raise InvalidParams({"__all__": ["Choose contacts or a saved search (one of them)."]})
@@ -173,6 +189,8 @@ def batch_enqueue(
         if not spec.needs_contact:
             raise InvalidParams({"operation": [f"{spec.label} does not run on contacts."]})
         contacts = batch_contacts(connection=connection, contact_ids=contact_ids, search=search)
+        if expected is not None and targets_digest(c.pk for c in contacts) != expected:
+            raise TargetsChanged(len(contacts))
         if not contacts:
             raise InvalidParams({"__all__": ["The selection has no contact of this connection."]})
         if len(contacts) > MAX_BATCH:
@@ -189,7 +207,7 @@ def batch_enqueue(
             operation=operation,
             connection=connection,
             params=dict(params),
-            contact_ids=list(contact_ids or []),
+            contact_ids=[contact.pk for contact in contacts],
             search_query=str((search or {}).get("query", "")),
             search_filters=dict((search or {}).get("filters") or {}),
             size=len(rows),

@@ -20,7 +20,7 @@ from crmhub.actions.selectors import actions_per_range
 from crmhub.connections.kinds import KINDS
 from crmhub.connections.models import Connection
 from crmhub.connections.selectors import connection_list
-from crmhub.contacts.models import RecordType, SyncRun
+from crmhub.contacts.models import Contact, RecordType, SyncRun
 from crmhub.contacts.selectors import sync_runs_latest, sync_runs_per_range
 
 CHART_SECONDS = 60
@@ -91,6 +91,11 @@ class ResultRow:
     exact: bool
 
 
+def _pick(person_id: int, contacts: Iterable[Contact]) -> str:
+    """Return a person row's pick: the person and the records the row shows ("p12.34.56")."""
+    return ".".join(map(str, (f"p{person_id}", *sorted(c.pk for c in contacts))))
+
+
 def result_rows(rows: Iterable[Any]) -> list[ResultRow]:
     """Return the contacts page's rows for ``contact_search`` rows (no query)."""
     types = dict(RecordType.choices)
@@ -103,7 +108,7 @@ def result_rows(rows: Iterable[Any]) -> list[ResultRow]:
         person_id = row.person.pk if row.person is not None else None
         built.append(
             ResultRow(
-                pick=f"p{person_id}" if person_id else f"c{contact.pk}",
+                pick=_pick(person_id, row.contacts) if person_id else f"c{contact.pk}",
                 href=f"{person_url}{person_id}/" if person_id else f"{contact_url}{contact.pk}/",
                 title=row.title or "(no name)",
                 company=contact.company if contact.company != row.title else "",

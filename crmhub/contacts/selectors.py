@@ -295,28 +295,22 @@ def person_contacts(*, person: Person) -> list[Contact]:
     )
 
 
-def _selected(person_ids: Sequence[int], contact_ids: Sequence[int]) -> QuerySet[Contact]:
-    return Contact.objects.filter(
-        Q(person_id__in=list(person_ids)) | Q(pk__in=list(contact_ids)),
-        deleted_at__isnull=True,
+def contact_ids_selected(*, connection: Connection, contact_ids: Sequence[int]) -> list[int]:
+    """Return the ids of the live contacts of ``connection`` among ``contact_ids``, in order.
+
+    A picked person row names the records it showed, never the person: a bulk act runs on
+    those, not on whatever records the person has gained since.
+    """
+    contacts = Contact.objects.filter(
+        pk__in=list(contact_ids), deleted_at__isnull=True, connection=connection
     )
-
-
-def contact_ids_selected(
-    *, connection: Connection, person_ids: Sequence[int], contact_ids: Sequence[int]
-) -> list[int]:
-    """Return the ids of the live contacts of ``connection`` among the selected people and
-    contacts, in id order."""
-    contacts = _selected(person_ids, contact_ids).filter(connection=connection)
     return list(contacts.order_by("pk").values_list("pk", flat=True))
 
 
-def contact_counts_selected(
-    *, person_ids: Sequence[int], contact_ids: Sequence[int]
-) -> dict[int, int]:
-    """Return, per connection id, how many live contacts the selection names there."""
+def contact_counts_selected(*, contact_ids: Sequence[int]) -> dict[int, int]:
+    """Return, per connection id, how many live contacts ``contact_ids`` names there."""
     rows = (
-        _selected(person_ids, contact_ids)
+        Contact.objects.filter(pk__in=list(contact_ids), deleted_at__isnull=True)
         .order_by()
         .values_list("connection_id")
         .annotate(n=Count("id"))

@@ -9,8 +9,10 @@ from django.utils import timezone
 
 from crmhub.actions import services
 from crmhub.actions.models import Action, Batch
+from crmhub.actions.selectors import targets_digest
 from crmhub.actions.services import (
     ActionStateError,
+    TargetsChanged,
     action_answer,
     action_cancel,
     action_enqueue,
@@ -252,6 +254,7 @@ def test_batch_from_a_saved_search_takes_everyone_the_search_finds(connection, p
     chosen = set(Action.objects.filter(batch=batch).values_list("contact_id", flat=True))
     assert chosen == {found.pk, janes.pk}
     assert batch.search_query == "acme"
+    assert batch.contact_ids == sorted(chosen)  # resolved once, kept: never searched again
     narrowed = batch_enqueue(
         operation="touch",
         connection=connection,
@@ -260,6 +263,25 @@ def test_batch_from_a_saved_search_takes_everyone_the_search_finds(connection, p
         search={"query": "acme", "filters": {"connection_ids": [connection.pk]}},
     )
     assert narrowed.size == 1
+
+
+def test_a_batch_runs_only_on_the_targets_its_preview_listed(connection, published):
+    contacts = make_contacts(connection, 3)
+    listed = targets_digest(c.pk for c in contacts[:2])
+    with pytest.raises(TargetsChanged, match="3 contact"):
+        batch_enqueue(
+            operation="touch", connection=connection, params={}, user=None,
+            contact_ids=[c.pk for c in contacts], expected=listed,
+        )  # fmt: skip
+    assert not Batch.objects.exists() and not Action.objects.exists()
+    batch = batch_enqueue(
+        operation="touch", connection=connection, params={}, user=None,
+        contact_ids=[c.pk for c in contacts[:2]], expected=listed,
+    )  # fmt: skip
+    assert batch.contact_ids == [c.pk for c in contacts[:2]]
+    assert set(Action.objects.filter(batch=batch).values_list("contact_id", flat=True)) == set(
+        batch.contact_ids
+    )
 
 
 # -- resend, cancel, answer ------------------------------------------------------------------

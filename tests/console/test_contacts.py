@@ -9,6 +9,8 @@ import pytest
 from django.urls import reverse
 
 from crmhub.actions.models import Action, Batch
+from crmhub.contacts.matching.corrections import person_join
+from crmhub.contacts.models import Contact
 from tests.console.conftest import index, make_action, remote
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +90,24 @@ def test_links_added_from_the_console_are_listed(client, viewer, ann, connection
     assert 'id="person-actions"' not in html
 
 
-def test_bulk_preview_then_confirm_then_follow(
+def _pick_of(client, query: str, title: str) -> str:  # type: ignore[no-untyped-def]
+    """Return the pick value of the search result row titled ``title``."""
+    html = _search(client, q=query).content.decode()
+    row = next(r for r in html.split("<tr")[1:] if title in r)
+    return row.split('name="pick" value="', 1)[1].split('"', 1)[0]
+
+
+def _listed(html: str) -> list[int]:
+    """Return the ids of the contacts the preview lists as targets."""
+    rows = html.split('id="bulk-targets"', 1)[1].split("</table>", 1)[0]
+    return [int(part.split('"', 1)[0]) for part in rows.split('data-target="')[1:]]
+
+
+def _digest(html: str) -> str:
+    return html.split('name="targets" value="', 1)[1].split('"', 1)[0]
+
+
+def test_bulk_preview_lists_every_target_then_confirm_then_follow(
     client, operator, ann, connections, django_capture_on_commit_callbacks
 ):
     client.force_login(operator)
@@ -96,37 +115,112 @@ def test_bulk_preview_then_confirm_then_follow(
         connections["allclients"],
         [remote(str(700 + n), "Kim", f"Bulk{n}", email=f"kim{n}@example.com") for n in range(3)],
     )
-    picks = [f"p{ann['allclients'].person_id}", *[f"c{c.pk}" for c in others]]
+    picks = [_pick_of(client, "ann", "Ann Lee"), *[f"c{c.pk}" for c in others]]
+    assert picks[0] == "p{}.{}".format(
+        ann["allclients"].person_id,
+        ".".join(str(c.pk) for c in sorted(ann.values(), key=lambda c: c.pk)),
+    )
     choose = client.get(reverse("console:bulk"), {"pick": picks}).content.decode()
     assert "Run action set" in choose and "4 contacts" in choose
     act = f"{connections['allclients'].pk}:run_action_set"
     preview = client.get(reverse("console:bulk"), {"pick": picks, "act": act}).content.decode()
-    assert '<strong data-testid="bulk-count">4</strong>' in preview and "Kim Bulk0" in preview
+    assert '<strong data-testid="bulk-count">4</strong>' in preview
+    targets = [ann["allclients"].pk, *[c.pk for c in others]]
+    assert _listed(preview) == targets
+    for contact in (ann["allclients"], *others):  # name, CRM and id in the CRM, each
+        row = preview.split(f'data-target="{contact.pk}"', 1)[1].split("</tr>", 1)[0]
+        assert contact.display_name in row and "AllClients" in row
+        assert f"<code>{contact.remote_id}</code>" in row
     assert "identify_value" not in preview  # a per-contact value is not shared in bulk
     with django_capture_on_commit_callbacks():
         response = client.post(
             reverse("console:bulk"),
-            {"pick": picks, "act": act, "action_set_name": "Welcome Series"},
+            {"pick": picks, "act": act, "action_set_name": "Welcome Series",
+             "targets": _digest(preview)},
             **HTMX,
-        )
+        )  # fmt: skip
     batch = Batch.objects.get()
     assert response["HX-Redirect"] == reverse("console:batch-detail", args=[batch.pk])
-    assert batch.size == 4 and Action.objects.filter(batch=batch).count() == 4
+    assert batch.contact_ids == targets
+    assert (
+        sorted(Action.objects.filter(batch=batch).values_list("contact_id", flat=True)) == targets
+    )
     page = client.get(reverse("console:batch-detail", args=[batch.pk]), **HTMX)
     assert page.status_code == 200 and 'hx-trigger="every 1s"' in page.content.decode()
 
 
-def test_bulk_on_a_whole_search(
+def test_a_person_row_acts_only_on_the_records_it_showed(
+    client, operator, ann, connections, django_capture_on_commit_callbacks
+):
+    """Records joined to the person after the row was shown are not acted on."""
+    client.force_login(operator)
+    pick = _pick_of(client, "ann", "Ann Lee")
+    (twin,) = index(
+        connections["allclients"], [remote("777", "Ann", "Twin", email="at@example.com")]
+    )
+    person_join(contact=ann["allclients"], other=twin, user=operator)
+    twin.refresh_from_db()
+    assert twin.person_id == ann["allclients"].person_id
+
+    act = f"{connections['allclients'].pk}:run_action_set"
+    preview = client.get(reverse("console:bulk"), {"pick": pick, "act": act}).content.decode()
+    assert _listed(preview) == [ann["allclients"].pk]
+    assert (
+        f"p{ann['allclients'].person_id}"
+        in client.get(reverse("console:bulk"), {"pick": pick}).content.decode()
+    )
+    with django_capture_on_commit_callbacks():
+        client.post(
+            reverse("console:bulk"),
+            {"pick": pick, "act": act, "action_set_name": "W", "targets": _digest(preview)},
+        )
+    batch = Batch.objects.get()
+    assert list(Action.objects.filter(batch=batch).values_list("contact_id", flat=True)) == [
+        ann["allclients"].pk
+    ]
+
+
+def test_bulk_on_a_whole_search_keeps_the_targets_it_resolved_at_confirm(
     client, operator, ann, connections, django_capture_on_commit_callbacks
 ):
     client.force_login(operator)
     act = f"{connections['collect'].pk}:run_plan"
     preview = client.get(reverse("console:bulk"), {"all": "1", "q": "ann", "act": act})
-    assert '<strong data-testid="bulk-count">1</strong>' in preview.content.decode()
+    preview = preview.content.decode()
+    assert '<strong data-testid="bulk-count">1</strong>' in preview
+    assert _listed(preview) == [ann["collect"].pk]
     with django_capture_on_commit_callbacks():
-        client.post(reverse("console:bulk"), {"all": "1", "q": "ann", "act": act, "plan": "REV"})
+        client.post(
+            reverse("console:bulk"),
+            {"all": "1", "q": "ann", "act": act, "plan": "REV", "targets": _digest(preview)},
+        )
     batch = Batch.objects.get()
-    assert (batch.search_query, batch.size) == ("ann", 1)
+    assert (batch.search_query, batch.size, batch.contact_ids) == ("ann", 1, [ann["collect"].pk])
+    index(connections["collect"], [remote("debtor:90", "Ann", "Other", record_type="debtor")])
+    assert Batch.objects.get().contact_ids == [ann["collect"].pk]
+    assert Action.objects.filter(batch=batch).count() == 1
+
+
+def test_a_confirm_whose_targets_changed_since_the_preview_queues_nothing(
+    client, operator, ann, connections
+):
+    client.force_login(operator)
+    act = f"{connections['collect'].pk}:run_plan"
+    query = {"all": "1", "q": "ann", "act": act}
+    preview = client.get(reverse("console:bulk"), query).content.decode()
+    index(connections["collect"], [remote("debtor:90", "Ann", "Other", record_type="debtor")])
+
+    changed = client.post(
+        reverse("console:bulk"), {**query, "plan": "REV", "targets": _digest(preview)}
+    )
+    unchecked = client.post(reverse("console:bulk"), {**query, "plan": "REV"})
+
+    assert "The selection changed since the preview" in changed.content.decode()
+    assert _listed(changed.content.decode()) == sorted(
+        [ann["collect"].pk, Contact.objects.get(remote_id="debtor:90").pk]
+    )
+    assert "Check the contacts listed, then confirm" in unchecked.content.decode()
+    assert not Batch.objects.exists() and not Action.objects.exists()
 
 
 def test_bulk_failures_download_as_csv(client, viewer, ann, connections):

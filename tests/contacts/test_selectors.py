@@ -20,13 +20,16 @@ def _contacts(connection, *remote_ids: str, person: Person | None = None) -> lis
     )
 
 
-def test_a_selection_counts_the_live_contacts_of_people_and_lone_contacts(make_connection):
+def test_a_selection_counts_the_live_contacts_it_names(make_connection):
+    """A person row names the records it showed: a record the person gained since is not
+    selected."""
     allclients, apptivo = make_connection("allclients", name="AC"), make_connection("apptivo")
     ann = Person.objects.create(display_name="Ann")
     ann_ac, ann_ap = _contacts(allclients, "a1", person=ann) + _contacts(apptivo, "p1", person=ann)
     lone, gone, other = _contacts(allclients, "a2", "a3", "a4")
+    _contacts(allclients, "a5", person=ann)  # joined after the row was shown
     Contact.objects.filter(pk=gone.pk).update(deleted_at=timezone.now())
-    picked = {"person_ids": [ann.pk], "contact_ids": [lone.pk, gone.pk]}
+    picked = {"contact_ids": [ann_ac.pk, ann_ap.pk, lone.pk, gone.pk]}
 
     assert selectors.contact_counts_selected(**picked) == {allclients.pk: 2, apptivo.pk: 1}
     assert selectors.contact_ids_selected(connection=allclients, **picked) == [ann_ac.pk, lone.pk]

@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from crmhub.actions.models import Action, Attempt, Batch
+from crmhub.actions.selectors import targets_digest
 from crmhub.connections.kinds import KINDS
 from crmhub.connections.models import Connection
 from crmhub.console.acts import act_for
@@ -408,9 +409,10 @@ def test_bulk_form(client, operator, world, data):
     ann = world.contacts["allclients"]
     plausible = {
         "act": st.just(f"{allclients.pk}:add_contact_link"),
-        "pick": st.sampled_from([f"c{ann.pk}", f"p{ann.person_id}"]),
+        "pick": st.sampled_from([f"c{ann.pk}", f"p{ann.person_id}.{ann.pk}"]),
         "all": st.sampled_from(["", "1"]),
         "q": st.sampled_from(["", "Ann"]),
+        "targets": st.just(targets_digest([ann.pk])),
         "url": st.sampled_from(["https://example.com/a", f"https://example.com/{SCRIPT}"]),
         "label": plain(1, 50),
     }

@@ -34,6 +34,7 @@ from django.db import connections, transaction
 from django.test import Client
 
 from crmhub.actions.models import Action, Attempt, Batch
+from crmhub.actions.selectors import targets_digest
 from crmhub.connections.kinds import KINDS
 from crmhub.connections.models import Connection
 from crmhub.connections.services import connection_save
@@ -467,9 +468,10 @@ def request_for(route: str, role: str, world: World) -> tuple[str, dict[str, Any
         "bulk/": (
             "/bulk/",
             {
-                "pick": f"p{ann.person_id}",
+                "pick": f"p{ann.person_id}.{ann.pk}",
                 "act": f"{conns['allclients'].pk}:run_action_set",
                 "action_set_name": "Welcome Series",
+                "targets": targets_digest([ann.pk]),
             },
         ),
         "bulk/<int:pk>/": (f"/bulk/{ids['batch']}/", {}),

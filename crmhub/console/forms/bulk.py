@@ -14,19 +14,54 @@ from crmhub.console.forms.search import ContactSearchForm
 MAX_PICKED = 10_000
 
 
-def _ids(values: list[str], prefix: str) -> list[int]:
-    """Return the ids of the picked rows of one kind ("p12": person 12, "c34": contact 34)."""
-    found = {database_id(v[1:]) for v in values if v[:1] == prefix}
-    return sorted(n for n in found if n is not None)[:MAX_PICKED]
+def _picks(values: list[str]) -> tuple[dict[int, tuple[int, ...]], list[int]]:
+    """Return the picked person rows (person -> the records the row showed) and contacts.
+
+    A person row's value names the records it showed: "p12.34.56" is person 12 shown with
+    contacts 34 and 56 (a bulk act runs on those, never on records the person gained
+    since); "c34" is a contact alone. At most ``MAX_PICKED`` records in all.
+    """
+    people: dict[int, tuple[int, ...]] = {}
+    contacts: set[int] = set()
+    total = 0
+    for value in values:
+        kind, parts = value[:1], value[1:].split(".")
+        numbers = [database_id(part) for part in parts]
+        if None in numbers or not numbers:
+            continue
+        ids = [n for n in numbers if n is not None]
+        if kind == "p" and ids[0] not in people:
+            shown = tuple(sorted(set(ids[1:])))
+            if total + len(shown) > MAX_PICKED:
+                break
+            people[ids[0]] = shown
+            total += len(shown)
+        elif kind == "c" and len(ids) == 1 and ids[0] not in contacts:
+            if total + 1 > MAX_PICKED:
+                break
+            contacts.add(ids[0])
+            total += 1
+    return dict(sorted(people.items())), sorted(contacts)
 
 
 @dataclass(frozen=True)
 class Selection:
-    """People and lone contacts picked by hand, or a saved search (``everything``)."""
+    """People rows and lone contacts picked by hand, or a saved search (``everything``)."""
 
-    person_ids: list[int]
+    #: Person id -> the ids of the records its row showed.
+    people: dict[int, tuple[int, ...]]
     contact_ids: list[int]
     search: dict[str, Any] | None
+
+    @property
+    def person_ids(self) -> list[int]:
+        return list(self.people)
+
+    @property
+    def shown_ids(self) -> list[int]:
+        """Return every record the picked rows showed (the people's and the lone ones)."""
+        found = {pk for shown in self.people.values() for pk in shown}
+        return sorted(found.union(self.contact_ids))
 
     @property
     def everything(self) -> bool:
@@ -54,9 +89,9 @@ class Selection:
                 data["connection"] = str(filters["connection_ids"][0])
             if filters.get("include_deleted"):
                 data["deleted"] = "on"
-        data.setlist(
-            "pick", [f"p{pk}" for pk in self.person_ids] + [f"c{pk}" for pk in self.contact_ids]
-        )
+        people = [".".join(map(str, (pk, *shown))) for pk, shown in self.people.items()]
+        lone = [f"c{pk}" for pk in self.contact_ids]
+        data.setlist("pick", [f"p{value}" for value in people] + lone)
         return data
 
 
@@ -64,9 +99,9 @@ def selection_from(data: QueryDict) -> Selection:
     """Return the selection named by request parameters."""
     if data.get("all"):
         search_form = ContactSearchForm(data)
-        return Selection([], [], search_form.search())
-    picks = data.getlist("pick")
-    return Selection(_ids(picks, "p"), _ids(picks, "c"), None)
+        return Selection({}, [], search_form.search())
+    people, contacts = _picks(data.getlist("pick"))
+    return Selection(people, contacts, None)
 
 
 class ActChoiceForm(forms.Form):

@@ -10,13 +10,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from crmhub.actions import selectors as action_selectors
-from crmhub.actions.models import Action
-from crmhub.actions.services import batch_enqueue
+from crmhub.actions.models import Action, Batch
+from crmhub.actions.services import TargetsChanged, batch_enqueue
 from crmhub.connections.models import Connection
 from crmhub.connections.selectors import connection_detail, connection_list
 from crmhub.connectors.errors import InvalidParams
 from crmhub.console.access import operator_required, viewer_required
-from crmhub.console.acts import act_for, bulk_acts, label_for
+from crmhub.console.acts import Act, act_for, bulk_acts, label_for
+from crmhub.console.forms import database_id
+from crmhub.console.forms.base import ActForm
 from crmhub.console.forms.bulk import ActChoiceForm, Selection, selection_from
 from crmhub.console.rendering import HtmxHttpRequest, render_final, render_page
 from crmhub.console.views import or_404
@@ -25,13 +27,13 @@ from crmhub.contacts.selectors import contact_counts_selected, contact_ids_selec
 
 BULK_TEMPLATE = "console/bulk.html"
 BATCH_TEMPLATE = "console/batch_detail.html"
-SAMPLE_SIZE = 5
+#: Targets listed at once in the preview (the others a page further, each listed).
+TARGETS_PAGE = 1000
 
 
 def _contact_ids(selection: Selection, connection: Connection) -> list[int]:
-    return contact_ids_selected(
-        connection=connection, person_ids=selection.person_ids, contact_ids=selection.contact_ids
-    )
+    """Return the live records of ``connection`` the picked rows showed."""
+    return contact_ids_selected(connection=connection, contact_ids=selection.shown_ids)
 
 
 def _targets(selection: Selection, connection: Connection) -> list[Contact]:
@@ -48,9 +50,7 @@ def _choices(selection: Selection) -> list[dict]:
     connections = connection_list(active=True)
     counts: dict[int, int] = {}
     if not selection.everything:
-        counts = contact_counts_selected(
-            person_ids=selection.person_ids, contact_ids=selection.contact_ids
-        )
+        counts = contact_counts_selected(contact_ids=selection.shown_ids)
     return [
         {"connection": c, "count": counts.get(c.pk) if counts else None, "acts": bulk_acts(c.kind)}
         for c in connections
@@ -58,19 +58,54 @@ def _choices(selection: Selection) -> list[dict]:
     ]
 
 
+def _enqueue(
+    request: HtmxHttpRequest, selection: Selection, connection: Connection, act: Act, form: ActForm
+) -> tuple[Batch | None, str]:
+    """Queue the batch if the targets are those the preview listed; return it, or why not."""
+    expected = request.POST.get("targets", "")
+    try:
+        batch = batch_enqueue(
+            operation=act.operation, connection=connection, params=form.params(),
+            user=request.user, expected=expected,
+            **({"search": selection.search} if selection.everything
+               else {"contact_ids": _contact_ids(selection, connection)}),
+        )  # fmt: skip
+    except InvalidParams as exc:
+        form.apply_errors(exc)
+    except TargetsChanged as exc:
+        return None, str(exc) if expected else "Check the contacts listed, then confirm."
+    else:
+        return batch, ""
+    return None, ""
+
+
+def _preview(selection: Selection, connection: Connection, offset: str | None) -> dict:
+    """Return the preview's targets: their count, fingerprint and the page of them listed."""
+    targets = _targets(selection, connection)
+    start = database_id(offset or "") or 0
+    start = start if start < len(targets) else 0
+    shown = targets[start : start + TARGETS_PAGE]
+    return {
+        "count": len(targets),
+        "digest": action_selectors.targets_digest(c.pk for c in targets),
+        "shown": shown,
+        "shown_from": start + 1,
+        "shown_to": start + len(shown),
+        "previous_from": max(0, start - TARGETS_PAGE) if start else None,
+        "next_from": start + TARGETS_PAGE if start + TARGETS_PAGE < len(targets) else None,
+    }
+
+
 @operator_required
 @require_http_methods(["GET", "POST"])
 def bulk(request: HtmxHttpRequest) -> HttpResponse:
-    """Choose an act for a selection, preview count and sample, confirm, then follow it."""
+    """Choose an act for a selection, list every target, confirm, then follow it."""
     data = request.POST if request.method == "POST" else request.GET
     selection = selection_from(data)
     choice = ActChoiceForm(data if "act" in data else None)
     context: dict = {"selection": selection, "selection_query": selection.query().urlencode()}
-    if selection.empty:
-        context["choices"] = []
-        return render_page(request, BULK_TEMPLATE, context, partial="bulk-step")
-    if not choice.is_valid():
-        context["choices"] = _choices(selection)
+    if selection.empty or not choice.is_valid():
+        context["choices"] = [] if selection.empty else _choices(selection)
         return render_page(request, BULK_TEMPLATE, context, partial="bulk-step")
     connection_id, operation = choice.parts()
     connection = or_404(connection_detail(pk=connection_id, active=True), "No such connection.")
@@ -80,34 +115,18 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
     form = act.form(request.POST if request.method == "POST" else None, connection=connection)
     for name in act.not_in_bulk:  # per-contact values: each action gets its own contact's
         form.fields.pop(name, None)
+    notice = ""
     if request.method == "POST" and form.is_valid():
-        try:
-            batch = batch_enqueue(
-                operation=operation,
-                connection=connection,
-                params=form.params(),
-                user=request.user,
-                **(
-                    {"search": selection.search}
-                    if selection.everything
-                    else {"contact_ids": _contact_ids(selection, connection)}
-                ),
-            )
-        except InvalidParams as exc:
-            form.apply_errors(exc)
-        else:
+        batch, notice = _enqueue(request, selection, connection, act, form)
+        if batch is not None:
             url = reverse("console:batch-detail", args=[batch.pk])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-    targets = _targets(selection, connection)
-    context.update(
-        act=act,
-        connection=connection,
-        form=form,
-        choice=choice,
-        count=len(targets),
-        sample=targets[:SAMPLE_SIZE],
-    )
-    return render_page(request, BULK_TEMPLATE, context, partial="bulk-step")
+    context.update(act=act, connection=connection, form=form, choice=choice, notice=notice)
+    context.update(_preview(selection, connection, data.get("targets_from")))
+    return render_page(
+        request, BULK_TEMPLATE, context, partial="bulk-step",
+        partials={"bulk-targets": "bulk-targets"},
+    )  # fmt: skip
 
 
 @viewer_required
