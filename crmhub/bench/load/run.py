@@ -42,6 +42,7 @@ SYNC_FINAL = ("succeeded", "failed", "flagged", "skipped")
 USERNAME = "load"
 ACTION_SET_ID = 103  # AllClients sandbox "New Client Onboarding": no Email action
 BATCH_URL = re.compile(r"/bulk/(\d+)/")
+TARGETS = re.compile(r'name="targets" value="(\w+)"')
 
 SETUP = """
 import json
@@ -379,10 +380,14 @@ def _bulk_act(base: str, session: requests.Session, connection_id: int) -> tuple
     act = f"{connection_id}:run_action_set"
     page = session.get(f"{base}/bulk/", params={**selection, "act": act}, timeout=PAGE_TIMEOUT)
     page.raise_for_status()
+    listed = TARGETS.search(page.text)  # the confirm runs on what the preview listed
     started = time.monotonic()
     answer = _csrf_post(
-        session, f"{base}/bulk/", {**selection, "act": act, "action_set_id": str(ACTION_SET_ID)}
-    )
+        session,
+        f"{base}/bulk/",
+        {**selection, "act": act, "action_set_id": str(ACTION_SET_ID),
+         "targets": listed.group(1) if listed else ""},
+    )  # fmt: skip
     elapsed = (time.monotonic() - started) * 1000
     found = BATCH_URL.search(answer.url)
     if classify(answer) or found is None:

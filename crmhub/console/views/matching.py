@@ -30,11 +30,18 @@ def _to_record(request: HtmxHttpRequest, contact_id: int) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
-def _refused(request: HtmxHttpRequest, contact: Contact, **forms: object) -> HttpResponse:
-    """Show the page of ``contact`` again with the refused form(s)."""
+def _refused(
+    request: HtmxHttpRequest,
+    contact: Contact,
+    *,
+    split_form: CorrectionForm | None = None,
+    join_form: JoinForm | None = None,
+) -> HttpResponse:
+    """Show the page of ``contact`` again with the refused form."""
     person = contact.person
     records = contact_selectors.person_contacts(person=person) if person else [contact]
-    return person_page(request, person, records, **forms)  # type: ignore[arg-type]
+    split = (contact.pk, split_form) if split_form is not None else None
+    return person_page(request, person, records, split_form=split, join_form=join_form)
 
 
 def _contact(pk: int) -> Contact:
@@ -58,7 +65,7 @@ def contact_split(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"{contact.display_name or contact.remote_id} was split out.")
             other = correction.members.filter(side="b").order_by("contact_id").first()
             return _to_record(request, other.contact_id if other else contact.pk)
-    return _refused(request, contact, split_form=(contact.pk, form))
+    return _refused(request, contact, split_form=form)
 
 
 @corrector_required
