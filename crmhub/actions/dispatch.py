@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from crmhub.actions.models import Action
 from crmhub.celery import app
+from crmhub.core import publishing
 
 logger = logging.getLogger("crmhub.actions")
 
@@ -30,20 +31,33 @@ MIN_WINDOW = 4
 WINDOW_SECONDS = 2.0
 
 
-def publish(action_ids: Iterable[int], *, countdown: float | None = None) -> None:
-    """Send one ``action_execute`` message per id (ids only, JSON)."""
+def publish(action_ids: Iterable[int], *, countdown: float | None = None) -> bool:
+    """Send one ``action_execute`` message per id (ids only, JSON); return whether it could.
+
+    When the broker cannot be reached the actions stay queued, unpublished and marked with
+    ``BROKER_DOWN``, so that the sweeper publishes them once it is back; nothing raises.
+    """
     ids = list(action_ids)
     if not ids:
-        return
-    with app.producer_or_acquire() as producer:
-        for action_id in ids:
-            app.send_task(
-                TASK_NAME,
-                args=[action_id],
-                countdown=countdown if countdown and countdown > 0 else None,
-                queue="actions",
-                producer=producer,
-            )
+        return True
+
+    def send() -> None:
+        with app.producer_or_acquire() as producer:
+            for action_id in ids:
+                app.send_task(
+                    TASK_NAME,
+                    args=[action_id],
+                    countdown=countdown if countdown and countdown > 0 else None,
+                    queue="actions",
+                    producer=producer,
+                )
+
+    if publishing.publish_or_defer(send, what=f"{len(ids)} action(s)"):
+        return True
+    waiting = Action.objects.filter(pk__in=ids, state=Action.State.QUEUED)
+    waiting.update(published_at=None)
+    waiting.filter(error="").update(error=publishing.BROKER_DOWN)
+    return False
 
 
 def window(rate_limit: float) -> int:
@@ -66,7 +80,9 @@ def dispatch(*, connection_id: int, rate_limit: float, now: datetime | None = No
     stamp = timezone.now()
     due.filter(pk__in=ids).update(published_at=stamp)
     mine = list(queued.filter(pk__in=ids, published_at=stamp).values_list("id", flat=True))
-    publish(mine)
+    if publish(mine) is False:  # the broker is down: left for the next sweep
+        return 0
+    queued.filter(pk__in=mine, error=publishing.BROKER_DOWN).update(error="")
     return len(mine)
 
 

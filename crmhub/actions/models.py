@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from crmhub.connections.models import Connection
 from crmhub.contacts.models import Contact
+from crmhub.core import publishing
 
 
 def new_idempotency_key() -> str:
@@ -140,6 +141,11 @@ class Action(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.state in self.TERMINAL
+
+    @property
+    def waits_for_broker(self) -> bool:
+        """Saved while the broker was down: the sweeper sends it once the broker is back."""
+        return self.state == self.State.QUEUED and self.error == publishing.BROKER_DOWN
 
 
 class Attempt(models.Model):

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, TypeAlias
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crmhub.actions import dispatch
@@ -30,6 +30,11 @@ logger = logging.getLogger("crmhub.actions")
 
 Actor: TypeAlias = "AbstractBaseUser | AnonymousUser | None"
 BULK_SIZE = 1000
+CREDENTIALS_UNREADABLE = (
+    "This connection's stored credentials cannot be decrypted with the current keys "
+    "(CRMHUB_FIELD_KEYS changed), so nothing can be sent with them. Nothing was queued: ask "
+    "an administrator to type the credentials again in the connection's settings."
+)
 
 
 class ActionStateError(Exception):
@@ -49,6 +54,12 @@ class TargetsChanged(Exception):
 
 def _actor(user: Actor) -> Any:
     return user if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def _credentials_readable(connection: Connection) -> None:
+    """Refuse, with a message staff can act on, a connection whose credentials are lost."""
+    if not connection.secrets_readable():
+        raise InvalidParams({"__all__": [CREDENTIALS_UNREADABLE]})
 
 
 def _connector(connection: Connection) -> Connector:
@@ -126,6 +137,7 @@ def action_enqueue(
         existing = Action.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
+    _credentials_readable(connection)
     connector = _connector(connection)
     try:
         spec = _operation(connector, operation)
@@ -151,7 +163,15 @@ def action_enqueue(
     )
     if idempotency_key:
         action.idempotency_key = idempotency_key
-    action.save(force_insert=True)
+    try:
+        with transaction.atomic():
+            action.save(force_insert=True)
+    except IntegrityError:
+        # The same form posted twice at once: the other request wrote it first.
+        existing = Action.objects.filter(idempotency_key=idempotency_key).first()
+        if not idempotency_key or existing is None:
+            raise
+        return existing
     if action.published_at is not None:
         action_id = action.pk
         # robust: a broker that is down must not turn "queued" into an error page; the
@@ -183,6 +203,7 @@ def batch_enqueue(
     """
     if (contact_ids is None) == (search is None):
         raise InvalidParams({"__all__": ["Choose contacts or a saved search (one of them)."]})
+    _credentials_readable(connection)
     connector = _connector(connection)
     try:
         spec = _operation(connector, operation)

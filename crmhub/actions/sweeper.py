@@ -9,7 +9,11 @@ Each run (beat, every ``CRMHUB_SWEEP_SECONDS``):
    embedded broker loses the message of a killed worker), for the dispatcher;
 3. dispatches due actions of every connection, up to its window (a connection whose
    backlog waits for its rate limit is shown "throttled until" the backlog can clear);
-4. brings batch totals up to date and finishes batches with nothing left to do.
+4. brings batch totals up to date and finishes batches with nothing left to do;
+5. publishes again the connection checks ("Test connection") that were asked for but not
+   run (the broker was down when they were asked for).
+
+Actions asked for while the broker was down are unpublished rows (step 3 sends them).
 
 Every query is on an index, so a sweep stays cheap with 100,000 actions waiting. Running
 two sweeps at once is harmless: every change is a conditional update.
@@ -30,6 +34,7 @@ from crmhub.actions.models import Action, Attempt, Batch
 from crmhub.actions.outcomes import CHECK_AND_RESEND
 from crmhub.actions.selectors import batch_counts
 from crmhub.connections.models import Connection
+from crmhub.connections.services import connection_checks_republish
 
 logger = logging.getLogger("crmhub.actions")
 
@@ -45,6 +50,7 @@ def actions_sweep(*, now: datetime | None = None) -> dict[str, int]:
         "republished": _take_back_unclaimed(now),
         "published": _dispatch_all(),
         "batches_finished": _update_batches(now),
+        "checks_republished": connection_checks_republish(now=now),
     }
     if any(done.values()):
         logger.info("sweep: %s", done)

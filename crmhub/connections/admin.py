@@ -11,14 +11,28 @@ from crmhub.connections import services
 from crmhub.connections.forms import COMMON_FIELDS, ConnectionForm
 from crmhub.connections.kinds import KINDS
 from crmhub.connections.models import Connection
+from crmhub.core import publishing
+from crmhub.core.admin import DeactivateInsteadMixin
+from crmhub.core.publishing import BROKER_DOWN
+
+UNREADABLE_NOTE = (
+    "The stored credentials cannot be decrypted with the current CRMHUB_FIELD_KEYS (the key "
+    "they were encrypted with is gone). Type every credential again and save; "
+    "`manage.py check_field_keys` lists every connection in this state."
+)
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(DeactivateInsteadMixin, admin.ModelAdmin):
     form = ConnectionForm
+    deactivate_reason = (
+        "Its contacts, actions and sync runs are the record of what was done through it, so "
+        "it cannot be deleted. Deactivating it stops its syncs and refuses new acts; its "
+        "history stays, and it can be switched on again on its page."
+    )
     list_display = [
         "name",
         "kind",
@@ -40,14 +54,28 @@ class ConnectionAdmin(admin.ModelAdmin):
     ]
     actions = ["test_connection", "sync_now"]
 
+    def deactivate(self, request: HttpRequest, obj: Connection) -> None:
+        services.connection_deactivate(connection=obj)
+
     @admin.display(description="Last error")
     def short_error(self, obj: Connection) -> str:
         return (obj.health_error[:80] + "…") if len(obj.health_error) > 80 else obj.health_error
 
     @admin.display(description="Credentials")
     def secrets_status(self, obj: Connection) -> str:
+        if obj.pk and not obj.secrets_readable():
+            return UNREADABLE_NOTE
         names = obj.secret_names_set() if obj.pk else []
         return ", ".join(f"{name}: set" for name in names) or "none set"
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        """Say so on the page when the stored credentials cannot be decrypted."""
+        obj = self.get_object(request, object_id)
+        if request.method == "GET" and obj is not None and not obj.secrets_readable():
+            self.message_user(request, UNREADABLE_NOTE, messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: Any = None
@@ -108,7 +136,7 @@ class ConnectionAdmin(admin.ModelAdmin):
                     ]
                 },
             ),
-            ("Network", {"fields": ["allow_private_network"]}),
+            ("Network", {"fields": ["allow_private_network", "allow_link_local"]}),
             (
                 "Health",
                 {
@@ -127,13 +155,20 @@ class ConnectionAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: Connection, form: ConnectionForm, change: bool
     ) -> None:
         services.connection_save(
-            connection=obj, settings=form.kind_settings(), new_secrets=form.new_secrets()
+            connection=obj,
+            settings=form.kind_settings(),
+            new_secrets=form.new_secrets(),
+            may_allow_private=request.user.is_superuser,
         )
 
     @admin.action(description="Test connection (checks the credentials in a worker)")
     def test_connection(self, request: HttpRequest, queryset: Any) -> None:
-        for connection in queryset:
-            services.connection_check_request(connection=connection)
+        with publishing.watch() as watch:
+            for connection in queryset:
+                services.connection_check_request(connection=connection)
+        if watch.broker_down:
+            self.message_user(request, f"Test connection: {BROKER_DOWN}", messages.WARNING)
+            return
         self.message_user(
             request,
             f"Checking {queryset.count()} connection(s); the health "
@@ -145,10 +180,14 @@ class ConnectionAdmin(admin.ModelAdmin):
     def sync_now(self, request: HttpRequest, queryset: Any) -> None:
         from crmhub.contacts.services import sync_request
 
-        for connection in queryset:
-            sync_request(
-                connection=connection, mode="full", requested_by=request.user.get_username()
-            )
+        with publishing.watch() as watch:
+            for connection in queryset:
+                sync_request(
+                    connection=connection, mode="full", requested_by=request.user.get_username()
+                )
+        if watch.broker_down:
+            self.message_user(request, f"Sync now: {BROKER_DOWN}", messages.WARNING)
+            return
         self.message_user(
             request, f"Sync queued for {queryset.count()} connection(s).", messages.INFO
         )

@@ -7,10 +7,9 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from crmhub.connections import addresses
 from crmhub.connections.kinds import KINDS, Kind
 from crmhub.connections.models import Connection
-from crmhub.connectors import errors
-from crmhub.connectors.http import check_base_url
 
 COMMON_FIELDS = [
     "name",
@@ -22,10 +21,20 @@ COMMON_FIELDS = [
     "sync_interval_minutes",
     "full_sync_interval_hours",
     "allow_private_network",
+    "allow_link_local",
     "is_active",
 ]
 SETTING_PREFIX = "setting_"
 SECRET_PREFIX = "secret_"  # noqa: S105 - a form field prefix, not a password
+SUPERUSER_ONLY = ("allow_private_network", "allow_link_local")
+MOVED_HELP = (
+    " Changing its scheme, host or port drops every stored credential (they are never sent "
+    "to another host): type them all again below."
+)
+TYPE_AGAIN = "The address changed: type this credential again (the stored one is dropped)."
+UNREADABLE = (
+    "The stored value cannot be decrypted with the current CRMHUB_FIELD_KEYS: type it again."
+)
 
 
 class ConnectionForm(forms.ModelForm):
@@ -40,6 +49,12 @@ class ConnectionForm(forms.ModelForm):
     ) -> None:
         super().__init__(*args, **kwargs)
         instance: Connection = self.instance
+        self.may_allow_private = may_allow_private
+        self.stored_base_url = instance.base_url if instance.pk else ""
+        self.stored_settings = dict(instance.settings or {}) if instance.pk else {}
+        #: The stored credentials cannot be decrypted (CRMHUB_FIELD_KEYS changed): every
+        #: credential must be typed again.
+        self.secrets_unreadable = bool(instance.pk) and not instance.secrets_readable()
         chosen = instance.kind if instance.pk else (self.data.get("kind") or kind or "allclients")
         self.kind_info: Kind = KINDS.get(chosen, KINDS["allclients"])
         self.fields["kind"].initial = self.kind_info.value
@@ -49,24 +64,32 @@ class ConnectionForm(forms.ModelForm):
             self.fields["base_url"].initial = self.kind_info.default_base_url
             self.fields["rate_limit"].initial = self.kind_info.default_rate_limit
         if not may_allow_private:
-            self.fields["allow_private_network"].disabled = True
-            self.fields["allow_private_network"].help_text += " (superusers only)"
+            for name in SUPERUSER_ONLY:
+                self.fields[name].disabled = True
+                self.fields[name].help_text += " (superusers only)"
+        if instance.pk and instance.secrets_ciphertext:
+            field = self.fields["base_url"]
+            field.help_text = (field.help_text + MOVED_HELP).strip()
         self._add_kind_fields(instance)
 
     def _add_kind_fields(self, instance: Connection) -> None:
         current = dict(instance.settings or {})
-        already_set = set(instance.secret_names_set()) if instance.pk else set()
+        readable = instance.pk and not self.secrets_unreadable
+        already_set = set(instance.secret_names_set()) if readable else set()
+        self.secrets_set = already_set
         for spec in self.kind_info.fields:
             if spec.secret:
                 is_set = spec.name in already_set
                 self.fields[SECRET_PREFIX + spec.name] = forms.CharField(
                     label=spec.label,
-                    required=spec.required and not is_set,
+                    required=(spec.required and not is_set) or self.secrets_unreadable,
                     max_length=spec.max_length,
                     strip=True,
                     widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
                     help_text=(
-                        "Set. Leave blank to keep it; type a new value to replace it."
+                        UNREADABLE
+                        if self.secrets_unreadable
+                        else "Set. Leave blank to keep it; type a new value to replace it."
                         if is_set
                         else "Write-only: it is never shown again."
                     ),
@@ -92,16 +115,55 @@ class ConnectionForm(forms.ModelForm):
                     self.add_error(name, exc)
         base_url = cleaned.get("base_url")
         if base_url:
-            self._check_base_url(base_url, bool(cleaned.get("allow_private_network")))
+            self._check_addresses(base_url, cleaned)
+            self._require_secrets_if_moved(base_url, cleaned)
         return cleaned
 
-    def _check_base_url(self, url: str, allow_private: bool) -> None:
-        try:
-            check_base_url(url, allow_private=allow_private)
-        except errors.BlockedAddress as exc:
-            self.add_error("base_url", str(exc))
-        except errors.Unavailable:
-            pass  # not resolvable right now: the connect-time check still applies
+    def _check_addresses(self, base_url: str, cleaned: dict[str, Any]) -> None:
+        """Refuse an address the connection may not reach, under the rules of who changes it.
+
+        See ``addresses``: a change by someone who may not allow private networks is checked
+        with private networks and link-local addresses refused, whatever is stored.
+        """
+        kind = self.kind_info.value
+        settings = {**self.stored_settings, **self._typed_settings(cleaned)}
+        new = addresses.connection_addresses(kind=kind, base_url=base_url, settings=settings)
+        old = (
+            addresses.connection_addresses(
+                kind=kind, base_url=self.stored_base_url, settings=self.stored_settings
+            )
+            if self.instance.pk
+            else [""] * len(new)
+        )
+        for position, (url, before) in enumerate(zip(new, old, strict=True)):
+            changed = url != before if position == 0 else addresses.address_changed(before, url)
+            policy = addresses.address_policy(
+                may_allow=self.may_allow_private,
+                changed=changed,
+                allow_private=bool(cleaned.get("allow_private_network")),
+                allow_link_local=bool(cleaned.get("allow_link_local")),
+            )
+            refusal = addresses.address_refusal(url, policy=policy)
+            if refusal:
+                self.add_error("base_url", refusal)
+                return
+
+    def _typed_settings(self, cleaned: dict[str, Any]) -> dict[str, Any]:
+        return {
+            spec.name: cleaned[SETTING_PREFIX + spec.name]
+            for spec in self.kind_info.setting_fields
+            if cleaned.get(SETTING_PREFIX + spec.name)
+        }
+
+    def _require_secrets_if_moved(self, base_url: str, cleaned: dict[str, Any]) -> None:
+        """Ask for every credential again when the address moves to another host."""
+        if not self.instance.pk or not addresses.address_changed(self.stored_base_url, base_url):
+            return
+        for spec in self.kind_info.secret_fields:
+            name = SECRET_PREFIX + spec.name
+            wanted = spec.required or spec.name in self.secrets_set
+            if wanted and not cleaned.get(name) and name not in self.errors:
+                self.add_error(name, TYPE_AGAIN)
 
     def clean_rate_limit(self) -> float:
         value = self.cleaned_data["rate_limit"]

@@ -11,7 +11,7 @@ from crmhub.core import crypto, redaction
 
 
 class Health(models.TextChoices):
-    UNKNOWN = "unknown", "Unknown"
+    UNKNOWN = "unknown", "Not checked"
     OK = "ok", "OK"
     AUTH_FAILED = "auth_failed", "Authentication failed"
     UNREACHABLE = "unreachable", "Unreachable"
@@ -47,10 +47,19 @@ class Connection(models.Model):
         help_text="Allow private and loopback addresses (a self-hosted server, the sandbox). "
         "Only a superuser may change this.",
     )
+    allow_link_local = models.BooleanField(
+        default=False,
+        help_text="Allow link-local and cloud metadata addresses (169.254.0.0/16, "
+        "fd00:ec2::254…), which private networks alone never include. Only a superuser may "
+        "change this.",
+    )
     is_active = models.BooleanField(default=True)
     health = models.CharField(max_length=20, choices=Health.choices, default=Health.UNKNOWN)
     health_error = models.TextField(blank=True, default="")
     health_checked_at = models.DateTimeField(null=True, blank=True)
+    #: A check asked for and not run yet (the sweeper publishes it again if the broker was
+    #: down); cleared by the worker that runs it.
+    check_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
     throttled_until = models.DateTimeField(null=True, blank=True)
     #: Contacts in the index not marked deleted, counted by the worker when a sync ends
     #: (pages show it without counting a million rows on each view).
@@ -90,6 +99,14 @@ class Connection(models.Model):
         """Return the names of the credentials that are set (never their values)."""
         return sorted(self.get_secrets()) if self.secrets_ciphertext else []
 
+    def secrets_readable(self) -> bool:
+        """Return whether the stored credentials decrypt with the current field keys."""
+        try:
+            self.get_secrets()
+        except crypto.DecryptionError:
+            return False
+        return True
+
     # -- connector ---------------------------------------------------------------------------
     @property
     def kind_info(self) -> Kind:
@@ -105,5 +122,6 @@ class Connection(models.Model):
             settings=settings,
             secrets=self.get_secrets(),
             allow_private_network=self.allow_private_network,
+            allow_link_local=self.allow_link_local,
             connection_id=self.pk,
         )

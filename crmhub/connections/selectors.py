@@ -18,3 +18,9 @@ def connection_list(*, active: bool | None = None) -> QuerySet[Connection]:
 def connection_detail(*, pk: int, active: bool | None = None) -> Connection | None:
     """Return connection ``pk`` (only if switched on, with ``active=True``), or None."""
     return connection_list(active=active).filter(pk=pk).first()
+
+
+def connections_with_unreadable_secrets() -> list[Connection]:
+    """Return the connections whose stored credentials the current field keys cannot decrypt."""
+    stored = Connection.objects.exclude(secrets_ciphertext="").order_by("pk")
+    return [connection for connection in stored.iterator() if not connection.secrets_readable()]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from crmhub.celery import app
+from crmhub.connections.addresses import address_changed
 from crmhub.connections.models import Connection, Health
 from crmhub.connectors import errors
 from crmhub.connectors.registry import get_connector
-from crmhub.core import redaction
+from crmhub.core import publishing, redaction
 from crmhub.core.crypto import DecryptionError
 
 logger = logging.getLogger(__name__)
@@ -22,9 +25,41 @@ CHECK_TASK = "crmhub.connections.tasks.connection_check"
 
 
 def connection_check_request(*, connection: Connection) -> None:
-    """Queue a credentials check of ``connection`` (runs in a worker, after commit)."""
+    """Queue a credentials check of ``connection`` (runs in a worker, after commit).
+
+    The request is recorded on the row first (``check_requested_at``): when the broker is
+    down, the sweeper publishes it once the broker is back (``connection_checks_republish``).
+    """
     connection_id = connection.pk
-    transaction.on_commit(lambda: app.send_task(CHECK_TASK, args=[connection_id]))
+    Connection.objects.filter(pk=connection_id).update(check_requested_at=timezone.now())
+    transaction.on_commit(lambda: _check_publish(connection_id))
+
+
+def _check_publish(connection_id: int) -> bool:
+    return publishing.publish_or_defer(
+        lambda: app.send_task(CHECK_TASK, args=[connection_id]),
+        what=f"check of connection {connection_id}",
+    )
+
+
+def connection_check_claim(*, connection_id: int) -> bool:
+    """Take a requested check for this worker; False if another delivery already ran it."""
+    claimed = Connection.objects.filter(pk=connection_id, check_requested_at__isnull=False).update(
+        check_requested_at=None
+    )
+    return bool(claimed)
+
+
+def connection_checks_republish(*, now: datetime | None = None) -> int:
+    """Publish again the checks requested but not run for a while (the broker was down)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.CRMHUB_ACTION_REPUBLISH_SECONDS)
+    waiting = Connection.objects.filter(check_requested_at__lt=cutoff)
+    published = 0
+    for connection_id in waiting.values_list("pk", flat=True):
+        Connection.objects.filter(pk=connection_id).update(check_requested_at=now)
+        published += _check_publish(connection_id)
+    return published
 
 
 def health_for_error(error: Exception) -> str:
@@ -69,21 +104,57 @@ def health_fields(error: Exception | None) -> dict[str, Any]:
     return fields
 
 
+def connection_deactivate(*, connection: Connection) -> None:
+    """Switch ``connection`` off: no more syncs or acts; its history is kept."""
+    Connection.objects.filter(pk=connection.pk).update(is_active=False, updated_at=timezone.now())
+    connection.is_active = False
+    logger.info("connection %s deactivated", connection.pk)
+
+
 def connection_save(
-    *, connection: Connection, settings: dict[str, str], new_secrets: dict[str, str]
+    *,
+    connection: Connection,
+    settings: dict[str, str],
+    new_secrets: dict[str, str],
+    may_allow_private: bool = True,
 ) -> Connection:
     """Save ``connection`` with its kind's settings; replace only the secrets given.
 
-    A changed base URL, settings or secret resets the health to "unknown" until the next
-    check.
+    Moving the connection to another scheme, host or port drops every stored secret (the
+    new host gets only the ``new_secrets``; nothing given for the old host ever reaches
+    it), and, when the user may not allow private networks (``may_allow_private``), turns
+    off the switches a superuser gave for the old address (see ``addresses``). Stored
+    secrets that cannot be decrypted any more are dropped too. A changed base URL, setting
+    or secret resets the health to "not checked".
     """
-    merged = connection.get_secrets() if connection.pk and connection.secrets_ciphertext else {}
-    changed = bool(new_secrets) or (connection.settings or {}) != settings
-    merged.update(new_secrets)
+    stored = Connection.objects.filter(pk=connection.pk).first() if connection.pk else None
+    moved = stored is not None and address_changed(stored.base_url, connection.base_url)
+    if moved and not may_allow_private:
+        connection.allow_private_network = False
+        connection.allow_link_local = False
+    kept = {} if moved else _readable_secrets(connection)
+    changed = (
+        bool(new_secrets)
+        or (connection.settings or {}) != settings
+        or (stored is not None and stored.base_url != connection.base_url)
+    )
     connection.settings = settings
-    connection.set_secrets(merged)
+    connection.set_secrets({**kept, **new_secrets})
     if changed:
         connection.health = Health.UNKNOWN
         connection.health_error = ""
+        connection.health_checked_at = None
     connection.save()
+    if moved:
+        logger.info("connection %s moved to another address: stored secrets dropped", connection.pk)
     return connection
+
+
+def _readable_secrets(connection: Connection) -> dict[str, str]:
+    """Return the stored secrets, or none when they cannot be decrypted any more."""
+    if not connection.pk or not connection.secrets_ciphertext:
+        return {}
+    try:
+        return connection.get_secrets()
+    except DecryptionError:
+        return {}

@@ -31,6 +31,8 @@ class ConnectionSpec:
     settings: Mapping[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     allow_private_network: bool = False
+    #: Link-local and cloud metadata addresses (a superuser's separate switch).
+    allow_link_local: bool = False
     connection_id: int | None = None
     timeout: tuple[float, float] = (5.0, 30.0)
 
@@ -137,6 +139,7 @@ class Connector(abc.ABC):
         self.http = http or HttpClient(
             base_url=spec.base_url,
             allow_private_network=spec.allow_private_network,
+            allow_link_local=spec.allow_link_local,
             timeout=spec.timeout,
             secret_values=tuple(v for v in spec.secrets.values() if v),
             secret_fields=self.secret_fields,

@@ -33,8 +33,13 @@ class CoreConfig(AppConfig):
     verbose_name = "crmhub"
 
     def ready(self) -> None:
+        from crmhub.connectors.http import transport
+        from crmhub.core import redaction
         from crmhub.core.services import roles_ensure
 
         for folder in data_folders():
             folder.mkdir(parents=True, exist_ok=True)
         post_migrate.connect(roles_ensure, dispatch_uid="crmhub-roles")
+        # Session tokens a connector obtains are masked in every log line and error report.
+        if redaction.register_secret not in transport.SECRET_LISTENERS:
+            transport.SECRET_LISTENERS.append(redaction.register_secret)

@@ -143,8 +143,12 @@ class ExceptionReporterFilter(SafeExceptionReporterFilter):
     def get_traceback_frame_variables(
         self, request: HttpRequest | None, tb_frame: FrameType
     ) -> ItemsView[str, Any]:
+        """Mask variables named like a credential (``token``, ``password``…), scrub the rest."""
         variables = super().get_traceback_frame_variables(request, tb_frame)
-        return {name: redact_value(value) for name, value in variables}.items()
+        return {
+            name: MASK if SECRET_NAME.search(str(name)) else redact_value(value)
+            for name, value in variables
+        }.items()
 
     def get_safe_request_meta(self, request: HttpRequest) -> dict[str, Any]:
         meta = super().get_safe_request_meta(request)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from crmhub.connectors.collect import parsing
@@ -32,8 +32,8 @@ TOKEN_REUSE_SECONDS = 10 * 60
 
 @dataclass(frozen=True)
 class _Token:
-    value: str
-    expires_at: float
+    value: str = field(repr=False)  # a credential: never in a repr, log or error report
+    expires_at: float = 0.0
 
 
 #: In-process token cache: (base URL, operator, database, password digest) -> token.
@@ -66,6 +66,9 @@ class CollectClient:
         self.database = database or DEFAULT_DATABASE
         digest = hashlib.sha256(password.encode()).hexdigest()
         self._key = (http.base_url, operator_id.upper(), self.database, digest)
+
+    def __repr__(self) -> str:  # the password and tokens never appear in a repr
+        return f"CollectClient(base_url={self.http.base_url!r}, database={self.database!r})"
 
     # -- login -------------------------------------------------------------------------------
     def login(self) -> str:

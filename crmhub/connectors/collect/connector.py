@@ -148,6 +148,7 @@ class CollectConnector(Connector):
             ws, websocket_id = prompting.open_socket(
                 prompting.websocket_url(self.spec.base_url, path),
                 allow_private=self.spec.allow_private_network,
+                allow_link_local=self.spec.allow_link_local,
                 timeout=self.spec.timeout[1],
                 headers={"x-collect-database": self.client.database},
             )

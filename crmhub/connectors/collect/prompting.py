@@ -63,11 +63,15 @@ def websocket_url(base_url: str, path: str) -> str:
     return f"{scheme}://{parts.netloc}{path if path.startswith('/') else '/' + path}"
 
 
-def _connected_socket(url: str, *, allow_private: bool, timeout: float) -> socket.socket:
+def _connected_socket(
+    url: str, *, allow_private: bool, allow_link_local: bool, timeout: float
+) -> socket.socket:
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "wss" else 80)
-    infos = resolve_checked(host, port, allow_private=allow_private)
+    infos = resolve_checked(
+        host, port, allow_private=allow_private, allow_link_local=allow_link_local
+    )
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     sock.settimeout(timeout)
@@ -82,11 +86,18 @@ def _connected_socket(url: str, *, allow_private: bool, timeout: float) -> socke
 
 
 def open_socket(
-    url: str, *, allow_private: bool, timeout: float, headers: Mapping[str, str]
+    url: str,
+    *,
+    allow_private: bool,
+    timeout: float,
+    headers: Mapping[str, str],
+    allow_link_local: bool = False,
 ) -> tuple[websocket.WebSocket, str]:
     """Open the plan's socket and return it with the id the server announced."""
     try:
-        sock = _connected_socket(url, allow_private=allow_private, timeout=timeout)
+        sock = _connected_socket(
+            url, allow_private=allow_private, allow_link_local=allow_link_local, timeout=timeout
+        )
         ws = websocket.create_connection(
             url,
             timeout=timeout,

@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from crmhub.connectors.crmcom import parsing
@@ -27,8 +27,8 @@ LOGIN_PATH = "authentication/token"
 
 @dataclass(frozen=True)
 class _Token:
-    value: str
-    obtained: float
+    value: str = field(repr=False)  # a credential: never in a repr, log or error report
+    obtained: float = 0.0
 
 
 _tokens: dict[str, _Token] = {}
@@ -65,6 +65,9 @@ class CrmComClient:
             self._login_body["unit"] = unit
         identity = json.dumps([http.base_url, username, organisation, unit, password])
         self._key = hashlib.sha256(identity.encode()).hexdigest()
+
+    def __repr__(self) -> str:  # the password and tokens never appear in a repr
+        return f"CrmComClient(base_url={self.http.base_url!r})"
 
     # -- tokens --------------------------------------------------------------------------------
     def login(self) -> str:

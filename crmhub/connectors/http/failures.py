@@ -95,7 +95,7 @@ def error_for_exception(exc: requests.RequestException, url: str) -> ConnectorEr
     if BLOCKED_MARKER in text:
         return BlockedAddress(
             "The address this connection resolves to is not allowed "
-            "(private, loopback or reserved).",
+            "(private, loopback, link-local or reserved).",
             url=url,
         )
     if isinstance(exc, requests.ConnectTimeout):

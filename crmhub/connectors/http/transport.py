@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import urljoin
 
@@ -34,12 +34,17 @@ USER_AGENT = "crmhub/0.1 (+staff console)"
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
-def build_session(*, allow_private: bool) -> requests.Session:
+#: Called with each secret obtained at run time (a session token): the application hooks its
+#: process-wide log and error-report redaction here (connectors know nothing of Django).
+SECRET_LISTENERS: list[Callable[[str], None]] = []
+
+
+def build_session(*, allow_private: bool, allow_link_local: bool = False) -> requests.Session:
     """Return a session with the address guard, no proxies from the environment, no retries."""
     session = requests.Session()
     session.trust_env = False
     session.headers["User-Agent"] = USER_AGENT
-    adapter = GuardedAdapter(allow_private=allow_private)
+    adapter = GuardedAdapter(allow_private=allow_private, allow_link_local=allow_link_local)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -63,10 +68,12 @@ class CallRecord:
 
 @dataclass(frozen=True)
 class Response:
+    """An answer. Its body and headers may carry a token (a login's answer): not in a repr."""
+
     status: int
-    headers: Mapping[str, str]
-    content: bytes
-    url: str
+    headers: Mapping[str, str] = field(repr=False)
+    content: bytes = field(repr=False)
+    url: str = ""
 
     @property
     def text(self) -> str:
@@ -93,20 +100,32 @@ class HttpClient:
         *,
         base_url: str,
         allow_private_network: bool = False,
+        allow_link_local: bool = False,
         timeout: tuple[float, float] = (5.0, 30.0),
         secret_values: Iterable[str] = (),
         secret_fields: Iterable[str] = (),
         max_body: int = MAX_BODY_BYTES,
     ) -> None:
-        check_base_url(base_url, allow_private=allow_private_network, resolve=False)
+        check_base_url(
+            base_url,
+            allow_private=allow_private_network,
+            allow_link_local=allow_link_local,
+            resolve=False,
+        )
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.allow_private_network = allow_private_network
+        self.allow_link_local = allow_link_local
         self.timeout = timeout
         self.deadline = timeout[0] + timeout[1] * 2
         self.redactor = Redactor(values=secret_values, fields=secret_fields)
         self.max_body = max_body
-        self.session = build_session(allow_private=allow_private_network)
+        self.session = build_session(
+            allow_private=allow_private_network, allow_link_local=allow_link_local
+        )
         self._calls: list[CallRecord] = []
+
+    def __repr__(self) -> str:  # its redactor holds credentials and tokens: never in a repr
+        return f"HttpClient(base_url={self.base_url!r})"
 
     # -- redaction ---------------------------------------------------------------------------
     def redact(self, text: str) -> str:
@@ -124,6 +143,8 @@ class HttpClient:
         """
         if not self.redactor.add(value):
             return
+        for listener in SECRET_LISTENERS:
+            listener(value)
         self._calls = [
             replace(
                 call,

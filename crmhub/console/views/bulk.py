@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 
+from django.contrib import messages
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -24,6 +25,7 @@ from crmhub.console.rendering import HtmxHttpRequest, render_final, render_page
 from crmhub.console.views import or_404
 from crmhub.contacts.models import Contact
 from crmhub.contacts.selectors import contact_counts_selected, contact_ids_selected
+from crmhub.core import publishing
 
 BULK_TEMPLATE = "console/bulk.html"
 BATCH_TEMPLATE = "console/batch_detail.html"
@@ -64,17 +66,20 @@ def _enqueue(
     """Queue the batch if the targets are those the preview listed; return it, or why not."""
     expected = request.POST.get("targets", "")
     try:
-        batch = batch_enqueue(
-            operation=act.operation, connection=connection, params=form.params(),
-            user=request.user, expected=expected,
-            **({"search": selection.search} if selection.everything
-               else {"contact_ids": _contact_ids(selection, connection)}),
-        )  # fmt: skip
+        with publishing.watch() as watch:
+            batch = batch_enqueue(
+                operation=act.operation, connection=connection, params=form.params(),
+                user=request.user, expected=expected,
+                **({"search": selection.search} if selection.everything
+                   else {"contact_ids": _contact_ids(selection, connection)}),
+            )  # fmt: skip
     except InvalidParams as exc:
         form.apply_errors(exc)
     except TargetsChanged as exc:
         return None, str(exc) if expected else "Check the contacts listed, then confirm."
     else:
+        if watch.broker_down:
+            messages.warning(request, publishing.BROKER_DOWN)
         return batch, ""
     return None, ""
 

@@ -20,6 +20,7 @@ from crmhub.console.views import or_404
 from crmhub.contacts.models import SyncRun
 from crmhub.contacts.selectors import sync_run_history
 from crmhub.contacts.services import sync_request
+from crmhub.core import publishing
 
 LIST_TEMPLATE = "console/connection_list.html"
 DETAIL_TEMPLATE = "console/connection_detail.html"
@@ -64,11 +65,13 @@ def _detail(request: HtmxHttpRequest, connection: Connection) -> HttpResponse:
     return render_page(request, DETAIL_TEMPLATE, context, partial="connection-status")
 
 
-def _done(request: HtmxHttpRequest, connection: Connection, message: str) -> HttpResponse:
+def _done(
+    request: HtmxHttpRequest, connection: Connection, message: str, *, level: str = "info"
+) -> HttpResponse:
     if request.htmx:
         response = _detail(request, connection)
-        return trigger_client_event(response, "crmhub:toast", {"level": "info", "message": message})
-    messages.info(request, message)
+        return trigger_client_event(response, "crmhub:toast", {"level": level, "message": message})
+    messages.add_message(request, getattr(messages, level.upper()), message)
     return redirect("console:connection-detail", pk=connection.pk)
 
 
@@ -79,7 +82,12 @@ def connection_sync(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     connection = _connection(pk)
     form = SyncForm(request.POST)
     mode = form.cleaned_data.get("mode") or None if form.is_valid() else None
-    run = sync_request(connection=connection, mode=mode, requested_by=request.user.get_username())
+    with publishing.watch() as watch:
+        run = sync_request(
+            connection=connection, mode=mode, requested_by=request.user.get_username()
+        )
+    if watch.broker_down:
+        return _done(request, connection, f"Sync: {publishing.BROKER_DOWN}", level="warning")
     return _done(
         request, connection, f"{run.get_mode_display()} sync {run.get_state_display().lower()}."
     )
@@ -90,7 +98,11 @@ def connection_sync(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def connection_check(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Queue a credentials check; the health shown updates when it is done."""
     connection = _connection(pk)
-    connection_check_request(connection=connection)
+    with publishing.watch() as watch:
+        connection_check_request(connection=connection)
+    if watch.broker_down:
+        message = f"Connection test: {publishing.BROKER_DOWN}"
+        return _done(request, connection, message, level="warning")
     return _done(request, connection, "Connection test queued: the health updates in a moment.")
 
 

@@ -27,7 +27,7 @@ from crmhub.contacts import matching, search
 from crmhub.contacts.models import Contact, SyncRun
 from crmhub.contacts.sync.lease import LeaseLost, lease_claim
 from crmhub.contacts.sync.passes import SyncAborted, full_pass_finish, pass_run
-from crmhub.core import redaction
+from crmhub.core import publishing, redaction
 from crmhub.core.crypto import DecryptionError
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,17 @@ class SyncRetry(Exception):
 def run_publish(run_id: int) -> None:
     """Publish the task of sync run ``run_id`` (a repeat is harmless: runs are claimed)."""
     app.send_task(SYNC_TASK, args=[run_id])
+
+
+def run_publish_or_defer(run: SyncRun) -> bool:
+    """Publish ``run``; if the broker is down, mark it for the reaper and return False."""
+    if publishing.publish_or_defer(lambda: run_publish(run.pk), what=f"sync run {run.pk}"):
+        return True
+    SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.QUEUED).update(
+        error=publishing.BROKER_DOWN
+    )
+    run.error = publishing.BROKER_DOWN
+    return False
 
 
 def _supports_incremental(kind: str) -> bool:
@@ -104,8 +115,8 @@ def run_request(
                 requested_by=(requested_by or "")[:150],
                 allow_mass_deletion=allow_mass_deletion,
             )
-            run_id = run.pk
-            transaction.on_commit(lambda: run_publish(run_id))
+            created = run
+            transaction.on_commit(lambda: run_publish_or_defer(created))
     except IntegrityError:
         if (run := active.first()) is None:
             raise

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from crmhub.connections.models import Connection
 from crmhub.contacts.models import SyncRun
 from crmhub.contacts.sync import runs
+from crmhub.core import publishing
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,11 @@ def runs_reap(*, now: datetime | None = None) -> int:
         finished_at=now,
         error="The sync never started (no worker took it).",
     )
-    for run_id in queued.filter(created_at__lt=now - REPUBLISH_AFTER).values_list("pk", flat=True):
+    # Lost messages, and runs requested while the broker was down (sent once it is back).
+    lost = Q(created_at__lt=now - REPUBLISH_AFTER) | Q(error=publishing.BROKER_DOWN)
+    for run_id in queued.filter(lost).values_list("pk", flat=True):
         runs.run_publish(run_id)  # the claim makes a second delivery harmless
+        queued.filter(pk=run_id, error=publishing.BROKER_DOWN).update(error="")
     if reaped:
         logger.warning("reaped %s sync run(s)", reaped)
     return reaped
