@@ -20,9 +20,14 @@ django_application = get_wsgi_application()
 
 from django.conf import settings  # noqa: E402 - settings need Django set up first
 
-http_application = WSGIMiddleware(
-    django_application,  # type: ignore[arg-type]  # WSGI typed two ways (dict vs TypedDict)
-    workers=settings.CRMHUB_WEB_THREADS,
+from crmhub.core.proxies import TrustedProxies  # noqa: E402
+
+# The client address (sign-in lock-out, logs) from trusted proxies' X-Forwarded-For only.
+http_application = TrustedProxies(
+    WSGIMiddleware(
+        django_application,  # type: ignore[arg-type]  # WSGI typed two ways (dict vs TypedDict)
+        workers=settings.CRMHUB_WEB_THREADS,
+    )
 )
 
 

@@ -157,14 +157,15 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-# Lock out a username from one address after repeated failures; spoofed X-Forwarded-For
-# headers are not trusted (no proxy is assumed unless AXES_IPWARE_PROXY_COUNT is set).
+# Lock out a username from one address after repeated failures. The address is the client's
+# as the web server sees it, or as a trusted reverse proxy forwarded it: X-Forwarded-For is
+# believed only from CRMHUB_TRUSTED_PROXIES (addresses or networks; see core/proxies.py).
+CRMHUB_TRUSTED_PROXIES = envmod.read_networks(ENV, "CRMHUB_TRUSTED_PROXIES")
 AXES_FAILURE_LIMIT = int(ENV.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(ENV.get("AXES_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = int(ENV.get("AXES_IPWARE_PROXY_COUNT", "0")) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_CLIENT_IP_CALLABLE = "crmhub.core.proxies.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 # --- Internationalisation ------------------------------------------------------------------

@@ -10,6 +10,7 @@ Two modes:
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -42,6 +43,19 @@ def read_list(env: Mapping[str, str], name: str, *, default: list[str]) -> list[
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def read_networks(env: Mapping[str, str], name: str) -> list[str]:
+    """Return a comma-separated list of IP addresses or networks (CIDR); refuse anything else."""
+    values = read_list(env, name, default=[])
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {value!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)."
+            ) from None
+    return values
 
 
 def read_mode(env: Mapping[str, str]) -> str:
