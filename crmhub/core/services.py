@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import AbstractUser, Group, Permission
 from django.db.models import Q
 
 from crmhub.core.roles import ROLE_PERMISSIONS
 
 
-def user_deactivate(*, user: AbstractBaseUser) -> None:
+def user_deactivate(*, user: AbstractUser) -> None:
     """Stop ``user`` signing in (their sessions end too); their history keeps their name."""
     type(user)._default_manager.filter(pk=user.pk).update(is_active=False)
     user.is_active = False
