@@ -19,6 +19,7 @@ apply and resolves host names through ``resolve_host`` (the seam tests replace).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Mapping
@@ -74,7 +75,8 @@ def connection_addresses(*, kind: str, base_url: str, settings: Mapping[str, Any
     urls = [base_url]
     if kind == "collect":
         path = str(settings.get("websocket_path") or DEFAULT_WEBSOCKET_PATH)
-        urls.append(websocket_url(base_url, path))
+        with contextlib.suppress(ValueError):  # not a URL: the base URL's check says so
+            urls.append(websocket_url(base_url, path))
     return urls
 
 

@@ -52,6 +52,7 @@ class ConnectionForm(forms.ModelForm):
         self.may_allow_private = may_allow_private
         self.stored_base_url = instance.base_url if instance.pk else ""
         self.stored_settings = dict(instance.settings or {}) if instance.pk else {}
+        self.stored_flags = (instance.allow_private_network, instance.allow_link_local)
         #: The stored credentials cannot be decrypted (CRMHUB_FIELD_KEYS changed): every
         #: credential must be typed again.
         self.secrets_unreadable = bool(instance.pk) and not instance.secrets_readable()
@@ -123,8 +124,11 @@ class ConnectionForm(forms.ModelForm):
         """Refuse an address the connection may not reach, under the rules of who changes it.
 
         See ``addresses``: a change by someone who may not allow private networks is checked
-        with private networks and link-local addresses refused, whatever is stored.
+        with private networks and link-local addresses refused, whatever is stored. An
+        address saved before, under the same switches, is not looked up again (the outbound
+        guard checks it at every connection).
         """
+        flags = (bool(cleaned.get("allow_private_network")), bool(cleaned.get("allow_link_local")))
         kind = self.kind_info.value
         settings = {**self.stored_settings, **self._typed_settings(cleaned)}
         new = addresses.connection_addresses(kind=kind, base_url=base_url, settings=settings)
@@ -137,11 +141,13 @@ class ConnectionForm(forms.ModelForm):
         )
         for position, (url, before) in enumerate(zip(new, old, strict=True)):
             changed = url != before if position == 0 else addresses.address_changed(before, url)
+            if self.instance.pk and not changed and flags == self.stored_flags:
+                continue
             policy = addresses.address_policy(
                 may_allow=self.may_allow_private,
                 changed=changed,
-                allow_private=bool(cleaned.get("allow_private_network")),
-                allow_link_local=bool(cleaned.get("allow_link_local")),
+                allow_private=flags[0],
+                allow_link_local=flags[1],
             )
             refusal = addresses.address_refusal(url, policy=policy)
             if refusal:

@@ -15,9 +15,9 @@ comes in, the pass criterion is:
 
 from __future__ import annotations
 
-import ipaddress
 import operator as op
 import socket
+import uuid
 from collections.abc import Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any
@@ -36,8 +36,10 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from crmhub.actions.models import Action, Attempt, Batch
 from crmhub.actions.selectors import targets_digest
+from crmhub.connections.addresses import STRICT, address_refusal
 from crmhub.connections.kinds import KINDS
 from crmhub.connections.models import Connection
+from crmhub.connectors.http.guard import parse_ip
 from crmhub.console.acts import act_for
 from crmhub.console.forms.collect import PromptAnswerForm
 from crmhub.console.forms.crmcom import MEDIA
@@ -665,15 +667,24 @@ def test_every_shaped_value_in_every_parameter(client, operator, world, url_name
 
 # -- the admin: connection forms per kind, change-list searches ------------------------------
 def _fake_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> list:
-    """Resolve like the system does, without the network: IP literals only."""
+    """Resolve like the system does, without the network: numeric hosts only."""
     if isinstance(host, str):
         host.encode("idna")  # what socket.getaddrinfo does first (UnicodeError on bad names)
-    try:
-        ip = ipaddress.ip_address(str(host))
-    except ValueError:
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+    ip = parse_ip(str(host))
+    if ip is None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
     family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
     return [(family, socket.SOCK_STREAM, 6, "", (str(ip), int(port or 0)))]
+
+
+def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolve host names at save time (the address policy) and connect time without DNS."""
+
+    def resolve(host: str, port: int) -> list[str]:
+        return [str(info[4][0]) for info in _fake_getaddrinfo(host, port)]
+
+    monkeypatch.setattr("crmhub.connections.addresses.resolve_host", resolve)
+    monkeypatch.setattr("crmhub.connectors.http.guard.socket.getaddrinfo", _fake_getaddrinfo)
 
 
 BASE_URLS = (
@@ -696,7 +707,7 @@ BASE_URLS = (
 @FUZZ
 @given(data=st.data())
 def test_admin_connection_form(client, superuser, world, monkeypatch, kind, data):
-    monkeypatch.setattr("crmhub.connectors.http.guard.socket.getaddrinfo", _fake_getaddrinfo)
+    _no_dns(monkeypatch)
     client.force_login(superuser)
     info = KINDS[kind]
     plausible: dict[str, st.SearchStrategy[str]] = {
@@ -769,7 +780,7 @@ def valid_connection(kind: str) -> dict[str, str]:
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_admin_connection_form_with_every_shaped_value(client, superuser, monkeypatch, kind):
     """Every shaped value in each setting of the kind, every odd base URL: each time."""
-    monkeypatch.setattr("crmhub.connectors.http.guard.socket.getaddrinfo", _fake_getaddrinfo)
+    _no_dns(monkeypatch)
     client.force_login(superuser)
     url = reverse("admin:connections_connection_add") + f"?kind={kind}"
     assert client.post(url, valid_connection(kind)).status_code == 302  # the baseline saves
@@ -789,6 +800,108 @@ def test_admin_connection_form_with_every_shaped_value(client, superuser, monkey
             assert response.status_code == 200, (name, value)
             assert name in response.context["adminform"].form.errors, (name, value)
             assert_refused_clearly(body, before)
+
+
+#: Where an admin (not a superuser) might point a connection a superuser allowed inside.
+INSIDE = (
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[fd00:ec2::254]/",
+    "http://127.0.0.1:6379/",
+    "http://[::1]:8000/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://2130706433/",
+    "http://0177.0.0.1/",
+    "http://0x7f.1/",
+    "http://10.1.2.3/",
+    "http://172.16.0.9/",
+    "http://192.168.0.1/",
+    "http://localhost/",
+    "http://[fe80::1]/",
+    "http://127.0.0.1:8000/admin/",
+)
+PRIVATE_ALLOWED_URL = "http://127.0.0.1:8000/sandbox/allclients/api/2/"
+OLD_KEY = "stored-key-" + "f" * 21
+
+
+@FUZZ
+@given(data=st.data())
+def test_admin_connection_change_by_an_admin(client, admin_user, monkeypatch, data):
+    """An admin edits a connection a superuser allowed on private networks.
+
+    Whatever is sent: an address inside is refused, a move elsewhere keeps no stored
+    secret and no superuser switch, and an unchanged address keeps both.
+    """
+    _no_dns(monkeypatch)
+    Connection.objects.all().delete()
+    connection = Connection(
+        name="Sandbox",
+        kind="allclients",
+        base_url=PRIVATE_ALLOWED_URL,
+        allow_private_network=True,
+        allow_link_local=True,
+        settings={"account_id": "1001", "time_zone": "America/Chicago"},
+    )
+    connection.set_secrets({"api_key": OLD_KEY})
+    connection.save()
+    client.force_login(admin_user)
+    plausible: dict[str, st.SearchStrategy[str]] = {
+        "name": st.just("Sandbox"),
+        "base_url": st.sampled_from([PRIVATE_ALLOWED_URL, *INSIDE, "https://93.184.215.14/api/2/"]),
+        "country": st.just("US"),
+        "rate_limit": st.just("5"),
+        "sync_interval_minutes": st.just("15"),
+        "full_sync_interval_hours": st.just("24"),
+        "is_active": st.just("on"),
+        "setting_account_id": st.just("1001"),
+        "setting_time_zone": st.just("America/Chicago"),
+        "secret_api_key": st.sampled_from(["", "typed-key-" + "9" * 22]),
+        "allow_private_network": st.sampled_from(["", "on"]),
+        "allow_link_local": st.sampled_from(["", "on"]),
+    }
+    bad_urls = {"base_url": st.one_of(hostile(), st.sampled_from(BASE_URLS + INSIDE))}
+    sent = data.draw(form_data(plausible, special=bad_urls), label="form")
+    before = table_rows()
+    stored = Connection.objects.values().get(pk=connection.pk)
+
+    url = reverse("admin:connections_connection_change", args=[connection.pk])
+    response = client.post(url, sent)
+    body = page(response)
+    fresh = Connection.objects.get(pk=connection.pk)
+    event("saved" if response.status_code == 302 else "refused")
+
+    if response.status_code == 302:
+        assert fresh.base_url == str(sent["base_url"]).strip()
+        if fresh.base_url == PRIVATE_ALLOWED_URL:  # unchanged: the approval holds
+            assert (fresh.allow_private_network, fresh.allow_link_local) == (True, True)
+            assert fresh.get_secrets()["api_key"] in (OLD_KEY, sent.get("secret_api_key"))
+        else:  # moved: only public addresses, no switch, no stored secret
+            assert address_refusal(fresh.base_url, policy=STRICT) == ""
+            assert (fresh.allow_private_network, fresh.allow_link_local) == (False, False)
+            assert fresh.get_secrets() == {"api_key": sent["secret_api_key"].strip()}
+    else:
+        assert response.status_code == 200
+        assert_refused_clearly(body, before)
+        assert Connection.objects.values().get(pk=connection.pk) == stored
+
+
+@FUZZ
+@given(sent=fields(["post", "is_active", "csrfmiddlewaretoken", "name", "allow_link_local"]))
+def test_deactivate_forms(client, superuser, world, sent):
+    """The deactivate buttons take no input: whatever comes, only ``is_active`` changes."""
+    client.force_login(superuser)
+    connection = world.connections["allclients"]
+    user = User.objects.create_user("fuzzed-" + uuid.uuid4().hex[:8])
+    for name, row in (("connections_connection", connection), ("auth_user", user)):
+        stored = type(row).objects.values().get(pk=row.pk)
+        response = client.post(reverse(f"admin:{name}_deactivate", args=[row.pk]), sent)
+        page(response)
+        assert response.status_code == 302
+        now = type(row).objects.values().get(pk=row.pk)
+        assert now.pop("is_active") is False
+        changed = {k for k, v in now.items() if stored[k] != v} - {"updated_at"}
+        assert changed == set(), changed
+    Connection.objects.filter(pk=connection.pk).update(is_active=True)
+    user.delete()
 
 
 ADMIN_LISTS = (

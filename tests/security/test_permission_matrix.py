@@ -155,6 +155,13 @@ ADMIN_SITE: dict[str, Rule] = {
     ),
     "admin/(?P<url>.*)$": Rule(ADMIN, ADMIN, get_ok=(404,), post_ok=(404,)),
     "admin/auth/user/<id>/password/": Rule(SUPERUSER, SUPERUSER),
+    # where history forbids a delete, the admin offers "deactivate" (POST only)
+    "admin/connections/connection/<path:object_id>/deactivate/": Rule(
+        ADMIN, ADMIN, get_ok=(405,), post_ok=(302,), acts=True
+    ),
+    "admin/auth/user/<path:object_id>/deactivate/": Rule(
+        SUPERUSER, SUPERUSER, get_ok=(405,), post_ok=(302,), acts=True
+    ),
 }
 
 
@@ -701,3 +708,58 @@ def test_an_operator_never_sees_or_changes_connection_credentials(world, is_staf
     response = world.client(ADMIN).post(change, form)
     assert (response.status_code, response["Location"]) == (302, "/admin/connections/connection/")
     assert Connection.objects.get(pk=connection.pk).get_secrets()["api_key"] == "B" * 32
+
+
+# -- issue 15: who may point a connection where ---------------------------------------------
+def _change_form(connection: Connection, **changes: str) -> dict[str, str]:
+    form = {
+        "name": connection.name,
+        "base_url": connection.base_url,
+        "country": "US",
+        "rate_limit": "5",
+        "sync_interval_minutes": "15",
+        "full_sync_interval_hours": "24",
+        "is_active": "on",
+        "setting_account_id": "1001",
+        "setting_time_zone": "America/Chicago",
+    }
+    form.update(changes)
+    return form
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"), [(ADMIN, False), (SUPERUSER, True)], ids=["admin", "superuser"]
+)
+def test_only_a_superuser_may_point_a_connection_at_metadata_addresses(world, role, allowed):
+    """The private-allowed matrix connection, pointed at the metadata service."""
+    connection = world.conns["allclients"]
+    change = f"/admin/connections/connection/{connection.pk}/change/"
+    metadata = "http://169.254.169.254/latest/"
+    form = _change_form(
+        connection,
+        base_url=metadata,
+        secret_api_key="C" * 32,
+        allow_private_network="on",
+        allow_link_local="on",
+    )
+    before = fingerprint()
+    response = world.client(role).post(change, form)
+    fresh = Connection.objects.get(pk=connection.pk)
+    if allowed:
+        assert response.status_code == 302
+        assert (fresh.base_url, fresh.allow_link_local) == (metadata, True)
+        assert fresh.get_secrets() == {"api_key": "C" * 32}  # the old key was dropped
+    else:
+        assert response.status_code == 200
+        assert "base_url" in response.context["adminform"].form.errors
+        assert fingerprint() == before
+        assert fresh.get_secrets() == _canaries("allclients")
+
+
+@pytest.mark.parametrize("role", [VIEWER, OPERATOR, ADMIN])
+def test_nobody_below_a_superuser_deactivates_a_user(world, role):
+    user = world.users[OPERATOR]
+    response = world.client(role).post(f"/admin/auth/user/{user.pk}/deactivate/")
+    assert response.status_code in (302, 403)
+    assert response.status_code == 403 or _is_sign_in_redirect(response, "admin/")
+    assert User.objects.get(pk=user.pk).is_active
