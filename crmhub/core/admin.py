@@ -53,9 +53,9 @@ class DeactivateInsteadMixin(admin.ModelAdmin):
         ]
         return extra + super().get_urls()
 
-    def delete_view(  # type: ignore[no-untyped-def]
-        self, request: HttpRequest, object_id: str, extra_context: Any = None
-    ):
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         obj = self.get_object(request, unquote(object_id))
         context = {
             **(extra_context or {}),

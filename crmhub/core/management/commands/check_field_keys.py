@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 
 from crmhub.connections.selectors import connections_with_unreadable_secrets
@@ -12,7 +14,7 @@ class Command(BaseCommand):
         "on each connection's admin page, or restore the key they were encrypted with."
     )
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         lost = connections_with_unreadable_secrets()
         for connection in lost:
             self.stdout.write(
