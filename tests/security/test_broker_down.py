@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -20,16 +20,17 @@ from django.utils.html import escape
 
 from crmhub.actions.models import Action
 from crmhub.actions.sweeper import actions_sweep
+from crmhub.bench.processes import free_port
 from crmhub.celery import app
 from crmhub.connections.models import Connection, Health
 from crmhub.connectors import registry
-from crmhub.connectors.base import Operation
+from crmhub.connectors.base import Operation, OperationResult
 from crmhub.contacts.models import Contact, SyncRun
 from crmhub.contacts.sync.schedule import runs_reap
 from crmhub.core.publishing import BROKER_DOWN
 from tests.actions.conftest import KIND, FakeAllClients
 from tests.actions.conftest import fake_crm as fake_crm
-from tests.conftest import free_port, wait_for
+from tests.conftest import wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
@@ -44,6 +45,9 @@ class FakeWithLinks(FakeAllClients):
         **FakeAllClients.operations,
         "add_contact_link": Operation("add_contact_link", "Add link"),
     }
+
+    def perform_add_contact_link(self, params: dict[str, Any]) -> OperationResult:
+        return self._scripted("add_contact_link", params)
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from axes.models import AccessAttempt
 from django.core.exceptions import ImproperlyConfigured
 
 from crmhub.asgi import application
+from crmhub.bench.processes import free_port
 from crmhub.core import env
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
