@@ -19,11 +19,18 @@ from crmhub.connectors.base import (
 )
 
 
+def check_contact(params: dict[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The fake's declared checker: a contact is required, anything else goes."""
+    if not params.get("contact_remote_id"):
+        raise errors.InvalidParams({"contact_remote_id": ["This field is required."]})
+    return params
+
+
 class FakeConnector(Connector):
     kind = "fake"
     operations: ClassVar[Mapping[str, Operation]] = {
-        "touch": Operation("touch", "Touch a contact", safe=False),
-        "read": Operation("read", "Read a contact", safe=True),
+        "touch": Operation("touch", "Touch a contact", safe=False, check=check_contact),
+        "read": Operation("read", "Read a contact", safe=True, check=check_contact),
     }
     supports_incremental = True
 
@@ -51,11 +58,6 @@ class FakeConnector(Connector):
             yield ContactPage(
                 tuple(rows[start : start + page_size]), total=len(rows), number=number
             )
-
-    def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        if not params.get("contact_remote_id"):
-            raise errors.InvalidParams({"contact_remote_id": ["This field is required."]})
-        return params
 
     def perform_touch(self, params: dict[str, Any]) -> OperationResult:
         return self._scripted("touch", params)

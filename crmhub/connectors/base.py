@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from crmhub.connectors.errors import ConnectorError, InvalidParams, UnknownOutcome, outcome_unknown
+from crmhub.connectors.declarations import Operation, check_params
+from crmhub.connectors.errors import ConnectorError, UnknownOutcome, outcome_unknown
 from crmhub.connectors.http import CallRecord, HttpClient
 
 
@@ -102,21 +103,6 @@ class OperationResult:
     remote_id: str | None = None
 
 
-@dataclass(frozen=True)
-class Operation:
-    """A remote call staff can ask for: its name, label, and whether repeating it is safe."""
-
-    name: str
-    label: str
-    #: Safe calls (reads) may be retried after any transient failure; unsafe ones only
-    #: when the request provably never reached the server.
-    safe: bool = False
-    #: Whether the operation needs a contact of the index (``contact_remote_id`` param).
-    needs_contact: bool = True
-    #: The record types this operation applies to (empty: any).
-    record_types: tuple[str, ...] = ()
-
-
 class Connector(abc.ABC):
     """Base class of the four CRM connectors.
 
@@ -165,18 +151,12 @@ class Connector(abc.ABC):
     def validate(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """Return ``params`` cleaned for ``operation``; raise ``InvalidParams`` if they are not.
 
-        Forms and services call this before anything is queued, so staff see exactly the
-        checks the connector applies before it sends.
+        The declared checker of the operation: the same one ``action_enqueue`` applies (from
+        the declaration, without a connector) before anything is queued.
         """
-        if operation not in self.operations:
-            raise InvalidParams(
-                {"operation": [f"Unknown operation {operation!r} for {self.kind}."]}
-            )
-        return self.clean_params(operation, dict(params))
-
-    @abc.abstractmethod
-    def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Validate and normalise ``params`` of one known operation (see ``validate``)."""
+        return check_params(
+            self.operations, operation, params, settings=self.spec.settings, kind=self.kind
+        )
 
     def run(
         self,

@@ -34,12 +34,24 @@ from crmhub.connectors.http import HttpClient
 KIND = "ledger"
 
 
+def check_key(params: dict[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The ledger's declared checker: a ``key`` is required."""
+    key = str(params.get("key") or "").strip()
+    if not key:
+        raise InvalidParams({"key": ["This field is required."]})
+    return {"key": key}
+
+
+def _operation(name: str, label: str, *, safe: bool) -> Operation:
+    return Operation(name, label, safe=safe, needs_contact=False, check=check_key)
+
+
 class LedgerConnector(Connector):
     kind = KIND
     secret_fields = ("api_key",)
     operations: ClassVar[Mapping[str, Operation]] = {
-        "poke": Operation("poke", "Poke (changes remote state)", safe=False, needs_contact=False),
-        "peek": Operation("peek", "Peek (a read)", safe=True, needs_contact=False),
+        "poke": _operation("poke", "Poke (changes remote state)", safe=False),
+        "peek": _operation("peek", "Peek (a read)", safe=True),
     }
 
     def __init__(self, spec: ConnectionSpec, *, http: HttpClient | None = None) -> None:
@@ -56,12 +68,6 @@ class LedgerConnector(Connector):
         self, *, since: datetime | None = None, page_size: int = 100
     ) -> Iterator[ContactPage]:
         yield ContactPage(contacts=(), total=0)
-
-    def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        key = str(params.get("key") or "").strip()
-        if not key:
-            raise InvalidParams({"key": ["This field is required."]})
-        return {"key": key}
 
     def perform_poke(self, params: dict[str, Any]) -> OperationResult:
         return self._apply("poke", params)

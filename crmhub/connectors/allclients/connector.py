@@ -7,9 +7,9 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from crmhub.connectors.allclients import params as allclients_params
 from crmhub.connectors.allclients import parsing
 from crmhub.connectors.allclients.client import RESPONSE_TYPES, AllClientsClient
+from crmhub.connectors.allclients.declaration import CRM
 from crmhub.connectors.base import (
     ConnectionSpec,
     Connector,
@@ -45,21 +45,10 @@ def response_type(settings: Mapping[str, Any]) -> str:
 
 
 class AllClientsConnector(Connector):
-    kind = "allclients"
+    kind = CRM.kind
+    operations: ClassVar[Mapping[str, Operation]] = CRM.operations_by_name
+    supports_incremental = CRM.supports_incremental
     secret_fields = ("apikey",)
-    operations: ClassVar[Mapping[str, Operation]] = {
-        "run_action_set": Operation(
-            "run_action_set", "Run action set", safe=False, record_types=("person",)
-        ),
-        "add_contact_link": Operation(
-            "add_contact_link", "Add contact link", safe=False, record_types=("person",)
-        ),
-        "get_contact": Operation("get_contact", "Show contact", safe=True),
-        "get_contact_links": Operation("get_contact_links", "List contact links", safe=True),
-        "get_categories": Operation(
-            "get_categories", "List categories", safe=True, needs_contact=False
-        ),
-    }
 
     def __init__(self, spec: ConnectionSpec, *, http: HttpClient | None = None) -> None:
         super().__init__(spec, http=http)
@@ -106,9 +95,6 @@ class AllClientsConnector(Connector):
             number += 1
 
     # -- acts --------------------------------------------------------------------------------
-    def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        return allclients_params.clean(operation, params)
-
     def perform_run_action_set(self, params: dict[str, Any]) -> OperationResult:
         start_at = params.get("start_at")
         start = (

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from crmhub.connectors.apptivo import params as checks
 from crmhub.connectors.apptivo import parsing, payloads
 from crmhub.connectors.apptivo.client import (
     ATTRIBUTES_PARAM,
@@ -23,6 +22,7 @@ from crmhub.connectors.apptivo.client import (
     multi_select_data,
     search_data,
 )
+from crmhub.connectors.apptivo.declaration import CRM
 from crmhub.connectors.apptivo.parsing import ApptivoConfig
 from crmhub.connectors.base import (
     ConnectionSpec,
@@ -51,27 +51,11 @@ def clear_config_cache() -> None:
         _config_cache.clear()
 
 
-def _customer_op(name: str, label: str) -> Operation:
-    return Operation(name, label, safe=False, needs_contact=True, record_types=("customer",))
-
-
 class ApptivoConnector(Connector):
-    kind = "apptivo"
-    supports_incremental = True
+    kind = CRM.kind
+    operations: ClassVar[Mapping[str, Operation]] = CRM.operations_by_name
+    supports_incremental = CRM.supports_incremental
     secret_fields = ("apiKey", "accessKey")
-    operations: ClassVar[Mapping[str, Operation]] = {
-        "create_customer": Operation(
-            "create_customer", "Create a customer", safe=False, needs_contact=False
-        ),
-        "update_customer": _customer_op("update_customer", "Edit the customer"),
-        "delete_customer": _customer_op("delete_customer", "Delete the customer"),
-        "get_config": Operation(
-            "get_config", "Customer statuses and categories", safe=True, needs_contact=False
-        ),
-        "search_customers": Operation(
-            "search_customers", "Search customers", safe=True, needs_contact=False
-        ),
-    }
 
     def __init__(self, spec: ConnectionSpec, *, http: HttpClient | None = None) -> None:
         super().__init__(spec, http=http)
@@ -139,9 +123,6 @@ class ApptivoConnector(Connector):
             number, previous = number + 1, records
 
     # -- acts --------------------------------------------------------------------------------
-    def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        return checks.clean(operation, params)
-
     def perform_create_customer(self, params: dict[str, Any]) -> OperationResult:
         config = self.config()
         data: dict[str, Any] = {"customerId": None}

@@ -23,12 +23,11 @@ from crmhub.connectors.base import (
 )
 from crmhub.connectors.collect import parsing, prompting
 from crmhub.connectors.collect.client import DEFAULT_DATABASE, CollectClient
-from crmhub.connectors.errors import BadResponse, InvalidParams, changes_nothing
+from crmhub.connectors.collect.declaration import CRM
+from crmhub.connectors.collect.params import RECORD_TYPES, split_remote_id
+from crmhub.connectors.errors import BadResponse, changes_nothing
 from crmhub.connectors.http import HttpClient, Response
 
-RECORD_TYPES = parsing.RECORD_TYPES
-#: Assumption: the longest contact plan code (``cp_code``) Collect! holds.
-PLAN_CODE_MAX = 10
 #: Assumption: the largest ``Limit`` a listing accepts.
 PAGE_LIMIT_MAX = 1000
 #: Assumption: how long the ``runplan`` POST may wait for its answer (prompts included).
@@ -36,23 +35,10 @@ PLAN_READ_TIMEOUT = 900.0
 DEFAULT_WEBSOCKET_PATH = "/api/v1/ws"
 
 
-def split_remote_id(value: Any) -> tuple[str, int]:
-    """Return ``(record_type, rowid)`` of ``"debtor:123"``; raise ``ValueError``."""
-    table, _, rowid = str(value).strip().partition(":")
-    if table not in RECORD_TYPES or not rowid.isdigit() or int(rowid) < 1:
-        raise ValueError(value)
-    return table, int(rowid)
-
-
 class CollectConnector(Connector):
-    kind = "collect"
-    operations: ClassVar[Mapping[str, Operation]] = {
-        "run_plan": Operation("run_plan", "Run a contact plan", record_types=RECORD_TYPES),
-        "show_record": Operation(
-            "show_record", "Show the Collect! record", safe=True, record_types=RECORD_TYPES
-        ),
-        "list_plans": Operation("list_plans", "List contact plans", safe=True, needs_contact=False),
-    }
+    kind = CRM.kind
+    operations: ClassVar[Mapping[str, Operation]] = CRM.operations_by_name
+    supports_incremental = CRM.supports_incremental
     secret_fields = ("op_password",)
 
     def __init__(self, spec: ConnectionSpec, *, http: HttpClient | None = None) -> None:
@@ -112,33 +98,6 @@ class CollectConnector(Connector):
             current = self._page(table, page, limit)
 
     # -- acts --------------------------------------------------------------------------------
-    def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Return the params ``operation`` uses, validated; raise ``InvalidParams``."""
-        errors: dict[str, list[str]] = {}
-        cleaned: dict[str, Any] = {}
-        if self.operations[operation].needs_contact:
-            try:
-                table, rowid = split_remote_id(params.get("contact_remote_id", ""))
-                cleaned["contact_remote_id"] = f"{table}:{rowid}"
-            except ValueError:
-                errors["contact_remote_id"] = [
-                    "Give the Collect! record as <record type>:<rowid>, e.g. debtor:123 "
-                    f"(record types: {', '.join(RECORD_TYPES)})."
-                ]
-        if operation == "run_plan":
-            plan = params.get("plan")
-            plan = plan.strip() if isinstance(plan, str) else ""
-            if not plan:
-                errors["plan"] = ["Give the contact plan's code (cp_code), e.g. REV."]
-            elif len(plan) > PLAN_CODE_MAX or any(ch.isspace() for ch in plan):
-                errors["plan"] = [
-                    f"A contact plan code has at most {PLAN_CODE_MAX} characters and no spaces."
-                ]
-            cleaned["plan"] = plan
-        if errors:
-            raise InvalidParams(errors)
-        return cleaned
-
     def perform_run_plan(self, params: dict[str, Any]) -> OperationResult:
         """Run the plan with its Web Socket open, relaying prompts to ``self.on_prompt``."""
         table, rowid = split_remote_id(params["contact_remote_id"])

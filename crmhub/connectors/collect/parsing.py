@@ -15,8 +15,6 @@ from typing import Any
 from crmhub.connectors.base import Prompt, RemoteContact
 from crmhub.connectors.errors import AuthFailed, BadResponse, Rejected
 
-#: The record types a contact plan runs on, and the tables the index reads.
-RECORD_TYPES = ("debtor", "client", "cosigner", "associate")
 #: Assumption (documents silent): phone columns, by printable-field suffix.
 PHONE_FIELDS = ("home_phone", "work_phone", "cell_phone", "phone")
 

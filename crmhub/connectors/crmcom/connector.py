@@ -16,11 +16,12 @@ from crmhub.connectors.base import (
 )
 from crmhub.connectors.crmcom import parsing, rules
 from crmhub.connectors.crmcom.client import CrmComClient
+from crmhub.connectors.crmcom.declaration import CRM
 from crmhub.connectors.crmcom.params import MAX_RESULTS
-from crmhub.connectors.errors import BadResponse, InvalidParams
+from crmhub.connectors.crmcom.rules import release_of
+from crmhub.connectors.errors import BadResponse
 from crmhub.connectors.http import HttpClient
 
-DEFAULT_RELEASE = "14"
 #: crmhub's parameter names that the vendor spells differently.
 VENDOR_NAMES = {
     "contact_remote_id": "contact_information_identifier",
@@ -68,15 +69,6 @@ CALLS = {
 }
 
 
-def release_of(settings: Mapping[str, Any]) -> rules.Release:
-    """Return the connection's CRM.COM release as three numbers, e.g. "13.2" -> (13, 2, 0)."""
-    text = str(settings.get("release") or DEFAULT_RELEASE).strip().upper().removeprefix("R")
-    parts = text.split(".")
-    if not all(part.isdigit() for part in parts) or len(parts) > 3:
-        raise InvalidParams({"release": ["Give the CRM.COM release as numbers, e.g. 14."]})
-    return tuple(int(part) for part in parts) + (0,) * (3 - len(parts))
-
-
 def vendor_params(params: Mapping[str, Any], *, query: bool) -> dict[str, Any]:
     """Return cleaned parameters under the vendor's names and shapes.
 
@@ -97,43 +89,10 @@ def vendor_params(params: Mapping[str, Any], *, query: bool) -> dict[str, Any]:
 
 
 class CrmComConnector(Connector):
-    kind = "crmcom"
+    kind = CRM.kind
+    operations: ClassVar[Mapping[str, Operation]] = CRM.operations_by_name
+    supports_incremental = CRM.supports_incremental
     secret_fields = ("password", "token")
-    operations: ClassVar[Mapping[str, Operation]] = {
-        "communication_create": Operation("communication_create", "Create a communication"),
-        "communication_update": Operation(
-            "communication_update", "Update a draft communication", needs_contact=False
-        ),
-        "communication_complete": Operation(
-            "communication_complete", "Complete a draft communication", needs_contact=False
-        ),
-        "communication_set_as_viewed": Operation(
-            "communication_set_as_viewed", "Set a communication as viewed", needs_contact=False
-        ),
-        "queue_process": Operation("queue_process", "Process a queue entry", needs_contact=False),
-        "queue_reject": Operation("queue_reject", "Reject a queue entry", needs_contact=False),
-        "queue_remove": Operation(
-            "queue_remove", "Complete and remove a queue entry", needs_contact=False
-        ),
-        "communications_list": Operation("communications_list", "List communications", safe=True),
-        "communication_show": Operation(
-            "communication_show", "Show a communication", safe=True, needs_contact=False
-        ),
-        "queue_list": Operation(
-            "queue_list", "List the communication queue", safe=True, needs_contact=False
-        ),
-        "queue_get_latest": Operation(
-            "queue_get_latest", "Latest pending queue entries", safe=True, needs_contact=False
-        ),
-        "queue_get_pending_completed": Operation(
-            "queue_get_pending_completed",
-            "Queue entries pending to be viewed",
-            safe=True,
-            needs_contact=False,
-        ),
-        "queue_show": Operation("queue_show", "Show a queue entry", safe=True, needs_contact=False),
-        "contact_show": Operation("contact_show", "Show the contact", safe=True),
-    }
 
     def __init__(self, spec: ConnectionSpec, *, http: HttpClient | None = None) -> None:
         super().__init__(spec, http=http)
@@ -176,10 +135,6 @@ class CrmComConnector(Connector):
             previous, offset, number = items, offset + size, number + 1
 
     # -- acts --------------------------------------------------------------------------------
-    def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        return rules.clean(operation, params, release=self.release)
-
-    # Each operation is one call of ``CALLS``.
     def perform_communication_create(self, params: dict[str, Any]) -> OperationResult:
         return self._send("communication_create", params)
 

@@ -25,6 +25,7 @@ from crmhub.connectors.crmcom.params import (
     UDF_FIELDS,
     Checker,
 )
+from crmhub.connectors.errors import InvalidParams
 
 #: A release as three numbers, e.g. (13, 2, 0): compare only releases of that shape.
 Release = tuple[int, ...]
@@ -35,6 +36,8 @@ OPERATION_RELEASES: dict[str, Release] = {
     "queue_get_pending_completed": (10, 1, 0),
 }
 PAGING_RELEASE: Release = (13, 0, 0)
+#: The release of a connection that does not say.
+DEFAULT_RELEASE = "14"
 COMPLETED_AND_REMOVED_RELEASE: Release = (10, 1, 0)
 COMPOSITION = {
     *LINKS_ALL,
@@ -51,6 +54,15 @@ COMPOSITION = {
     "fields_set",
 }
 MANDATORY_WITHOUT_TEMPLATE = ("direction", "media", "subject", "content")
+
+
+def release_of(settings: Mapping[str, Any]) -> Release:
+    """Return the connection's CRM.COM release as three numbers, e.g. "13.2" -> (13, 2, 0)."""
+    text = str(settings.get("release") or DEFAULT_RELEASE).strip().upper().removeprefix("R")
+    parts = text.split(".")
+    if not all(part.isdigit() for part in parts) or len(parts) > 3:
+        raise InvalidParams({"release": ["Give the CRM.COM release as numbers, e.g. 14."]})
+    return tuple(int(part) for part in parts) + (0,) * (3 - len(parts))
 
 
 def shown(release: Release) -> str:

@@ -1,0 +1,67 @@
+"""Collect! as crmhub knows it: connection settings, operations, how the console offers them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from crmhub.connectors.collect import params
+from crmhub.connectors.collect.params import RECORD_TYPES
+from crmhub.connectors.declarations import Checker, ConsoleAct, Crm, Field, Operation
+
+
+def _ws_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("The Web Socket path starts with '/', e.g. /api/v1/ws.")
+    return value
+
+
+def _checker(operation: str) -> Checker:
+    def check(given: dict[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+        return params.clean(operation, given)
+
+    return check
+
+
+CRM = Crm(
+    kind="collect",
+    label="Collect!",
+    connector="crmhub.connectors.collect.connector.CollectConnector",
+    default_base_url="https://collect.example.com/api/v1/",
+    record_types=RECORD_TYPES,
+    fields=(
+        Field("operator_id", "Operator ID", max_length=40),
+        Field("password", "Operator password", secret=True),
+        Field(
+            "database",
+            "Database",
+            default="cv_masterdb",
+            help_text="Sent as x-collect-database (e.g. cv_masterdb).",
+        ),
+        Field("websocket_path", "Web Socket path", default="/api/v1/ws", clean=_ws_path),
+    ),
+    operations=(
+        Operation(
+            "run_plan",
+            "Run a contact plan",
+            record_types=RECORD_TYPES,
+            check=_checker("run_plan"),
+            bulk=True,
+            act=ConsoleAct(label="Run plan", form="crmhub.console.forms.collect.RunPlanForm"),
+        ),
+        Operation(
+            "show_record",
+            "Show the Collect! record",
+            safe=True,
+            record_types=RECORD_TYPES,
+            check=_checker("show_record"),
+        ),
+        Operation(
+            "list_plans",
+            "List contact plans",
+            safe=True,
+            needs_contact=False,
+            check=_checker("list_plans"),
+        ),
+    ),
+)
