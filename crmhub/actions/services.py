@@ -1,8 +1,9 @@
 """Ask for remote side effects, and the few things a person may do with them afterwards.
 
-Every function validates before it writes (the connector's own checks: staff see field
-errors before anything is queued), writes the rows, and publishes task messages only once
-the transaction commits.
+Every function validates before it writes (the checks the CRM declares, the very ones its
+connector applies before sending: staff see field errors before anything is queued; no
+connector is built and no credential decrypted here), writes the rows, and publishes task
+messages only once the transaction commits. A refusal is an ``InvalidAct``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crmhub.actions import dispatch
+from crmhub.actions.errors import InvalidAct
 from crmhub.actions.models import Action, Batch
 from crmhub.actions.selectors import MAX_BATCH, batch_contacts, targets_digest
+from crmhub.connections.kinds import KINDS, Crm, Operation
 from crmhub.connections.models import Connection
-from crmhub.connectors.base import Connector, Operation
 from crmhub.connectors.errors import InvalidParams
-from crmhub.connectors.registry import get_connector
 from crmhub.contacts.models import Contact
 from crmhub.core.redaction import SECRET_NAME
 
@@ -57,24 +58,28 @@ def _actor(user: Actor) -> Any:
 
 
 def _credentials_readable(connection: Connection) -> None:
-    """Refuse, with a message staff can act on, a connection whose credentials are lost."""
-    if not connection.secrets_readable():
-        raise InvalidParams({"__all__": [CREDENTIALS_UNREADABLE]})
+    """Refuse, with a message staff can act on, a connection whose credentials are lost.
+
+    Checked by the keys' signature: nothing is decrypted in the request.
+    """
+    if not connection.secrets_keyed():
+        raise InvalidAct({"__all__": [CREDENTIALS_UNREADABLE]})
 
 
-def _connector(connection: Connection) -> Connector:
+def _crm(connection: Connection) -> Crm:
     if not connection.is_active:
-        raise InvalidParams({"connection": ["This connection is switched off."]})
-    return get_connector(connection.spec())
-
-
-def _operation(connector: Connector, name: str) -> Operation:
+        raise InvalidAct({"connection": ["This connection is switched off."]})
     try:
-        return connector.operations[name]
+        return KINDS[connection.kind]
     except KeyError:
-        raise InvalidParams(
-            {"operation": [f"Unknown operation {name!r} for {connector.kind}."]}
-        ) from None
+        raise InvalidAct({"connection": [f"No CRM of kind {connection.kind!r}."]}) from None
+
+
+def _operation(crm: Crm, name: str) -> Operation:
+    try:
+        return crm.operations_by_name[name]
+    except KeyError:
+        raise InvalidAct({"operation": [f"Unknown operation {name!r} for {crm.kind}."]}) from None
 
 
 def _contact_errors(operation: Operation, contact: Contact | None, connection: Connection) -> str:
@@ -93,7 +98,7 @@ def _contact_errors(operation: Operation, contact: Contact | None, connection: C
 def _params_for(params: Mapping[str, Any], contact: Contact | None) -> dict[str, Any]:
     secret = sorted(name for name in params if SECRET_NAME.search(str(name)))
     if secret:  # the Action row is an audit log: credentials belong to the connection only
-        raise InvalidParams({name: ["Secrets are never action parameters."] for name in secret})
+        raise InvalidAct({name: ["Secrets are never action parameters."] for name in secret})
     values = dict(params)
     if contact is not None:
         values["contact_remote_id"] = contact.remote_id
@@ -101,17 +106,20 @@ def _params_for(params: Mapping[str, Any], contact: Contact | None) -> dict[str,
 
 
 def _validated(
-    connector: Connector,
+    crm: Crm,
     operation: Operation,
     params: dict[str, Any],
     contact: Contact | None,
     connection: Connection,
 ) -> dict[str, Any]:
-    """Return ``params`` if the connector accepts them for ``contact``; raise ``InvalidParams``."""
+    """Return ``params`` if the CRM's checker accepts them for ``contact``; raise ``InvalidAct``."""
     problem = _contact_errors(operation, contact, connection)
     if problem:
-        raise InvalidParams({"contact": [problem]})
-    connector.validate(operation.name, params)
+        raise InvalidAct({"contact": [problem]})
+    try:
+        crm.check_params(operation.name, params, settings=connection.connector_settings())
+    except InvalidParams as exc:
+        raise InvalidAct(exc.errors) from None
     return params
 
 
@@ -129,7 +137,7 @@ def action_enqueue(
 ) -> Action:
     """Validate and queue one remote side effect; return its ``Action``.
 
-    Raises ``InvalidParams`` (field → messages) before anything is written. The task is
+    Raises ``InvalidAct`` (field → messages) before anything is written. The task is
     published when the surrounding transaction commits; a second call with the same
     ``idempotency_key`` (a form submitted twice) returns the first action.
     """
@@ -138,12 +146,9 @@ def action_enqueue(
         if existing is not None:
             return existing
     _credentials_readable(connection)
-    connector = _connector(connection)
-    try:
-        spec = _operation(connector, operation)
-        values = _validated(connector, spec, _params_for(params, contact), contact, connection)
-    finally:
-        connector.close()
+    crm = _crm(connection)
+    spec = _operation(crm, operation)
+    values = _validated(crm, spec, _params_for(params, contact), contact, connection)
     now = timezone.now()
     start = max(not_before or now, now)
     delay = (start - now).total_seconds()
@@ -197,32 +202,29 @@ def batch_enqueue(
     its actions are created now, so a saved search is never run again for it. With
     ``expected`` (the ``targets_digest`` of what the preview listed) a different list
     raises ``TargetsChanged`` and nothing is written. The shared parameters are validated
-    first (``InvalidParams`` before anything is written); a contact the connector refuses
+    first (``InvalidAct`` before anything is written); a contact the CRM's checker refuses
     is left out and listed in ``skipped``. The actions are created in bulk and published
     by the dispatcher at the connection's pace.
     """
     if (contact_ids is None) == (search is None):
-        raise InvalidParams({"__all__": ["Choose contacts or a saved search (one of them)."]})
+        raise InvalidAct({"__all__": ["Choose contacts or a saved search (one of them)."]})
     _credentials_readable(connection)
-    connector = _connector(connection)
-    try:
-        spec = _operation(connector, operation)
-        if not spec.needs_contact:
-            raise InvalidParams({"operation": [f"{spec.label} does not run on contacts."]})
-        contacts = batch_contacts(connection=connection, contact_ids=contact_ids, search=search)
-        if expected is not None and targets_digest(c.pk for c in contacts) != expected:
-            raise TargetsChanged(len(contacts))
-        if not contacts:
-            raise InvalidParams({"__all__": ["The selection has no contact of this connection."]})
-        if len(contacts) > MAX_BATCH:
-            raise InvalidParams(
-                {"__all__": [f"At most {MAX_BATCH:,} contacts at once ({len(contacts):,} chosen)."]}
-            )
-        # The shared parameters, checked on the first contact: an error there is everyone's.
-        _validated(connector, spec, _params_for(params, contacts[0]), contacts[0], connection)
-        rows, skipped = _batch_rows(connector, spec, params, contacts, connection)
-    finally:
-        connector.close()
+    crm = _crm(connection)
+    spec = _operation(crm, operation)
+    if not spec.needs_contact:
+        raise InvalidAct({"operation": [f"{spec.label} does not run on contacts."]})
+    contacts = batch_contacts(connection=connection, contact_ids=contact_ids, search=search)
+    if expected is not None and targets_digest(c.pk for c in contacts) != expected:
+        raise TargetsChanged(len(contacts))
+    if not contacts:
+        raise InvalidAct({"__all__": ["The selection has no contact of this connection."]})
+    if len(contacts) > MAX_BATCH:
+        raise InvalidAct(
+            {"__all__": [f"At most {MAX_BATCH:,} contacts at once ({len(contacts):,} chosen)."]}
+        )
+    # The shared parameters, checked on the first contact: an error there is everyone's.
+    _validated(crm, spec, _params_for(params, contacts[0]), contacts[0], connection)
+    rows, skipped = _batch_rows(crm, spec, params, contacts, connection)
     with transaction.atomic():
         batch = Batch.objects.create(
             operation=operation,
@@ -266,7 +268,7 @@ def batch_enqueue(
 
 
 def _batch_rows(
-    connector: Connector,
+    crm: Crm,
     spec: Operation,
     params: Mapping[str, Any],
     contacts: list[Contact],
@@ -277,8 +279,8 @@ def _batch_rows(
     for contact in contacts:
         values = _params_for(params, contact)
         try:
-            _validated(connector, spec, values, contact, connection)
-        except InvalidParams as exc:
+            _validated(crm, spec, values, contact, connection)
+        except InvalidAct as exc:
             skipped[contact.remote_id] = str(exc)
             continue
         rows.append((contact, values))
@@ -360,13 +362,13 @@ def action_answer(
 
     ``prompt_id`` (from the page that showed the prompt) makes sure a late answer does not
     land on a newer prompt. Raises ``ActionStateError`` when nothing is waiting and
-    ``InvalidParams`` for a field the prompt did not ask for.
+    ``InvalidAct`` for a field the prompt did not ask for.
     """
     prompt = action.prompt or {}
     names = {str(f.get("name")) for f in prompt.get("fields", []) if isinstance(f, Mapping)}
     unknown = sorted(set(values) - names) if names else []
     if unknown:
-        raise InvalidParams({name: ["The prompt did not ask for this."] for name in unknown})
+        raise InvalidAct({name: ["The prompt did not ask for this."] for name in unknown})
     waiting = Action.objects.filter(
         pk=action.pk, state=Action.State.NEEDS_INPUT, answer__isnull=True
     )

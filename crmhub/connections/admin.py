@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 
 from crmhub.connections import services
 from crmhub.connections.forms import COMMON_FIELDS, ConnectionForm
-from crmhub.connections.kinds import KINDS
+from crmhub.connections.kinds import KINDS, kind_choices
 from crmhub.connections.models import Connection
 from crmhub.core import publishing
 from crmhub.core.admin import DeactivateInsteadMixin
@@ -25,6 +25,19 @@ if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
 
 
+class KindFilter(admin.SimpleListFilter):
+    """Filter by CRM, named as the registered CRMs name themselves."""
+
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return kind_choices()
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
 @admin.register(Connection)
 class ConnectionAdmin(DeactivateInsteadMixin, admin.ModelAdmin):
     form = ConnectionForm
@@ -35,7 +48,7 @@ class ConnectionAdmin(DeactivateInsteadMixin, admin.ModelAdmin):
     )
     list_display = [
         "name",
-        "kind",
+        "kind_name",
         "base_url",
         "is_active",
         "health",
@@ -43,7 +56,7 @@ class ConnectionAdmin(DeactivateInsteadMixin, admin.ModelAdmin):
         "short_error",
         "throttled_until",
     ]
-    list_filter = ["kind", "health", "is_active"]
+    list_filter = [KindFilter, "health", "is_active"]
     search_fields = ["name", "base_url"]
     readonly_fields = [
         "health",
@@ -56,6 +69,10 @@ class ConnectionAdmin(DeactivateInsteadMixin, admin.ModelAdmin):
 
     def deactivate(self, request: HttpRequest, obj: Connection) -> None:
         services.connection_deactivate(connection=obj)
+
+    @admin.display(description="Kind", ordering="kind")
+    def kind_name(self, obj: Connection) -> str:
+        return obj.kind_label
 
     @admin.display(description="Last error")
     def short_error(self, obj: Connection) -> str:

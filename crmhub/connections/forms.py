@@ -1,4 +1,4 @@
-"""The admin form of a connection: common fields plus the fields of its kind."""
+"""The admin form of a connection: common fields plus the fields its CRM declares."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from crmhub.connections import addresses
-from crmhub.connections.kinds import KINDS, Kind
+from crmhub.connections.kinds import KINDS, Kind, kind_choices
 from crmhub.connections.models import Connection
 
 COMMON_FIELDS = [
@@ -40,6 +40,9 @@ UNREADABLE = (
 class ConnectionForm(forms.ModelForm):
     """Validate every field of a connection; secrets are write-only (never rendered back)."""
 
+    #: The registered CRMs when the form is shown (the model field has no frozen choices).
+    kind = forms.ChoiceField(label="Kind", choices=kind_choices)
+
     class Meta:
         model = Connection
         fields = COMMON_FIELDS
@@ -57,8 +60,8 @@ class ConnectionForm(forms.ModelForm):
         #: credential must be typed again.
         self.secrets_unreadable = bool(instance.pk) and not instance.secrets_readable()
         chosen = instance.kind if instance.pk else (self.data.get("kind") or kind or "allclients")
-        self.kind_info: Kind = KINDS.get(chosen, KINDS["allclients"])
-        self.fields["kind"].initial = self.kind_info.value
+        self.kind_info: Kind = KINDS.get(chosen) or next(iter(KINDS.values()))
+        self.fields["kind"].initial = self.kind_info.kind
         if instance.pk:
             self.fields["kind"].disabled = True
         else:
@@ -112,8 +115,8 @@ class ConnectionForm(forms.ModelForm):
             if value and spec.clean is not None:
                 try:
                     cleaned[name] = spec.clean(value)
-                except ValidationError as exc:
-                    self.add_error(name, exc)
+                except ValueError as exc:
+                    self.add_error(name, str(exc))
         base_url = cleaned.get("base_url")
         if base_url:
             self._check_addresses(base_url, cleaned)
@@ -129,7 +132,7 @@ class ConnectionForm(forms.ModelForm):
         guard checks it at every connection).
         """
         flags = (bool(cleaned.get("allow_private_network")), bool(cleaned.get("allow_link_local")))
-        kind = self.kind_info.value
+        kind = self.kind_info.kind
         settings = {**self.stored_settings, **self._typed_settings(cleaned)}
         new = addresses.connection_addresses(kind=kind, base_url=base_url, settings=settings)
         old = (

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.db import models
 
-from crmhub.connections.kinds import KIND_CHOICES, KINDS, Kind
+from crmhub.connections.kinds import KINDS, Kind, kind_label
 from crmhub.connectors.base import ConnectionSpec
 from crmhub.core import crypto, redaction
 
@@ -23,7 +23,9 @@ class Connection(models.Model):
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100, unique=True)
-    kind = models.CharField(max_length=20, choices=KIND_CHOICES)
+    #: A registered CRM (``connections.kinds``); no ``choices`` here, so a new CRM needs no
+    #: migration: the admin form offers the kinds registered when it is shown.
+    kind = models.CharField(max_length=20)
     base_url = models.CharField(max_length=500)
     settings = models.JSONField(default=dict, blank=True)
     secrets_ciphertext = models.TextField(blank=True, default="", editable=False)
@@ -72,7 +74,7 @@ class Connection(models.Model):
         permissions = [("manage_connection", "Can manage connections and their credentials")]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_kind_display()})"
+        return f"{self.name} ({self.kind_label})"
 
     # -- credentials -----------------------------------------------------------------------
     @property
@@ -99,6 +101,14 @@ class Connection(models.Model):
         """Return the names of the credentials that are set (never their values)."""
         return sorted(self.get_secrets()) if self.secrets_ciphertext else []
 
+    def secrets_keyed(self) -> bool:
+        """Return whether a current field key sealed the stored credentials.
+
+        Checked by the keys' signature alone: nothing is decrypted (a web request asks this
+        before queueing an act; only the worker decrypts).
+        """
+        return not self.secrets_ciphertext or crypto.signed(self.secrets_ciphertext)
+
     def secrets_readable(self) -> bool:
         """Return whether the stored credentials decrypt with the current field keys."""
         try:
@@ -112,14 +122,22 @@ class Connection(models.Model):
     def kind_info(self) -> Kind:
         return KINDS[self.kind]
 
-    def spec(self) -> ConnectionSpec:
-        """Return what a connector needs to reach this account (secrets decrypted)."""
+    @property
+    def kind_label(self) -> str:
+        return kind_label(self.kind)
+
+    def connector_settings(self) -> dict[str, Any]:
+        """Return the non-secret settings a connector (and a parameter check) is given."""
         settings: dict[str, Any] = dict(self.settings or {})
         settings.setdefault("country", self.country)
+        return settings
+
+    def spec(self) -> ConnectionSpec:
+        """Return what a connector needs to reach this account (secrets decrypted)."""
         return ConnectionSpec(
             kind=self.kind,
             base_url=self.base_url,
-            settings=settings,
+            settings=self.connector_settings(),
             secrets=self.get_secrets(),
             allow_private_network=self.allow_private_network,
             allow_link_local=self.allow_link_local,

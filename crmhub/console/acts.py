@@ -1,20 +1,24 @@
-"""The acts the console offers: which form collects each operation's params, and where.
+"""The acts the console offers: each CRM's declared operations, with their forms and places.
 
-This is the console's own catalogue (labels, forms, where a button shows); the rules
-(what is valid, what is safe to repeat) stay with the connector, which ``action_enqueue``
-consults before anything is queued.
+Derived from the declarations (``connections.kinds``): which operations the console offers,
+their labels, where their buttons show, which form collects their params (a declared form
+class, or one built from the declared params). The rules (what is valid, what is safe to
+repeat) stay with the declaration, which ``action_enqueue`` consults before anything is
+queued.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crmhub.console.forms import allclients, apptivo, collect, crmcom
-from crmhub.console.forms.base import ActForm
+from django.utils.module_loading import import_string
 
-#: Where an act's button appears: on a contact's record, or on a connection's page.
-ON_CONTACT = "contact"
-ON_CONNECTION = "connection"
+from crmhub.connections import kinds
+from crmhub.connections.kinds import ON_CONNECTION, ON_CONTACT, Operation
+from crmhub.console.forms.base import ActForm
+from crmhub.console.forms.declared import declared_form
+
+__all__ = ["ON_CONNECTION", "ON_CONTACT", "Act"]
 
 
 @dataclass(frozen=True)
@@ -49,112 +53,55 @@ class Act:
         return all(field.widget.is_hidden for field in self.form.base_fields.values())
 
 
-_ACTS = (
-    Act(
-        "allclients",
-        "run_action_set",
-        "Run action set",
-        allclients.RunActionSetForm,
-        bulk=True,
-        not_in_bulk=("identify_method", "identify_value"),
-    ),
-    Act("allclients", "add_contact_link", "Add link", allclients.AddContactLinkForm, bulk=True),
-    Act(
-        "apptivo",
-        "update_customer",
-        "Edit customer",
-        apptivo.UpdateCustomerForm,
-        submit="Save changes",
-        choices_from="get_config",
-        after="The index shows the change after the next sync of the connection.",
-    ),
-    Act(
-        "apptivo",
-        "delete_customer",
-        "Delete customer",
-        apptivo.DeleteCustomerForm,
-        confirm="Delete this customer in Apptivo? This cannot be undone.",
-        after="The index marks the customer deleted after the next sync of the connection.",
-    ),
-    Act(
-        "apptivo",
-        "create_customer",
-        "New Apptivo customer",
-        apptivo.CreateCustomerForm,
-        on=ON_CONNECTION,
-        submit="Create customer",
-        choices_from="get_config",
-        after="The customer appears in the contact search after the next sync of the connection.",
-    ),
-    Act(
-        "apptivo",
-        "get_config",
-        "Load choices",
-        crmcom.ReadForm,
-        on=ON_CONNECTION,
-        button=False,
-        read=True,
-    ),
-    Act("collect", "run_plan", "Run plan", collect.RunPlanForm, bulk=True),
-    Act(
-        "crmcom",
-        "communication_create",
-        "Compose communication",
-        crmcom.CommunicationCreateForm,
-        bulk=True,
-        not_in_bulk=("to",),
-    ),
-    Act(
-        "crmcom",
-        "communication_complete",
-        "Complete",
-        crmcom.CommunicationRefForm,
-        button=False,
-    ),
-    Act(
-        "crmcom",
-        "communication_set_as_viewed",
-        "Mark viewed",
-        crmcom.CommunicationRefForm,
-        button=False,
-    ),
-    Act(
-        "crmcom",
-        "communications_list",
-        "Refresh communications",
-        crmcom.ReadForm,
-        button=False,
-        read=True,
-    ),
-    Act(
-        "crmcom",
-        "queue_list",
-        "Refresh queue",
-        crmcom.ReadForm,
-        on=ON_CONNECTION,
-        button=False,
-        read=True,
-    ),
-    Act(
-        "crmcom", "queue_process", "Process", crmcom.QueueEntryForm, on=ON_CONNECTION, button=False
-    ),
-    Act("crmcom", "queue_reject", "Reject", crmcom.QueueRejectForm, on=ON_CONNECTION, button=False),
-    Act(
-        "crmcom",
-        "queue_remove",
-        "Remove",
-        crmcom.QueueEntryForm,
-        on=ON_CONNECTION,
-        button=False,
-        confirm="Remove this entry from the queue?",
-    ),
-)
-ACTS: dict[tuple[str, str], Act] = {(act.kind, act.operation): act for act in _ACTS}
+def _act(kind: str, operation: Operation) -> Act | None:
+    hints = operation.act
+    if hints is None:
+        return None
+    form = import_string(hints.form) if hints.form else declared_form(kind, operation)
+    return Act(
+        kind=kind,
+        operation=operation.name,
+        label=hints.label or operation.label,
+        form=form,
+        on=hints.on,
+        record_types=operation.record_types,
+        confirm=hints.confirm,
+        bulk=operation.bulk,
+        button=hints.button,
+        read=hints.read,
+        submit=hints.submit,
+        after=hints.after,
+        not_in_bulk=hints.not_in_bulk,
+        choices_from=hints.choices_from,
+    )
+
+
+_table: tuple[int, dict[tuple[str, str], Act]] | None = None
+
+
+def _acts() -> dict[tuple[str, str], Act]:
+    """Return every act by ``(kind, operation)``, built again when the kinds change."""
+    global _table
+    version = kinds.version()
+    if _table is None or _table[0] != version:
+        table = {}
+        for crm in kinds.KINDS.values():
+            for operation in crm.operations:
+                act = _act(crm.kind, operation)
+                if act is not None:
+                    table[(crm.kind, operation.name)] = act
+        _table = (version, table)
+    return _table[1]
+
+
+def all_acts() -> list[Act]:
+    """Return every act the console offers, CRM by CRM in their declared order."""
+    return list(_acts().values())
 
 
 def act_for(kind: str, operation: str, *, on: str | None = None) -> Act | None:
     """Return the act ``operation`` of ``kind`` (reached ``on`` a contact or a connection)."""
-    act = ACTS.get((kind, operation))
+    act = _acts().get((kind, operation))
     if act is None or (on is not None and act.on != on):
         return None
     return act
@@ -162,13 +109,13 @@ def act_for(kind: str, operation: str, *, on: str | None = None) -> Act | None:
 
 def after_for(kind: str, operation: str) -> str:
     """Return what staff should know once the act succeeded ("" when nothing)."""
-    act = ACTS.get((kind, operation))
+    act = _acts().get((kind, operation))
     return act.after if act else ""
 
 
 def label_for(kind: str, operation: str) -> str:
     """Return the human label of an operation (its name when the console has no act)."""
-    act = ACTS.get((kind, operation))
+    act = _acts().get((kind, operation))
     return act.label if act else operation.replace("_", " ").capitalize()
 
 
@@ -176,7 +123,7 @@ def contact_buttons(kind: str, record_type: str) -> list[Act]:
     """Return the act buttons that fit a record of ``kind`` and ``record_type``."""
     return [
         act
-        for act in _ACTS
+        for act in all_acts()
         if act.kind == kind
         and act.on == ON_CONTACT
         and act.button
@@ -186,9 +133,9 @@ def contact_buttons(kind: str, record_type: str) -> list[Act]:
 
 def connection_buttons(kind: str) -> list[Act]:
     """Return the acts started from a connection (e.g. a new Apptivo customer)."""
-    return [a for a in _ACTS if a.kind == kind and a.on == ON_CONNECTION and a.button]
+    return [a for a in all_acts() if a.kind == kind and a.on == ON_CONNECTION and a.button]
 
 
 def bulk_acts(kind: str) -> list[Act]:
     """Return the acts offered for a selection of contacts of ``kind``."""
-    return [act for act in _ACTS if act.kind == kind and act.bulk]
+    return [act for act in all_acts() if act.kind == kind and act.bulk]

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crmhub.actions.selectors import actions_per_range
-from crmhub.connections.kinds import KINDS
+from crmhub.connections.kinds import kind_label
 from crmhub.connections.models import Connection
 from crmhub.connections.selectors import connection_list
 from crmhub.contacts.models import Contact, RecordType, SyncRun
@@ -112,9 +112,7 @@ def result_rows(rows: Iterable[Any]) -> list[ResultRow]:
                 href=f"{person_url}{person_id}/" if person_id else f"{contact_url}{contact.pk}/",
                 title=row.title or "(no name)",
                 company=contact.company if contact.company != row.title else "",
-                kinds=tuple(
-                    (kind, KINDS[kind].label if kind in KINDS else kind) for kind in row.kinds
-                ),
+                kinds=tuple((kind, kind_label(kind)) for kind in row.kinds),
                 emails=", ".join(contact.emails),
                 phones=", ".join(contact.phones),
                 types=", ".join(

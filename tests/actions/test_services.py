@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -8,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crmhub.actions import services
+from crmhub.actions.errors import InvalidAct
 from crmhub.actions.models import Action, Batch
 from crmhub.actions.selectors import targets_digest
 from crmhub.actions.services import (
@@ -21,8 +23,10 @@ from crmhub.actions.services import (
     batch_enqueue,
 )
 from crmhub.connections.models import Connection
+from crmhub.connectors import registry
 from crmhub.connectors.errors import InvalidParams
 from tests.actions.conftest import make_contacts
+from tests.fakes import FakeConnector
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +40,16 @@ def enqueue(connection, contact, user=None, **kwargs):  # type: ignore[no-untype
         user=user,
         **kwargs,
     )
+
+
+def checked_by(fake_crm, check) -> type[FakeConnector]:  # type: ignore[no-untyped-def]
+    """Serve the fake's kind with ``touch`` declared with ``check`` as its one checker."""
+    touch = replace(fake_crm.operations["touch"], check=check)
+    strict = type(
+        "StrictFake", (fake_crm,), {"operations": {**fake_crm.operations, "touch": touch}}
+    )
+    registry.register(fake_crm.kind, strict)
+    return strict
 
 
 # -- action_enqueue --------------------------------------------------------------------------
@@ -71,10 +85,10 @@ def test_rollback_after_enqueue_leaves_no_row_and_publishes_nothing(
 
 
 def test_enqueue_refuses_invalid_params_before_writing_anything(connection, published):
-    with pytest.raises(InvalidParams) as caught:
+    with pytest.raises(InvalidAct) as caught:
         action_enqueue(operation="touch", connection=connection, params={}, user=None)
     assert "contact" in caught.value.errors
-    with pytest.raises(InvalidParams) as caught:
+    with pytest.raises(InvalidAct) as caught:
         action_enqueue(
             operation="nope", connection=connection, params={"contact_remote_id": "1"}, user=None
         )
@@ -86,11 +100,11 @@ def test_enqueue_refuses_invalid_params_before_writing_anything(connection, publ
 def test_enqueue_checks_the_contact_against_the_connection(connection, contact, published):
     other = Connection.objects.create(name="Other", kind="allclients", base_url="https://x.test/")
     stranger = make_contacts(other, 1, start=99)[0]
-    with pytest.raises(InvalidParams, match="another connection"):
+    with pytest.raises(InvalidAct, match="another connection"):
         enqueue(connection, stranger)
     contact.deleted_at = timezone.now()
     contact.save()
-    with pytest.raises(InvalidParams, match="no longer exists"):
+    with pytest.raises(InvalidAct, match="no longer exists"):
         enqueue(connection, contact)
     assert not Action.objects.exists()
 
@@ -98,23 +112,37 @@ def test_enqueue_checks_the_contact_against_the_connection(connection, contact, 
 def test_enqueue_refuses_a_switched_off_connection(connection, contact, published):
     connection.is_active = False
     connection.save()
-    with pytest.raises(InvalidParams, match="switched off"):
+    with pytest.raises(InvalidAct, match="switched off"):
         enqueue(connection, contact)
 
 
-def test_enqueue_uses_the_connectors_own_validation(connection, contact, fake_crm, published):
-    def clean_params(self, operation, params):  # type: ignore[no-untyped-def]
+def test_enqueue_uses_the_declared_checker_the_connector_uses(
+    connection, contact, fake_crm, published
+):
+    def check(params, settings):  # type: ignore[no-untyped-def]
         if params.get("note") == "bad":
             raise InvalidParams({"note": ["Too bad."]})
         return params
 
-    fake_crm.clean_params = clean_params  # type: ignore[method-assign]
-    try:
-        with pytest.raises(InvalidParams) as caught:
-            enqueue(connection, contact, params={"note": "bad"})
-        assert caught.value.errors == {"note": ["Too bad."]}
-    finally:
-        del fake_crm.clean_params
+    strict = checked_by(fake_crm, check)
+    with pytest.raises(InvalidAct) as caught:
+        enqueue(connection, contact, params={"note": "bad"})
+    assert caught.value.errors == {"note": ["Too bad."]}
+    # The connector checks with the very same declaration before it sends.
+    with pytest.raises(InvalidParams) as refused:
+        strict(connection.spec()).validate("touch", {"contact_remote_id": "1", "note": "bad"})
+    assert refused.value.errors == {"note": ["Too bad."]}
+
+
+def test_enqueue_builds_no_connector_and_decrypts_nothing(
+    connection, contact, fake_crm, published, monkeypatch
+):
+    def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("no connector and no credential in a web request")
+
+    monkeypatch.setattr(fake_crm, "__init__", refuse)
+    monkeypatch.setattr(Connection, "get_secrets", refuse)
+    assert enqueue(connection, contact).state == Action.State.QUEUED
 
 
 def test_enqueue_with_the_same_idempotency_key_returns_the_first_action(
@@ -170,32 +198,29 @@ def test_batch_creates_one_action_per_contact_and_publishes_a_window(
     assert actions.filter(published_at__isnull=False).count() == 10
 
 
-def test_batch_leaves_out_contacts_the_connector_refuses(connection, fake_crm, published):
+def test_batch_leaves_out_contacts_the_checker_refuses(connection, fake_crm, published):
     contacts = make_contacts(connection, 5)
 
-    def clean_params(self, operation, params):  # type: ignore[no-untyped-def]
+    def check(params, settings):  # type: ignore[no-untyped-def]
         if params["contact_remote_id"] == "3":
             raise InvalidParams({"contact_remote_id": ["Not this one."]})
         return params
 
-    fake_crm.clean_params = clean_params  # type: ignore[method-assign]
-    try:
-        batch = batch_enqueue(
-            operation="touch",
-            connection=connection,
-            params={},
-            user=None,
-            contact_ids=[c.pk for c in contacts],
-        )
-    finally:
-        del fake_crm.clean_params
+    checked_by(fake_crm, check)
+    batch = batch_enqueue(
+        operation="touch",
+        connection=connection,
+        params={},
+        user=None,
+        contact_ids=[c.pk for c in contacts],
+    )
     assert batch.size == 4
     assert list(batch.skipped) == ["3"]
 
 
 def test_batch_refuses_bad_shared_params_before_writing(connection, published):
     contacts = make_contacts(connection, 3)
-    with pytest.raises(InvalidParams):
+    with pytest.raises(InvalidAct):
         batch_enqueue(
             operation="nope",
             connection=connection,
@@ -203,7 +228,7 @@ def test_batch_refuses_bad_shared_params_before_writing(connection, published):
             user=None,
             contact_ids=[c.pk for c in contacts],
         )
-    with pytest.raises(InvalidParams):
+    with pytest.raises(InvalidAct):
         batch_enqueue(operation="touch", connection=connection, params={}, user=None)
     assert not Batch.objects.exists()
     assert not Action.objects.exists()
@@ -338,7 +363,7 @@ def test_answer_only_a_waiting_prompt(connection, contact, operator, published):
         prompt={"prompt_id": "p1", "message": "Start date?", "fields": [{"name": "start"}]},
     )
     action.refresh_from_db()
-    with pytest.raises(InvalidParams):
+    with pytest.raises(InvalidAct):
         action_answer(action=action, values={"other": "x"}, user=operator)
     with pytest.raises(ActionStateError):
         action_answer(action=action, values={"start": "x"}, user=operator, prompt_id="old")
@@ -363,7 +388,7 @@ def test_services_take_keyword_arguments_only():
 
 
 def test_secrets_are_never_action_parameters(connection, contact, published):
-    with pytest.raises(InvalidParams) as caught:
+    with pytest.raises(InvalidAct) as caught:
         enqueue(connection, contact, params={"note": "x", "api_key": "sekrit"})
     assert set(caught.value.errors) == {"api_key"}
     assert not Action.objects.exists()

@@ -13,6 +13,11 @@ from crmhub.connectors.declarations import Checker, ConsoleAct, Crm, Field, Oper
 def _ws_path(value: str) -> str:
     if not value.startswith("/"):
         raise ValueError("The Web Socket path starts with '/', e.g. /api/v1/ws.")
+    # Only a path on the connection's own host: nothing that could name another host or
+    # break the request line (the socket opens on the base URL's host, checked like it).
+    odd = any(ch in "\\@?#" or ch.isspace() or not ch.isprintable() for ch in value)
+    if value.startswith("//") or odd:
+        raise ValueError("Give only a path on the server, e.g. /api/v1/ws.")
     return value
 
 

@@ -1,7 +1,8 @@
-"""The base of every act form: fields named like the connector's params, errors mapped back.
+"""The base of every act form: fields named like the operation's params, errors mapped back.
 
-A form only shapes input (types, choices, labels); the rules are the connector's. Views
-call ``action_enqueue`` with ``form.params()``; when it raises ``InvalidParams`` the
+A form only shapes input (types, choices, labels); the rules are the CRM's declared checker
+(the one its connector applies too). Views
+call ``action_enqueue`` with ``form.params()``; when it raises ``InvalidAct`` the
 messages land on the fields of the same name (``apply_errors``), the rest on the form.
 """
 
@@ -12,8 +13,8 @@ from typing import Any, cast
 
 from django import forms
 
+from crmhub.actions.errors import InvalidAct
 from crmhub.connections.models import Connection
-from crmhub.connectors.errors import InvalidParams
 from crmhub.contacts.models import Contact
 
 
@@ -61,13 +62,17 @@ class ActForm(forms.Form):
         """Return ``values`` turned into exactly what the connector expects."""
         return values
 
-    def apply_errors(self, error: InvalidParams) -> None:
-        """Show the connector's messages beside the fields they name."""
+    def apply_errors(self, error: InvalidAct) -> None:
+        """Show the checker's messages beside the fields they name."""
         for name, messages in error.errors.items():
             field = name if name in self.fields else None
             for message in messages:
                 text = message if field or name == "__all__" else f"{name}: {message}"
                 self.add_error(field, text)
+
+
+class ReadForm(ActForm):
+    """A read with no input from staff (lists, shows, config)."""
 
 
 def choices_from(items: Any, *, id_keys: tuple[str, ...], name_keys: tuple[str, ...]) -> list:

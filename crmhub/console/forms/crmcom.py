@@ -74,7 +74,3 @@ class QueueSourceForm(forms.Form):
     def params(self) -> dict[str, Any]:
         media = (self.cleaned_data.get("media") if self.is_valid() else "") or "EMAIL"
         return {"life_cycle_state": "PENDING", "media": media}
-
-
-class ReadForm(ActForm):
-    """A read with no input from staff (lists, shows, config)."""

@@ -10,9 +10,9 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from crmhub.actions.models import Action
-from crmhub.connections.kinds import KIND_CHOICES
+from crmhub.connections.kinds import kind_choices
 from crmhub.connections.selectors import connection_list
-from crmhub.console.acts import ACTS
+from crmhub.console.acts import all_acts
 from crmhub.console.forms import database_id
 from crmhub.core.selectors import user_list
 
@@ -41,7 +41,9 @@ class ActionFilterForm(forms.Form):
     state = forms.ChoiceField(
         label="State", required=False, choices=[("", "Any state"), *Action.State.choices]
     )
-    kind = forms.ChoiceField(label="CRM", required=False, choices=[("", "Any CRM"), *KIND_CHOICES])
+    kind = forms.ChoiceField(
+        label="CRM", required=False, choices=lambda: [("", "Any CRM"), *kind_choices()]
+    )
     operation = forms.ChoiceField(label="Act", required=False)
     connection = forms.ModelChoiceField(
         label="Connection",
@@ -62,7 +64,7 @@ class ActionFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        names = sorted({op for _, op in ACTS})
+        names = sorted({act.operation for act in all_acts()})
         cast("forms.ChoiceField", self.fields["operation"]).choices = [("", "Any act")] + [
             (name, name.replace("_", " ")) for name in names
         ]

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
-from crmhub.connections.kinds import KIND_CHOICES
+from crmhub.connections.kinds import kind_choices
 from crmhub.connections.selectors import connection_list
 from crmhub.contacts.models import RecordType
 
@@ -27,7 +27,7 @@ class ContactSearchForm(forms.Form):
         ),
     )
     kind = forms.ChoiceField(
-        label="CRM", required=False, choices=[("", "Every CRM"), *KIND_CHOICES]
+        label="CRM", required=False, choices=lambda: [("", "Every CRM"), *kind_choices()]
     )
     connection = forms.ModelChoiceField(
         label="Connection",

@@ -8,7 +8,7 @@ from typing import Any
 
 from django import template
 
-from crmhub.connections.kinds import KINDS
+from crmhub.connections.kinds import kind_label as _kind_label
 from crmhub.console.acts import label_for
 from crmhub.core.redaction import redact_text, redact_value
 
@@ -24,8 +24,7 @@ def request_key() -> str:
 @register.filter
 def kind_label(kind: str) -> str:
     """Return the CRM's name for a connection kind ("crmcom" → "CRM.COM")."""
-    info = KINDS.get(kind)
-    return info.label if info else kind
+    return _kind_label(kind)
 
 
 @register.filter

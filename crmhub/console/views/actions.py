@@ -8,8 +8,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from crmhub.actions import selectors, services
+from crmhub.actions.errors import InvalidAct
 from crmhub.actions.models import Action
-from crmhub.connectors.errors import InvalidParams
 from crmhub.console.access import operator_required, viewer_required
 from crmhub.console.forms.collect import PromptAnswerForm
 from crmhub.console.forms.filters import ActionFilterForm, cursor_text
@@ -93,7 +93,7 @@ def action_resend(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     action = _action_or_404(pk)
     try:
         resent = services.action_resend(action=action, user=request.user)
-    except (services.ActionStateError, InvalidParams) as exc:
+    except (services.ActionStateError, InvalidAct) as exc:
         return _back(request, action, str(exc))
     if request.htmx:
         # The new action takes the old one's place in the page.
@@ -129,7 +129,7 @@ def action_answer(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 user=request.user,
                 prompt_id=request.POST.get("prompt_id") or None,
             )
-        except InvalidParams as exc:
+        except InvalidAct as exc:
             for name, errors in exc.errors.items():
                 form.add_error(name if name in form.fields else None, " ".join(errors))
         except services.ActionStateError as exc:

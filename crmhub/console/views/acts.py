@@ -12,11 +12,11 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
+from crmhub.actions.errors import InvalidAct
 from crmhub.actions.selectors import action_detail
 from crmhub.actions.services import action_enqueue
 from crmhub.connections.models import Connection
 from crmhub.connections.selectors import connection_detail
-from crmhub.connectors.errors import InvalidParams
 from crmhub.console import regions
 from crmhub.console.access import operator_required, viewer_required
 from crmhub.console.acts import ON_CONNECTION, ON_CONTACT, Act, act_for
@@ -86,7 +86,7 @@ def act_view(
                 user=request.user,
                 idempotency_key=_request_key(request),
             )
-        except InvalidParams as exc:
+        except InvalidAct as exc:
             form.apply_errors(exc)
         else:
             if not request.htmx:
@@ -146,7 +146,7 @@ def read_region(
                 user=request.user,
                 idempotency_key=_request_key(request),
             )
-        except InvalidParams as exc:
+        except InvalidAct as exc:
             notice = str(exc)
     state = regions.read_state(
         operation=operation, connection=connection, contact=contact, params=params

@@ -11,11 +11,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from crmhub.actions import selectors as action_selectors
+from crmhub.actions.errors import InvalidAct
 from crmhub.actions.models import Action, Batch
 from crmhub.actions.services import TargetsChanged, batch_enqueue
 from crmhub.connections.models import Connection
 from crmhub.connections.selectors import connection_detail, connection_list
-from crmhub.connectors.errors import InvalidParams
 from crmhub.console.access import operator_required, viewer_required
 from crmhub.console.acts import Act, act_for, bulk_acts, label_for
 from crmhub.console.forms import database_id
@@ -73,7 +73,7 @@ def _enqueue(
                 **({"search": selection.search} if selection.everything
                    else {"contact_ids": _contact_ids(selection, connection)}),
             )  # fmt: skip
-    except InvalidParams as exc:
+    except InvalidAct as exc:
         form.apply_errors(exc)
     except TargetsChanged as exc:
         return None, str(exc) if expected else "Check the contacts listed, then confirm."
