@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
 from crmhub.core.admin import ReadOnlyAdmin
-from crmhub.sandbox.models import Call, Fault
+from crmhub.sandbox.models import KIND_CHOICES, Call, Fault
 
 
 class SuperuserOnly(admin.ModelAdmin):
@@ -17,8 +18,19 @@ class SuperuserOnly(admin.ModelAdmin):
         return request.user.is_superuser
 
 
+class FaultForm(forms.ModelForm):
+    """A fault of one simulated CRM, chosen among the registered ones."""
+
+    kind = forms.ChoiceField(label="Kind", choices=KIND_CHOICES)
+
+    class Meta:
+        model = Fault
+        fields = "__all__"
+
+
 @admin.register(Fault)
 class FaultAdmin(SuperuserOnly):
+    form = FaultForm
     list_display = [
         "kind",
         "latency_ms",

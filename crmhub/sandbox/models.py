@@ -14,16 +14,15 @@ from __future__ import annotations
 
 from django.db import models
 
-KIND_CHOICES = [
-    ("allclients", "AllClients"),
-    ("apptivo", "Apptivo"),
-    ("collect", "Collect!"),
-    ("crmcom", "CRM.COM"),
-]
+from crmhub.sandbox.registry import SANDBOXES
+
+#: The simulated CRMs (``registry.SANDBOXES``), offered where a form asks for a kind. The
+#: ``kind`` columns themselves have no frozen choices: a new simulated CRM needs no migration.
+KIND_CHOICES = list(SANDBOXES)
 
 
 class Account(models.Model):
-    kind = models.CharField(max_length=20, choices=KIND_CHOICES, unique=True)
+    kind = models.CharField(max_length=20, unique=True)
     credentials = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -32,7 +31,7 @@ class Account(models.Model):
 
 
 class Record(models.Model):
-    kind = models.CharField(max_length=20, choices=KIND_CHOICES)
+    kind = models.CharField(max_length=20)
     collection = models.CharField(max_length=40)
     remote_id = models.BigIntegerField()
     data = models.JSONField(default=dict)
@@ -52,7 +51,7 @@ class Record(models.Model):
 
 
 class Call(models.Model):
-    kind = models.CharField(max_length=20, choices=KIND_CHOICES)
+    kind = models.CharField(max_length=20)
     operation = models.CharField(max_length=60)
     params = models.JSONField(default=dict)
     #: What the call would change, to find repeats (e.g. "actionset:<contact>:<set>").
@@ -71,7 +70,7 @@ class Call(models.Model):
 class Fault(models.Model):
     """Faults to inject into one simulated CRM; all zero means a healthy server."""
 
-    kind = models.CharField(max_length=20, choices=KIND_CHOICES, unique=True)
+    kind = models.CharField(max_length=20, unique=True)
     latency_ms = models.PositiveIntegerField(default=0)
     error_rate = models.FloatField(default=0.0, help_text="Share of calls answered with 5xx.")
     error_status = models.PositiveSmallIntegerField(default=503)

@@ -11,7 +11,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-KIND_ORDER = ("allclients", "apptivo", "collect", "crmcom")
+from crmhub.sandbox.registry import KINDS
 
 FIRST_NAMES = (
     "José",
@@ -200,7 +200,7 @@ def people_for(kind: str, count: int) -> Iterator[PersonSpec]:
 
     Keys 1..count//5 are shared: each shared person is in three of the four CRMs.
     """
-    index = KIND_ORDER.index(kind)
+    index = KINDS.index(kind)
     shared = count // 5
     produced = 0
     key = 0

@@ -1,6 +1,8 @@
-"""The four simulated CRMs: where each lives and how it is seeded.
+"""The simulated CRMs, listed once: where each lives and how it is seeded.
 
-Each kind module (``crmhub.sandbox.<kind>``) provides:
+The URLs (``/sandbox/<kind>/``), the admin's kind choices, the seeding and the demo
+connections all follow ``SANDBOXES``; adding a simulated CRM is its package plus one line
+here. Each kind module (``crmhub.sandbox.<kind>``) provides:
 
 * ``urlpatterns`` — its API, mounted under ``/sandbox/<kind>/``;
 * ``BASE_PATH`` — the path under ``/sandbox/<kind>/`` that a connection's base URL names;
@@ -16,10 +18,18 @@ from __future__ import annotations
 from importlib import import_module
 from types import ModuleType
 
-KINDS = ("allclients", "apptivo", "collect", "crmcom")
+#: Every simulated CRM: its kind (named like the connection kind it simulates) and its name.
+SANDBOXES: tuple[tuple[str, str], ...] = (
+    ("allclients", "AllClients"),
+    ("apptivo", "Apptivo"),
+    ("collect", "Collect!"),
+    ("crmcom", "CRM.COM"),
+)
+KINDS = tuple(kind for kind, _ in SANDBOXES)
 
 
 def module(kind: str) -> ModuleType:
+    """Return the package of simulated CRM ``kind``; raise ``LookupError`` if there is none."""
     if kind not in KINDS:
         raise LookupError(f"No sandbox for kind {kind!r}.")
     return import_module(f"crmhub.sandbox.{kind}")
