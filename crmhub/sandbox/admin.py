@@ -25,7 +25,20 @@ class FaultForm(forms.ModelForm):
 
     class Meta:
         model = Fault
-        fields = "__all__"
+        fields = [
+            "kind",
+            "latency_ms",
+            "error_rate",
+            "error_status",
+            "rate_limit_rate",
+            "retry_after",
+            "timeout_rate",
+            "timeout_after_apply",
+            "hang_seconds",
+            "malformed_rate",
+            "xml_attack",
+            "fail_next",
+        ]
 
 
 @admin.register(Fault)

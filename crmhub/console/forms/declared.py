@@ -9,22 +9,26 @@ from crmhub.console.forms.base import ActForm
 
 
 def _field(param: Param) -> forms.Field:
-    options = {"label": param.title, "required": param.required, "help_text": param.help_text}
-    field: forms.Field
+    label, required, help_text = param.title, param.required, param.help_text
+    widget: forms.Widget | None = forms.HiddenInput() if param.hidden else None
     if param.type == "integer":
-        field = forms.IntegerField(min_value=0, **options)
-    elif param.type == "choice":
-        choices = list(param.choices) if param.required else [("", "—"), *param.choices]
-        field = forms.ChoiceField(choices=choices, **options)
-    elif param.type == "long_text":
-        field = forms.CharField(
-            max_length=param.max_length, widget=forms.Textarea({"rows": 3}), **options
+        return forms.IntegerField(
+            min_value=0, label=label, required=required, help_text=help_text, widget=widget
         )
-    else:
-        field = forms.CharField(max_length=param.max_length, **options)
-    if param.hidden:
-        field.widget = forms.HiddenInput()
-    return field
+    if param.type == "choice":
+        choices = list(param.choices) if required else [("", "—"), *param.choices]
+        return forms.ChoiceField(
+            choices=choices, label=label, required=required, help_text=help_text, widget=widget
+        )
+    if param.type == "long_text" and widget is None:
+        widget = forms.Textarea({"rows": 3})
+    return forms.CharField(
+        max_length=param.max_length,
+        label=label,
+        required=required,
+        help_text=help_text,
+        widget=widget,
+    )
 
 
 def declared_form(kind: str, operation: Operation) -> type[ActForm]:
