@@ -30,7 +30,6 @@ from crmhub.connectors.base import (
     Connector,
     ContactPage,
     OperationResult,
-    PromptHandler,
     RemoteContact,
 )
 from crmhub.connectors.declarations import ConsoleAct, Crm, Field, Operation, Param
@@ -155,9 +154,7 @@ class TinyConnector(Connector):
                 return
             number += 1
 
-    def perform(
-        self, operation: str, params: dict[str, Any], *, on_prompt: PromptHandler | None = None
-    ) -> OperationResult:
+    def perform_add_note(self, params: dict[str, Any]) -> OperationResult:
         body = {"person": params["contact_remote_id"], "text": params["text"]}
         answer = self.http.request("POST", "notes", json_body=body, headers=self._headers()).json()
         if not answer.get("ok"):
