@@ -27,15 +27,21 @@ from crmhub.connectors.base import (
 from tests.connectors.hostile import answer, hostile_server
 
 
+def _as_given(params: dict[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    return params
+
+
+def _operation(name: str, label: str, *, safe: bool) -> Operation:
+    return Operation(name, label, safe=safe, needs_contact=False, check=_as_given)
+
+
 class TinyConnector(Connector):
     kind = "tiny"
     operations: ClassVar[Mapping[str, Operation]] = {
-        "change": Operation("change", "Change something", safe=False, needs_contact=False),
-        "change_after_login": Operation(
-            "change_after_login", "Log in, then change", safe=False, needs_contact=False
-        ),
-        "read": Operation("read", "Read something", safe=True, needs_contact=False),
-        "ask": Operation("ask", "Ask staff a question", safe=False, needs_contact=False),
+        "change": _operation("change", "Change something", safe=False),
+        "change_after_login": _operation("change_after_login", "Log in, then change", safe=False),
+        "read": _operation("read", "Read something", safe=True),
+        "ask": _operation("ask", "Ask staff a question", safe=False),
     }
 
     def check_credentials(self) -> None:
@@ -45,9 +51,6 @@ class TinyConnector(Connector):
         self, *, since: datetime | None = None, page_size: int = 100
     ) -> Iterator[ContactPage]:
         yield ContactPage(contacts=())
-
-    def clean_params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        return params
 
     def perform_change(self, params: dict[str, Any]) -> OperationResult:
         done = _done(self.http.request("POST", "change", json_body=params).json())
