@@ -120,11 +120,6 @@ def test_what_the_connectors_import_from_the_rest_of_crmhub_is_free_of_django_to
         assert offenders(target, _django()) == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 12 point 2 (engineer decl): the console still catches the connectors' "
-    "InvalidParams until action_enqueue raises the actions app's own validation error",
-)
 def test_console_imports_nothing_from_the_connectors():
     assert offenders("console", ("crmhub.connectors",)) == []
 
