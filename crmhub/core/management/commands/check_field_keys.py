@@ -18,7 +18,7 @@ class Command(BaseCommand):
         lost = connections_with_unreadable_secrets()
         for connection in lost:
             self.stdout.write(
-                f"{connection.pk}\t{connection.name}\t{connection.get_kind_display()}\t"
+                f"{connection.pk}\t{connection.name}\t{connection.kind_label}\t"
                 "credentials cannot be decrypted"
             )
         if lost:
