@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -89,7 +90,7 @@ class ConnectionAdmin(DeactivateInsteadMixin, admin.ModelAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
         """Say so on the page when the stored credentials cannot be decrypted."""
-        obj = self.get_object(request, object_id)
+        obj = self.get_object(request, unquote(object_id))
         if request.method == "GET" and obj is not None and not obj.secrets_readable():
             self.message_user(request, UNREADABLE_NOTE, messages.WARNING)
         return super().change_view(request, object_id, form_url, extra_context)
