@@ -19,7 +19,6 @@ apply and resolves host names through ``resolve_host`` (the seam tests replace).
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import socket
 from collections.abc import Mapping
@@ -27,9 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from crmhub.connections.kinds import KINDS
 from crmhub.connectors import errors
-from crmhub.connectors.collect.connector import DEFAULT_WEBSOCKET_PATH
-from crmhub.connectors.collect.prompting import websocket_url
 from crmhub.connectors.http.guard import address_allowed, check_base_url, parse_ip
 
 #: Names that are the local host whatever DNS says (RFC 6761) or that /etc/hosts maps there.
@@ -71,13 +69,10 @@ def address_changed(old: str, new: str) -> bool:
 
 
 def connection_addresses(*, kind: str, base_url: str, settings: Mapping[str, Any]) -> list[str]:
-    """Return every address a connection of ``kind`` opens: its base URL, its Web Socket."""
-    urls = [base_url]
-    if kind == "collect":
-        path = str(settings.get("websocket_path") or DEFAULT_WEBSOCKET_PATH)
-        with contextlib.suppress(ValueError):  # not a URL: the base URL's check says so
-            urls.append(websocket_url(base_url, path))
-    return urls
+    """Return every address a connection of ``kind`` opens, as its CRM declares them (its
+    base URL, a Web Socket...)."""
+    crm = KINDS.get(kind)
+    return list(crm.connection_addresses(base_url, settings)) if crm else [base_url]
 
 
 def address_policy(

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 #: Check one operation's parameters, given the connection's non-secret settings: return
 #: them cleaned, or raise ``InvalidParams`` (field → messages).
 Checker = Callable[[dict[str, Any], Mapping[str, Any]], dict[str, Any]]
+#: Return every address a connection opens, given its base URL and non-secret settings.
+Addresses = Callable[[str, Mapping[str, Any]], tuple[str, ...]]
 
 #: Where the console offers an act: on a contact's record, or on a connection's page.
 ON_CONTACT = "contact"
@@ -209,6 +211,9 @@ class Crm:
     operations: tuple[Operation, ...] = ()
     #: Whether a listing can ask for only what changed since a moment.
     supports_incremental: bool = False
+    #: The addresses a connection opens besides its base URL (a Web Socket...), checked
+    #: like it when the connection is saved; none: the base URL alone.
+    addresses: Addresses | None = None
 
     @property
     def setting_fields(self) -> tuple[Field, ...]:
@@ -221,6 +226,12 @@ class Crm:
     @cached_property
     def operations_by_name(self) -> Mapping[str, Operation]:
         return {operation.name: operation for operation in self.operations}
+
+    def connection_addresses(self, base_url: str, settings: Mapping[str, Any]) -> tuple[str, ...]:
+        """Return every address a connection of this CRM opens (its base URL first)."""
+        if self.addresses is None:
+            return (base_url,)
+        return self.addresses(base_url, settings)
 
     def check_params(
         self, operation: str, params: Mapping[str, Any], *, settings: Mapping[str, Any]
@@ -257,4 +268,5 @@ def declared_for(kind: str, connector: type[Connector], *, like: Crm | None = No
         fields=base.fields,
         operations=tuple(connector.operations.values()),
         supports_incremental=bool(connector.supports_incremental),
+        addresses=base.addresses,
     )

@@ -18,6 +18,7 @@ from crmhub.connections.addresses import STRICT, AddressPolicy, address_refusal
 from crmhub.connections.models import Connection
 from crmhub.connectors import errors
 from crmhub.connectors.collect import prompting
+from crmhub.connectors.collect.declaration import websocket_url
 from crmhub.connectors.http import HttpClient
 from crmhub.connectors.http.guard import address_allowed, parse_ip
 from tests.connections.conftest import API_KEY, PUBLIC_IP, form_data
@@ -215,7 +216,7 @@ def test_the_collect_socket_path_cannot_name_another_host(client, superuser, res
 
 
 def test_the_collect_socket_address_is_checked_like_the_base_url():
-    socket_url = prompting.websocket_url("http://169.254.169.254/api/v1/", "/api/v1/ws")
+    socket_url = websocket_url("http://169.254.169.254/api/v1/", "/api/v1/ws")
     urls = addresses.connection_addresses(
         kind="collect",
         base_url="http://169.254.169.254/api/v1/",

@@ -23,7 +23,7 @@ from crmhub.connectors.base import (
 )
 from crmhub.connectors.collect import parsing, prompting
 from crmhub.connectors.collect.client import DEFAULT_DATABASE, CollectClient
-from crmhub.connectors.collect.declaration import CRM
+from crmhub.connectors.collect.declaration import CRM, DEFAULT_WEBSOCKET_PATH, websocket_url
 from crmhub.connectors.collect.params import RECORD_TYPES, split_remote_id
 from crmhub.connectors.errors import BadResponse, changes_nothing
 from crmhub.connectors.http import HttpClient, Response
@@ -32,7 +32,6 @@ from crmhub.connectors.http import HttpClient, Response
 PAGE_LIMIT_MAX = 1000
 #: Assumption: how long the ``runplan`` POST may wait for its answer (prompts included).
 PLAN_READ_TIMEOUT = 900.0
-DEFAULT_WEBSOCKET_PATH = "/api/v1/ws"
 
 
 class CollectConnector(Connector):
@@ -105,7 +104,7 @@ class CollectConnector(Connector):
         path = str(self.spec.settings.get("websocket_path") or DEFAULT_WEBSOCKET_PATH)
         with changes_nothing():
             ws, websocket_id = prompting.open_socket(
-                prompting.websocket_url(self.spec.base_url, path),
+                websocket_url(self.spec.base_url, path),
                 allow_private=self.spec.allow_private_network,
                 allow_link_local=self.spec.allow_link_local,
                 timeout=self.spec.timeout[1],

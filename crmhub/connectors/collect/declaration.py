@@ -4,10 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from crmhub.connectors.collect import params
 from crmhub.connectors.collect.params import RECORD_TYPES
 from crmhub.connectors.declarations import Checker, ConsoleAct, Crm, Field, Operation
+
+DEFAULT_WEBSOCKET_PATH = "/api/v1/ws"
+
+
+def websocket_url(base_url: str, path: str) -> str:
+    """Return ``ws(s)://<host><path>`` for a server whose API lives at ``base_url``."""
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return f"{scheme}://{parts.netloc}{path if path.startswith('/') else '/' + path}"
+
+
+def addresses(base_url: str, settings: Mapping[str, Any]) -> tuple[str, ...]:
+    """Return what a Collect! connection opens: its base URL and its Web Socket."""
+    path = str(settings.get("websocket_path") or DEFAULT_WEBSOCKET_PATH)
+    try:
+        return (base_url, websocket_url(base_url, path))
+    except ValueError:  # not a URL: the base URL's check says so
+        return (base_url,)
 
 
 def _ws_path(value: str) -> str:
@@ -43,8 +62,9 @@ CRM = Crm(
             default="cv_masterdb",
             help_text="Sent as x-collect-database (e.g. cv_masterdb).",
         ),
-        Field("websocket_path", "Web Socket path", default="/api/v1/ws", clean=_ws_path),
+        Field("websocket_path", "Web Socket path", default=DEFAULT_WEBSOCKET_PATH, clean=_ws_path),
     ),
+    addresses=addresses,
     operations=(
         Operation(
             "run_plan",

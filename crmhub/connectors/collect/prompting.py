@@ -56,13 +56,6 @@ class PlanConversation:
         return {"websocket_id": self.websocket_id, "prompts": self.prompts, "done": done}
 
 
-def websocket_url(base_url: str, path: str) -> str:
-    """Return ``ws(s)://<host><path>`` for a server whose API lives at ``base_url``."""
-    parts = urlsplit(base_url)
-    scheme = "wss" if parts.scheme == "https" else "ws"
-    return f"{scheme}://{parts.netloc}{path if path.startswith('/') else '/' + path}"
-
-
 def _connected_socket(
     url: str, *, allow_private: bool, allow_link_local: bool, timeout: float
 ) -> socket.socket:
