@@ -24,6 +24,7 @@ from crmhub.bench.processes import free_port
 from crmhub.celery import app
 from crmhub.connections.models import Connection, Health
 from crmhub.connectors import registry
+from crmhub.connectors.allclients.declaration import CRM as ALLCLIENTS
 from crmhub.connectors.base import Operation, OperationResult
 from crmhub.contacts.models import Contact, SyncRun
 from crmhub.contacts.sync.schedule import runs_reap
@@ -39,11 +40,11 @@ pytestmark = [
 
 
 class FakeWithLinks(FakeAllClients):
-    """The in-memory AllClients, which also takes the console's "Add link" act."""
+    """The in-memory AllClients, which also takes the console's "Add link" act (as declared)."""
 
     operations: ClassVar[Mapping[str, Operation]] = {
         **FakeAllClients.operations,
-        "add_contact_link": Operation("add_contact_link", "Add link"),
+        "add_contact_link": ALLCLIENTS.operations_by_name["add_contact_link"],
     }
 
     def perform_add_contact_link(self, params: dict[str, Any]) -> OperationResult:
