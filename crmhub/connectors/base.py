@@ -103,6 +103,21 @@ class OperationResult:
     remote_id: str | None = None
 
 
+#: The HTTP status of a call to an operation the server does not have.
+HTTP_NOT_FOUND = 404
+NOT_AVAILABLE = "not available from this CRM"
+
+
+def not_available(what: str) -> OperationResult:
+    """Return the result of an undocumented read that the server answered does not exist.
+
+    Such a read (each connector names its own in ``UNDOCUMENTED``) is our assumption, not
+    the vendor's promise: its absence is an answer to show (``data["available"]`` is
+    False), not a failure.
+    """
+    return OperationResult(message=f"{what}: {NOT_AVAILABLE}.", data={"available": False})
+
+
 class Connector(abc.ABC):
     """Base class of the four CRM connectors.
 

@@ -53,6 +53,8 @@ class FaultAdmin(SuperuserOnly):
         "malformed_rate",
         "xml_attack",
         "fail_next",
+        "xml_indent",
+        "hide_undocumented",
         "updated_at",
     ]
 

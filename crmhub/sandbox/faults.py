@@ -2,7 +2,10 @@
 
 Views call ``inject(kind)`` before doing anything (latency, errors, 429, hangs, malformed
 bodies), and ``after_apply(kind)`` once a change is committed (a hang there is the
-"request reached the server but the client never heard back" case).
+"request reached the server but the client never heard back" case). Two switches change
+what a healthy server answers: ``indents_xml`` (AllClients writes indented XML instead of
+the compact XML of the vendor) and ``hides_undocumented`` (the operations that no vendor
+document describes answer as a server without them would).
 """
 
 from __future__ import annotations
@@ -94,6 +97,18 @@ def inject(kind: str, *, xml: bool = False) -> HttpResponse | None:
             content_type="text/xml" if xml else "application/json",
         )
     return None
+
+
+def indents_xml(kind: str) -> bool:
+    """Return whether ``kind`` is told to answer indented XML (a fault: the vendor's is compact)."""
+    fault = current(kind)
+    return bool(fault and fault.xml_indent)
+
+
+def hides_undocumented(kind: str) -> bool:
+    """Return whether ``kind``'s undocumented operations must answer that they do not exist."""
+    fault = current(kind)
+    return bool(fault and fault.hide_undocumented)
 
 
 def after_apply(kind: str) -> None:

@@ -91,6 +91,18 @@ class Fault(models.Model):
     fail_next = models.PositiveIntegerField(
         default=0, help_text="Answer the next N calls with error_status, then recover."
     )
+    xml_indent = models.BooleanField(
+        default=False,
+        help_text="AllClients: answer indented XML (the default is compact, like the vendor).",
+    )
+    hide_undocumented = models.BooleanField(
+        default=False,
+        help_text=(
+            "Answer the operations no vendor document describes (AllClients GetContactLinks, "
+            "Collect! contact_plan listing, CRM.COM contact_information/list) as a server "
+            "without them would: they do not exist."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from crmhub.sandbox.models import Record
+from crmhub.sandbox.models import Account, Record
 from tests.sandbox.allclients_api import FIRST, Api, add_contact, calls, seeded_api
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -28,8 +28,8 @@ def run(api: Api, **fields: object) -> Any:
 def test_run_action_set_success_in_the_vendor_shape(api):
     response = api.post("RunActionSet", identifymethod=1, identifyvalue=FIRST, actionsetid=101)
     assert response.content == (
-        b'<?xml version="1.0"?>\n<results>\n    <message>Success</message>\n'
-        b"    <details>Action Set completed</details>\n</results>"
+        b'<?xml version="1.0"?>\n<results><message>Success</message>'
+        b"<details>Action Set completed</details></results>"
     )
     (call,) = calls("RunActionSet")
     assert call.applied and call.effect == f"runactionset:{FIRST}:101"
@@ -77,7 +77,10 @@ def test_run_action_set_rules(api, fields, text):
     assert not Record.objects.filter(kind="allclients", collection="actionsetrun").exists()
 
 
-def test_start_time_is_read_in_the_account_zone(api):
+def test_start_time_is_read_in_us_central_whatever_the_account_zone(api):
+    account = Account.objects.get(kind="allclients")
+    account.credentials = {**account.credentials, "time_zone": "America/Los_Angeles"}
+    account.save()
     run(api, startdatetime="12/30/2023 6:15 PM")
     run(api, startdatetime="04/15/2021  10:00 am")
     starts = [
@@ -133,8 +136,8 @@ def link(api: Api, **fields: object) -> Any:
 def test_add_contact_link_success_in_the_vendor_shape(api):
     response = api.post("AddContactLink", contactid=FIRST, url="https://example.com/a", label="A")
     assert response.content == (
-        b'<?xml version="1.0"?>\n<results>\n    <message>Success</message>\n'
-        b"    <sourceid>15631</sourceid>\n</results>"
+        b'<?xml version="1.0"?>\n<results><message>Success</message>'
+        b"<sourceid>15631</sourceid></results>"
     )
     assert link(api).findtext("sourceid") == "15632"
     effects = [c.effect for c in calls("AddContactLink") if c.applied]

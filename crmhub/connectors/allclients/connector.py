@@ -11,20 +11,33 @@ from crmhub.connectors.allclients import parsing
 from crmhub.connectors.allclients.client import RESPONSE_TYPES, AllClientsClient
 from crmhub.connectors.allclients.declaration import CRM
 from crmhub.connectors.base import (
+    HTTP_NOT_FOUND,
     ConnectionSpec,
     Connector,
     ContactPage,
     Operation,
     OperationResult,
+    not_available,
 )
 from crmhub.connectors.errors import BadResponse, InvalidParams, NotFound
 from crmhub.connectors.http import HttpClient
 
 #: The account's time zone when the connection does not say (the vendor's server time).
 DEFAULT_TIME_ZONE = "America/Chicago"
-#: Assumption: the largest page GetContacts serves; a bigger request is cut to it, so it
-#: is also the largest page asked for (else a cut page would look like the last one).
+#: RunActionSet's ``startdatetime`` is "server time, which is US Central Time" (its
+#: document), whatever the account's own zone (spec README, point 2).
+SERVER_TIME_ZONE = zoneinfo.ZoneInfo("America/Chicago")
+#: The largest page asked of GetContacts. No document states a cap; a server that cut a
+#: bigger page short without a word would make it look like the last one, so pages stay
+#: at a size any server plausibly serves whole.
 MAX_PAGE_SIZE = 500
+#: Assumption: operations that no AllClients document describes. Each is a read nothing
+#: else depends on; a server that does not have it (HTTP 404 for its ``.aspx``) makes it
+#: answer "not available from this CRM" instead of failing.
+UNDOCUMENTED = {
+    "get_contact_links": "GetContactLinks.aspx, assumed to list a contact's links "
+    "(<links><link><id>, <url>, <label>, <adddate>) as AddContactLink creates them",
+}
 
 
 def account_zone(settings: Mapping[str, Any]) -> zoneinfo.ZoneInfo:
@@ -98,7 +111,9 @@ class AllClientsConnector(Connector):
     def perform_run_action_set(self, params: dict[str, Any]) -> OperationResult:
         start_at = params.get("start_at")
         start = (
-            parsing.format_start(datetime.fromisoformat(start_at), self.zone) if start_at else None
+            parsing.format_start(datetime.fromisoformat(start_at), SERVER_TIME_ZONE)
+            if start_at
+            else None
         )
         identify_method = params["identify_method"]
         fields = {
@@ -165,11 +180,16 @@ class AllClientsConnector(Connector):
         )
 
     def perform_get_contact_links(self, params: dict[str, Any]) -> OperationResult:
-        links = self.client.read(
-            "GetContactLinks",
-            lambda body: parsing.parse_links(body, self.zone),
-            {"contactid": params["contact_remote_id"]},
-        )
+        try:
+            links = self.client.read(
+                "GetContactLinks",
+                lambda body: parsing.parse_links(body, self.zone),
+                {"contactid": params["contact_remote_id"]},
+            )
+        except NotFound as exc:
+            if exc.status != HTTP_NOT_FOUND:  # a vendor <error> (e.g. no such contact)
+                raise
+            return not_available("Contact links")  # an UNDOCUMENTED operation
         return OperationResult(
             message=f"{len(links)} link(s)",
             data={

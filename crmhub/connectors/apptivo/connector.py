@@ -37,6 +37,13 @@ from crmhub.connectors.http import HttpClient
 
 #: Largest ``numRecords`` crmhub asks for (assumption: the documents give no maximum).
 MAX_PAGE_SIZE = 500
+#: Assumption: actions the vendor's customers document lists by name ("Get all customers",
+#: "Delete a customer") without describing them; their form comes from public client code.
+#: The index depends on ``getAll``; a server without these would fail the sync or the delete.
+UNDOCUMENTED = {
+    "getAll": "startIndex/numRecords, records at data (Airbyte's Apptivo manifest)",
+    "delete": "customerId (a third-party spec citing the vendor's deletecustomer page)",
+}
 CONFIG_TTL = 600.0
 
 _config_cache: dict[tuple[str, str], tuple[float, ApptivoConfig]] = {}

@@ -15,23 +15,33 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from crmhub.connectors.base import (
+    HTTP_NOT_FOUND,
     ConnectionSpec,
     Connector,
     ContactPage,
     Operation,
     OperationResult,
+    not_available,
 )
 from crmhub.connectors.collect import parsing, prompting
 from crmhub.connectors.collect.client import DEFAULT_DATABASE, CollectClient
 from crmhub.connectors.collect.declaration import CRM, DEFAULT_WEBSOCKET_PATH, websocket_url
 from crmhub.connectors.collect.params import RECORD_TYPES, split_remote_id
-from crmhub.connectors.errors import BadResponse, changes_nothing
+from crmhub.connectors.errors import BadResponse, NotFound, changes_nothing
 from crmhub.connectors.http import HttpClient, Response
 
 #: Assumption: the largest ``Limit`` a listing accepts.
 PAGE_LIMIT_MAX = 1000
 #: Assumption: how long the ``runplan`` POST may wait for its answer (prompts included).
 PLAN_READ_TIMEOUT = 900.0
+#: Assumption: operations that no Collect! document describes. Each is a read nothing
+#: else depends on (``run_plan`` takes any code typed); a server without it (HTTP 404)
+#: makes it answer "not available from this CRM" instead of failing.
+UNDOCUMENTED = {
+    "list_plans": "the contact plans read as a record type, GET collect/data/contact_plan "
+    "(the runplan document names the contact_plan table and its cp_code field, but no "
+    "document lists it among the readable records)",
+}
 
 
 class CollectConnector(Connector):
@@ -154,7 +164,12 @@ class CollectConnector(Connector):
         plans: list[dict[str, Any]] = []
         page = 1
         while True:
-            current = self._page("contact_plan", page, PAGE_LIMIT_MAX)
+            try:
+                current = self._page("contact_plan", page, PAGE_LIMIT_MAX)
+            except NotFound as exc:
+                if exc.status != HTTP_NOT_FOUND or page > 1:
+                    raise
+                return not_available("The contact plan list")
             plans.extend(_plan_data(current.row_id, row) for row in current.rows)
             if len(current.rows) < PAGE_LIMIT_MAX or page >= current.num_pages:
                 break

@@ -3,7 +3,9 @@
 Everything lives in ``sandbox.Record`` rows of kind ``allclients``, one collection per
 object: ``contact``, ``category``, ``actionset``, ``teammember``, ``link`` and
 ``actionsetrun`` (what RunActionSet scheduled). Dates are stored as ISO-8601 UTC strings
-and shown in the account's time zone when rendered.
+and shown in the account's time zone when rendered. Seeded contacts belong to a team
+member database (most to the account owner's) and most are opted in to email, a few not
+(deterministic: the same seed gives the same contacts).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import Max, QuerySet, TextField
 from django.db.models.functions import Cast
 
+from crmhub.sandbox.allclients import rules
+from crmhub.sandbox.allclients.assumptions import ASSUMPTIONS
 from crmhub.sandbox.models import Account, Record, RecordsVersion
 from crmhub.sandbox.people import PersonSpec
 
@@ -34,8 +38,8 @@ ACTION_SET_RUN = "actionsetrun"
 CONTACT_ID_BASE = 64704
 LINK_ID_BASE = 15631
 RUN_ID_BASE = 1
-#: The vendor's server time zone (the account default; assumption: an account setting).
-DEFAULT_TIME_ZONE = "America/Chicago"
+#: The account's time zone when none is set (an assumption, see ``assumptions.py``).
+DEFAULT_TIME_ZONE = ASSUMPTIONS.default_time_zone
 _ADD_EPOCH = datetime(2014, 2, 15, 19, 15, 5, tzinfo=UTC)
 
 CATEGORIES = (
@@ -60,6 +64,11 @@ TEAM_MEMBERS = (
     (11, "Dana Whitaker"),
     (12, "Luis Ortega"),
 )
+#: Seeded contact ``index`` (from 0) is not opted in to email when ``index % 10`` is this.
+NOT_OPTED_IN_EVERY = (10, 9)
+#: Seeded contact ``index`` belongs to team member 11 or 12 when ``index % 10`` says so
+#: (the account owner's database, 0, holds the others).
+TEAM_MEMBER_OF = {3: 11, 6: 12}
 
 
 # -- the account ---------------------------------------------------------------------------
@@ -107,6 +116,11 @@ def contact_record(index: int, person: PersonSpec) -> Record:
     data["phone"] = person.phone
     data["adddate"] = _iso(added)
     data["editdate"] = _iso(edited)
+    every, which = NOT_OPTED_IN_EVERY
+    if index % every == which:
+        data[ASSUMPTIONS.opted_in_field] = False
+    if team_member := TEAM_MEMBER_OF.get(index % 10):
+        data["teammemberid"] = team_member
     return Record(
         kind=KIND,
         collection=CONTACT,
@@ -237,6 +251,12 @@ def contacts_by_email(email: str, *, other: bool) -> list[Record]:
         if any(str(row.data.get(key, "")).strip().lower() == wanted for key in keys)
     ]
     return sorted(found, key=lambda row: (row.data.get("adddate", ""), row.remote_id))
+
+
+def can_email(contact: Record) -> bool:
+    """Return whether ``contact`` has a valid email address and is opted in to email."""
+    valid = rules.is_email(str(contact.data.get("email", "")))
+    return valid and contact.data.get(ASSUMPTIONS.opted_in_field, True) is not False
 
 
 def action_set_by_name(name: str) -> Record | None:

@@ -2,8 +2,10 @@
 
 Every endpoint injects the configured faults first, checks the account id and key like the
 vendor (a wrong one answers ``<results><error>Authentication failed</error></results>``
-with HTTP 200), writes one ledger row per call (never the key), and applies a change in
-the same transaction as its ledger row, so a test can prove it happened at most once.
+with HTTP 200), refuses a field the method does not know, writes one ledger row per call
+(never the key), and applies a change in the same transaction as its ledger row, so a test
+can prove it happened at most once. Answers are compact XML unless the ``xml_indent``
+fault asks for indented XML.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -21,28 +24,40 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 
 from crmhub.sandbox import faults, ledger
-from crmhub.sandbox.allclients import render, rules, store
+from crmhub.sandbox.allclients import filters, render, rules, store
+from crmhub.sandbox.allclients.assumptions import ASSUMPTIONS
 from crmhub.sandbox.allclients.render import Node
-from crmhub.sandbox.allclients.rules import VendorError
+from crmhub.sandbox.allclients.rules import VendorError, refuse
 from crmhub.sandbox.models import Record
 
 KIND = store.KIND
-#: Assumption: the largest page GetContacts serves (bigger ``pagingsize`` is cut to it).
-MAX_PAGE_SIZE = 500
-#: The document says calls without paging "will be delayed"; this simulator waits this long
-#: and then serves one largest page.
-UNPAGED_DELAY_SECONDS = 1.0
 CONTACT_FIELDS = (
     "firstname",
     "lastname",
     "company",
     "email",
     "otheremail",
-    "phone",
+    *ASSUMPTIONS.phone_fields,
     "adddate",
     "editdate",
 )
 DATE_FIELDS = frozenset({"adddate", "editdate"})
+#: The documented form fields of every method (GetContacts' are in ``filters``).
+COMMON_FIELDS = frozenset({"accountid", "apikey", "response_type"})
+FIELDS = {
+    "GetCategories": COMMON_FIELDS,
+    "GetContactLinks": COMMON_FIELDS | {"contactid"},
+    "RunActionSet": COMMON_FIELDS
+    | {
+        "teammemberid",
+        "identifymethod",
+        "identifyvalue",
+        "actionsetid",
+        "actionsetname",
+        "startdatetime",
+    },
+    "AddContactLink": COMMON_FIELDS | {"contactid", "url", "label"},
+}
 
 
 @dataclass(frozen=True)
@@ -76,8 +91,13 @@ def endpoint(
             if injected is not None:
                 ledger.record(KIND, operation, fields, status=injected.status_code)
                 return injected
+            if operation in ASSUMPTIONS.undocumented_methods and faults.hides_undocumented(KIND):
+                ledger.record(KIND, operation, fields, status=404)
+                return HttpResponse(
+                    ASSUMPTIONS.missing_page, status=404, content_type="text/html; charset=utf-8"
+                )
             if request.method != "POST":
-                ledger.record(KIND, operation, fields, status=405)
+                ledger.record(KIND, operation, fields, status=ASSUMPTIONS.get_status)
                 return HttpResponseNotAllowed(["POST"])
             return _handle(operation, handler, fields, as_json=as_json, changes=changes)
 
@@ -90,18 +110,21 @@ def _handle(
     operation: str, handler: Handler, fields: dict[str, str], *, as_json: bool, changes: bool
 ) -> HttpResponse:
     credentials = store.account_credentials()
+    indent = faults.indents_xml(KIND)
     try:
         rules.authenticate(fields, credentials)
-        zone = ZoneInfo(credentials.get("time_zone") or store.DEFAULT_TIME_ZONE)
+        if operation in FIELDS:
+            rules.check_fields(fields, FIELDS[operation])
+        zone = ZoneInfo(credentials.get("time_zone") or ASSUMPTIONS.default_time_zone)
         with transaction.atomic(using="sandbox") if changes else nullcontext():
             outcome = handler(rules.trim(fields), zone)
             ledger.record(KIND, operation, fields, effect=outcome.effect, applied=outcome.applied)
     except VendorError as exc:
         ledger.record(KIND, operation, fields)
-        return render.error(exc.text, as_json=as_json)
+        return render.error(exc.text, as_json=as_json, indent=indent)
     if outcome.applied:
         faults.after_apply(KIND)
-    return render.answer(outcome.nodes, as_json=as_json)
+    return render.answer(outcome.nodes, as_json=as_json, indent=indent)
 
 
 # -- reads -----------------------------------------------------------------------------------
@@ -118,28 +141,35 @@ def contact_nodes(row: Record | store.ContactRow, zone: ZoneInfo) -> list[Node]:
 
 
 def _contacts(fields: Mapping[str, str]) -> Sequence[Record | store.ContactRow]:
+    """Return the contacts a GetContacts call asks for: filtered, then one page of them.
+
+    ``pagingsize`` is served as asked; a call without it is delayed (documented) and then
+    answers every match. Only an answer past ``max_contacts_per_answer`` (an assumption)
+    is refused, with an error naming the limit: never cut without a word.
+    """
+    limit = ASSUMPTIONS.max_contacts_per_answer
     size = rules.number(fields, "pagingsize") or 0
     offset = rules.number(fields, "pagingoffset", default=0) or 0
-    contact_id = rules.number(fields, "contactid")
-    email = fields.get("email", "").strip()
+    found = filters.contact_filter(fields)
+    if size > limit:
+        raise refuse("too_many_contacts", limit=limit)
     if size < 1:
-        time.sleep(UNPAGED_DELAY_SECONDS)
-        size = MAX_PAGE_SIZE
-    size = min(size, MAX_PAGE_SIZE)
-    if email:
-        matches = store.contacts_by_email(email, other=False)
-        if contact_id is not None:
-            matches = [row for row in matches if row.remote_id == contact_id]
-        return sorted(matches, key=lambda row: row.remote_id)[offset : offset + size]
-    if contact_id is not None:
-        row = store.find(store.CONTACT, contact_id)
-        return [row] if row is not None and offset == 0 else []
-    return store.contacts_page(offset=offset, size=size)
+        time.sleep(ASSUMPTIONS.unpaged_delay_seconds)
+    if found.empty:
+        if size < 1:
+            if store.rows(store.CONTACT).count() - offset > limit:
+                raise refuse("too_many_contacts", limit=limit)
+            size = limit
+        return store.contacts_page(offset=offset, size=size)
+    matches = list(islice(filters.matching(found), offset, offset + (size or limit + 1)))
+    if len(matches) > limit:
+        raise refuse("too_many_contacts", limit=limit)
+    return matches
 
 
 @endpoint("GetContacts")
 def get_contacts(fields: Mapping[str, str], zone: ZoneInfo) -> Outcome:
-    """List contacts in contactid order, ``pagingsize`` from ``pagingoffset``."""
+    """List the contacts that pass the filters, in contactid order, a page at a time."""
     contacts: list[Node] = [("contact", contact_nodes(row, zone)) for row in _contacts(fields)]
     return Outcome([("contacts", contacts)])
 
@@ -157,16 +187,16 @@ def get_categories(fields: Mapping[str, str], zone: ZoneInfo) -> Outcome:
 def _contact(fields: Mapping[str, str]) -> Record:
     contact_id = rules.number(fields, "contactid")
     if contact_id is None:
-        raise VendorError("contactid is required")
+        raise refuse("contact_required")
     contact = store.find(store.CONTACT, contact_id)
     if contact is None:
-        raise VendorError("Contact not found")
+        raise refuse("contact_not_found")
     return contact
 
 
 @endpoint("GetContactLinks")
 def get_contact_links(fields: Mapping[str, str], zone: ZoneInfo) -> Outcome:
-    """List one contact's links (assumption: not in the documents given)."""
+    """List one contact's links (an assumption: no document describes this method)."""
     contact = _contact(fields)
     links: list[Node] = [
         (
@@ -187,22 +217,22 @@ def get_contact_links(fields: Mapping[str, str], zone: ZoneInfo) -> Outcome:
 def _identify(fields: Mapping[str, str]) -> Record:
     method = fields.get("identifymethod", "").strip()
     if method not in ("1", "2", "3"):
-        raise VendorError("Invalid identifymethod")
+        raise refuse("invalid_identify_method")
     value = fields.get("identifyvalue", "").strip()
     if not value:
-        raise VendorError("identifyvalue is required")
+        raise refuse("identify_value_required")
     if method == "1":
         if not value.isdigit():
-            raise VendorError("identifyvalue must be an integer")
+            raise refuse("identify_value_integer")
         contact = store.find(store.CONTACT, int(value))
         if contact is None:
-            raise VendorError("Contact not found")
+            raise refuse("contact_not_found")
         return contact
     if not rules.is_email(value):
-        raise VendorError("identifyvalue must be an email address")
+        raise refuse("identify_value_email")
     matches = store.contacts_by_email(value, other=method == "3")
     if not matches:
-        raise VendorError("Contact not found")
+        raise refuse("contact_not_found")
     return matches[0]  # first by add date, as documented
 
 
@@ -210,13 +240,13 @@ def _action_set(fields: Mapping[str, str]) -> Record:
     action_set_id = rules.number(fields, "actionsetid")
     name = fields.get("actionsetname", "").strip()
     if action_set_id is None and not name:
-        raise VendorError("actionsetid or actionsetname is required")
+        raise refuse("action_set_required")
     if action_set_id is not None:
         found = store.find(store.ACTION_SET, action_set_id)
     else:
         found = store.action_set_by_name(name)
     if found is None:
-        raise VendorError("Action Set not found")
+        raise refuse("action_set_not_found")
     return found
 
 
@@ -227,13 +257,11 @@ def run_action_set(fields: Mapping[str, str], zone: ZoneInfo) -> Outcome:
     action_set = _action_set(fields)
     team_member_id = rules.number(fields, "teammemberid", default=0)
     if store.find(store.TEAM_MEMBER, team_member_id or 0) is None:
-        raise VendorError("Team Member not found")
+        raise refuse("team_member_not_found")
     raw_start = fields.get("startdatetime", "").strip()
-    start = rules.start_time(raw_start, zone) if raw_start else datetime.now(UTC)
-    if action_set.data.get("has_email_action") and not rules.is_email(
-        str(contact.data.get("email", ""))
-    ):
-        raise VendorError("Contact does not have a valid, opted-in email address")
+    start = rules.start_time(raw_start) if raw_start else datetime.now(UTC)
+    if action_set.data.get("has_email_action") and not store.can_email(contact):
+        raise refuse("not_opted_in")
     store.insert(
         store.ACTION_SET_RUN,
         {
@@ -258,11 +286,11 @@ def add_contact_link(fields: Mapping[str, str], zone: ZoneInfo) -> Outcome:
     url = fields.get("url", "").strip()
     label = fields.get("label", "").strip()
     if not url:
-        raise VendorError("url is required")
+        raise refuse("url_required")
     if not url.startswith(("https://", "http://")):
-        raise VendorError("url must start with https:// or http://")
+        raise refuse("url_scheme")
     if not label:
-        raise VendorError("label is required")
+        raise refuse("label_required")
     link = store.insert(
         store.LINK,
         {

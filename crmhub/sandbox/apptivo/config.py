@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-#: objectId of the customers app (the vendor's own search sample sends objectId=3; the
-#: update sample's objectId=4 is the leads app, a slip of the document).
-OBJECT_ID = 3
+from crmhub.sandbox.apptivo.assumptions import ASSUMPTIONS
+
+#: objectId of the customers app (an assumption, ``assumptions.py``).
+OBJECT_ID = ASSUMPTIONS.object_id
 
 STATUSES: tuple[dict[str, Any], ...] = (
     {"statusId": 10000, "statusName": "Active", "statusCode": "ACTIVE", "meaning": "Active"},

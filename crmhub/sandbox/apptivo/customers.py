@@ -5,16 +5,23 @@ renders it over ``TEMPLATE``, the full attribute set of the vendor's samples. Li
 filter and order on the indexed ``remote_id`` (= ``customerId``) with a LIMIT/OFFSET, so
 they never load every row. Dates are written "YYYY-MM-DD HH:MM:SS" in UTC (assumption:
 the documents do not say which time zone the firm's dates are in).
+
+Text search ignores case the Unicode way (``MÜLLER`` finds ``Müller``; SQLite's LIKE folds
+ASCII letters only): each row keeps its searched text case-folded under ``_text`` (and its
+name under ``_name``), written with the row and never part of an answer.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.lookups import Contains
 from django.utils import timezone
 
 from crmhub.sandbox.apptivo import config
@@ -98,8 +105,34 @@ def parse_date(text: str, name: str, *, end: bool = False) -> datetime:
 
 
 def render(record: Record) -> dict[str, Any]:
-    """Return the customer of ``record`` as the API answers it."""
-    return {**TEMPLATE, **record.data, "customerId": record.remote_id}
+    """Return the customer of ``record`` as the API answers it (search keys left out)."""
+    shown = {key: value for key, value in record.data.items() if not key.startswith("_")}
+    return {**TEMPLATE, **shown, "customerId": record.remote_id}
+
+
+def fold(text: str) -> str:
+    """Return ``text`` as searches compare it: NFC, case-folded, trimmed."""
+    return unicodedata.normalize("NFC", text).casefold().strip()
+
+
+def with_search_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """Return ``data`` with its case-folded search keys (``_text``, ``_name``) set."""
+    parts = [str(data.get("customerName") or ""), str(data.get("customerNumber") or "")]
+    parts += [str(e.get("emailAddress") or "") for e in _items(data, "emailAddresses")]
+    parts += [str(p.get("phoneNumber") or "") for p in _items(data, "phoneNumbers")]
+    return {
+        **data,
+        "_text": "\n".join(fold(part) for part in parts if part.strip()),
+        "_name": fold(str(data.get("customerName") or "")),
+    }
+
+
+def _items(data: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    return [item for item in data.get(name) or [] if isinstance(item, dict)]
+
+
+def _folded_contains(key: str, text: str) -> Q:
+    return Q(Contains(KeyTextTransform(key, "data"), fold(text)))
 
 
 # -- seeding ---------------------------------------------------------------------------------
@@ -145,7 +178,7 @@ def seed_rows(people: Iterable[PersonSpec]) -> Iterator[Record]:
             kind=KIND,
             collection=COLLECTION,
             remote_id=FIRST_ID + index,
-            data=data,
+            data=with_search_keys(data),
             updated_at=updated,
         )
 
@@ -173,13 +206,23 @@ def customers_page(
 
 
 def text_filter(text: str) -> Q:
-    """Return the filter of a search text: name, number, emails or phones contain it."""
-    return (
+    """Return the filter of a search text: name, number, emails or phones contain it.
+
+    Rows stored before the search keys existed are searched as before (ASCII case only).
+    """
+    legacy = (
         Q(data__customerName__icontains=text)
         | Q(data__customerNumber__icontains=text)
         | Q(data__emailAddresses__icontains=text)
         | Q(data__phoneNumbers__icontains=text)
     )
+    return _folded_contains("_text", text) | (Q(data___text__isnull=True) & legacy)
+
+
+def name_filter(text: str) -> Q:
+    """Return the filter of an advanced search's customerName: the name contains it."""
+    legacy = Q(data__customerName__icontains=text)
+    return _folded_contains("_name", text) | (Q(data___name__isnull=True) & legacy)
 
 
 def customers_with_emails(
@@ -196,13 +239,13 @@ def customers_with_emails(
     matches = [
         row
         for row in query.order_by("remote_id").iterator(chunk_size=500)
-        if wanted & {e.get("emailAddress", "").strip().lower() for e in _emails_of(row.data)}
+        if wanted
+        & {
+            str(e.get("emailAddress", "")).strip().lower()
+            for e in _items(row.data, "emailAddresses")
+        }
     ]
     return [render(row) for row in matches[start : start + count]], len(matches)
-
-
-def _emails_of(data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [e for e in data.get("emailAddresses") or [] if isinstance(e, dict)]
 
 
 # -- changes ---------------------------------------------------------------------------------
@@ -217,14 +260,16 @@ def customer_create(*, fields: dict[str, Any]) -> Record:
                     top=Max("remote_id")
                 )["top"]
                 customer_id = (last or FIRST_ID - 1) + 1
-                data = {
-                    "customerNumber": str(customer_id - FIRST_ID + 1),
-                    **fields,
-                    "creationDate": stamp,
-                    "lastUpdateDate": stamp,
-                    "createdByName": "API User",
-                    "lastUpdatedByName": "API User",
-                }
+                data = with_search_keys(
+                    {
+                        "customerNumber": str(customer_id - FIRST_ID + 1),
+                        **fields,
+                        "creationDate": stamp,
+                        "lastUpdateDate": stamp,
+                        "createdByName": "API User",
+                        "lastUpdatedByName": "API User",
+                    }
+                )
                 return Record.objects.create(
                     kind=KIND,
                     collection=COLLECTION,
@@ -242,12 +287,14 @@ def customer_update(*, customer_id: int, changes: dict[str, Any]) -> Record:
     now = timezone.now()
     with transaction.atomic(using="sandbox"):
         record = customer_get(customer_id=customer_id)
-        record.data = {
-            **record.data,
-            **changes,
-            "lastUpdateDate": format_date(now),
-            "lastUpdatedByName": "API User",
-        }
+        record.data = with_search_keys(
+            {
+                **record.data,
+                **changes,
+                "lastUpdateDate": format_date(now),
+                "lastUpdatedByName": "API User",
+            }
+        )
         record.updated_at = now
         record.save(update_fields=["data", "updated_at"])
     return record

@@ -3,7 +3,7 @@
 Every failure raises ``Failure(reason)``, which the view answers as the vendor does:
 ``{"status": "FAILURE", "reason": ...}`` with HTTP 200. Where the documents are silent
 (lengths, type codes, which attributes ``update`` accepts) the rule is an assumption,
-named in a constant here.
+named in ``assumptions.py``.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from crmhub.sandbox.apptivo import config
+from crmhub.sandbox.apptivo.assumptions import ASSUMPTIONS
 
-MAX_NAME = 100  # assumption: customerName length limit
-MAX_EMAIL = 100  # assumption
-MAX_PHONE = 30  # assumption
-MAX_DESCRIPTION = 4000  # assumption
-MAX_TEXT = 255  # assumption: other free-text attributes
-MAX_PAGE = 500  # assumption: largest numRecords a listing accepts
+MAX_NAME = ASSUMPTIONS.max_name
+MAX_EMAIL = ASSUMPTIONS.max_email
+MAX_PHONE = ASSUMPTIONS.max_phone
+MAX_DESCRIPTION = ASSUMPTIONS.max_description
+MAX_TEXT = ASSUMPTIONS.max_text
+MAX_PAGE = ASSUMPTIONS.max_page
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^[0-9+().\-\s/x]+$")
 AUTO_NUMBER = "Auto generated number"
@@ -234,7 +235,7 @@ def attribute(data: Mapping[str, Any], name: str) -> dict[str, Any]:
     if name == "customerName":
         return {name: _text(data, name, MAX_NAME, required=True)}
     if name == "customerNumber":
-        return {name: _text(data, name, 50, required=True)}
+        return {name: _text(data, name, ASSUMPTIONS.max_customer_number, required=True)}
     if name == "description":
         return {name: _text(data, name, MAX_DESCRIPTION)}
     if name == "emailAddresses":
@@ -251,7 +252,7 @@ def new_customer(data: Mapping[str, Any]) -> dict[str, Any]:
     if data.get("customerId") not in (None, ""):
         raise Failure("customerId must be empty when creating a customer.")
     fields: dict[str, Any] = {"customerName": _text(data, "customerName", MAX_NAME, required=True)}
-    number = _text(data, "customerNumber", 50)
+    number = _text(data, "customerNumber", ASSUMPTIONS.max_customer_number)
     if number and number != AUTO_NUMBER:
         fields["customerNumber"] = number
     has_status = data.get("statusId") not in (None, "") or data.get("statusName")

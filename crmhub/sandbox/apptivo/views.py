@@ -22,13 +22,37 @@ from django.views.decorators.http import require_http_methods
 from crmhub.sandbox import faults, ledger
 from crmhub.sandbox.apptivo import config, customers
 from crmhub.sandbox.apptivo import validation as check
+from crmhub.sandbox.apptivo.assumptions import ASSUMPTIONS
 from crmhub.sandbox.apptivo.validation import Failure
 from crmhub.sandbox.models import Account
 
 KIND = "apptivo"
-MAX_START = 10**9
-MAX_SEARCH_TEXT = 100  # assumption
-DEFAULT_PAGE = 50  # assumption: the documents' example page size
+MAX_START = ASSUMPTIONS.max_start
+MAX_SEARCH_TEXT = ASSUMPTIONS.max_search_text
+DEFAULT_PAGE = ASSUMPTIONS.default_page
+_PAGING = ("startIndex", "numRecords", "iDisplayStart", "iDisplayLength")
+#: The parameters each action takes besides ``a``, ``apiKey`` and ``accessKey``.
+PARAMETERS: dict[str, frozenset[str]] = {
+    "getConfigData": frozenset({"objectId"}),
+    "getAll": frozenset({*_PAGING, "objectId"}),
+    "getAllBySearchText": frozenset({*_PAGING, "objectId", "searchText"}),
+    "getAllByAdvancedSearch": frozenset(
+        {*_PAGING, "objectId", "searchData", "multiSelectData", "territoryType"}
+    ),
+    "save": frozenset({"customerData", "isLeadConvert", "isDuplicate"}),
+    "update": frozenset(
+        {
+            "objectId",
+            "customerId",
+            "customerData",
+            "attributeName",
+            "attributeNames",
+            "isEmailAddressUpdate",
+        }
+    ),
+    "delete": frozenset({"objectId", "customerId"}),
+}
+_ALWAYS = frozenset({"a", "apiKey", "accessKey"})
 
 #: An action answers (payload, effect); a non-empty effect means a change was applied.
 Handler = Callable[[Mapping[str, str]], tuple[dict[str, Any], str]]
@@ -61,6 +85,26 @@ def _authenticate(params: Mapping[str, str]) -> None:
     good_access = hmac.compare_digest(access_key.encode(), expected.get("access_key", "").encode())
     if not (account and good_api and good_access):
         raise Failure("Invalid apiKey or accessKey.")
+
+
+def _check_parameters(action: str, params: Mapping[str, str]) -> None:
+    """Refuse a parameter ``action`` does not take, or takes with a value not simulated.
+
+    Never ignore one: an ignored filter answers customers nobody asked for, and a misspelt
+    name would pass unseen.
+    """
+    known = PARAMETERS[action] | _ALWAYS
+    samples = dict(ASSUMPTIONS.sample_values)
+    for name in params:
+        if name in ASSUMPTIONS.not_simulated:
+            raise Failure(f"{name} is not supported by this simulator.")
+        if name not in known:
+            raise Failure(f"Invalid parameter {name[:40]!r} for {action}.")
+        if name in samples and params[name] != samples[name]:
+            raise Failure(
+                f"{name}={params[name][:20]!r} is not supported by this simulator "
+                f"(only {samples[name]})."
+            )
 
 
 def _page(params: Mapping[str, str]) -> tuple[int, int]:
@@ -109,7 +153,8 @@ def get_all_by_advanced_search(params: Mapping[str, str]) -> tuple[dict[str, Any
 
     Supported (this simulator's subset): customerName and customerNumber (contains),
     emailAddresses (exact, any case), lastUpdateOnStartDate/lastUpdateOnEndDate (inclusive,
-    "YYYY-MM-DD[ HH:MM:SS]" UTC: an assumption), statusIds and categoryIds.
+    "YYYY-MM-DD[ HH:MM:SS]" UTC: an assumption), statusIds and categoryIds. Any other
+    filter given is refused by name.
     """
     check.object_id(params)
     search = check.json_param(params, "searchData", expected=dict, required=True)
@@ -130,12 +175,35 @@ def get_all_by_advanced_search(params: Mapping[str, str]) -> tuple[dict[str, Any
     return _listing(rows, total), ""
 
 
+def _given(value: Any) -> bool:
+    """Return whether a searchData value asks for something (the sample's blanks do not)."""
+    if isinstance(value, dict):
+        ignored = ("addressAttributeId", "addressGroupName")
+        return any(_given(v) for k, v in value.items() if k not in ignored)
+    if isinstance(value, list):
+        return any(_given(item) for item in value)
+    return value not in (None, "") and not (isinstance(value, str) and not value.strip())
+
+
+def _refuse_unsupported(search: Mapping[str, Any], multi: Mapping[str, Any]) -> None:
+    for where, given, supported in (
+        ("searchData", search, ASSUMPTIONS.search_data_filters),
+        ("multiSelectData", multi, ASSUMPTIONS.multi_select_filters),
+    ):
+        for key, value in given.items():
+            if key not in supported and _given(value):
+                raise Failure(f"{where}.{key[:40]} is not supported by this simulator.")
+
+
 def _advanced_filter(search: Mapping[str, Any], multi: Mapping[str, Any]) -> Q:
+    _refuse_unsupported(search, multi)
     where = Q()
-    for name in ("customerName", "customerNumber"):
-        value = search.get(name)
-        if isinstance(value, str) and value.strip():
-            where &= Q(**{f"data__{name}__icontains": value.strip()})
+    name = search.get("customerName")
+    if isinstance(name, str) and name.strip():
+        where &= customers.name_filter(name.strip())
+    number = search.get("customerNumber")
+    if isinstance(number, str) and number.strip():
+        where &= Q(data__customerNumber__icontains=number.strip())
     if search.get("lastUpdateOnStartDate"):
         since = customers.parse_date(str(search["lastUpdateOnStartDate"]), "lastUpdateOnStartDate")
         where &= Q(updated_at__gte=since)
@@ -198,7 +266,8 @@ def delete(params: Mapping[str, str]) -> tuple[dict[str, Any], str]:
     check.object_id(params)
     customer_id = check.int_param(params, "customerId", default=None, minimum=1, maximum=10**15)
     customers.customer_delete(customer_id=customer_id)
-    return {"status": "SUCCESS", "customerId": customer_id}, f"delete:{customer_id}"
+    answer = {"status": ASSUMPTIONS.delete_answer_status, "customerId": customer_id}
+    return answer, f"delete:{customer_id}"
 
 
 ACTIONS: dict[str, Handler] = {
@@ -228,6 +297,7 @@ def customers_endpoint(request: HttpRequest) -> HttpResponse:
         handler = ACTIONS.get(action)
         if handler is None:
             raise Failure(f"Invalid action {action[:40]!r}.")
+        _check_parameters(action, params)
         payload, effect = handler(params)
     except Failure as failure:
         ledger.record(KIND, operation, _logged(request, params))

@@ -1,6 +1,7 @@
 """Operator login, bearer tokens and the database header of the simulated Collect! server.
 
-Decisions where the documents are silent (mirrored by the connector):
+Decisions where the documents are silent (named in ``assumptions.py``, mirrored by the
+connector):
 
 * ``POST auth/login`` answers ``{"token": "..."}``; later calls send
   ``Authorization: Bearer <token>``. A missing, malformed, expired or foreign token is
@@ -21,6 +22,7 @@ from typing import Any
 from django.core import signing
 from django.http import HttpRequest, JsonResponse
 
+from crmhub.sandbox.collect.assumptions import ASSUMPTIONS
 from crmhub.sandbox.models import Account
 
 DEFAULT_DATABASE = "cv_masterdb"
@@ -34,7 +36,7 @@ def default_credentials() -> dict[str, Any]:
         "op_id": "OWN",
         "op_password": secrets.token_urlsafe(12),
         "database": DEFAULT_DATABASE,
-        "token_lifetime": 3600,
+        "token_lifetime": ASSUMPTIONS.token_lifetime,
     }
 
 
@@ -85,9 +87,9 @@ def check_request(request: HttpRequest, credentials: dict[str, Any]) -> JsonResp
     """Return the error answer (401/403) for a request that may not proceed, else None."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme != "Bearer" or not token.strip():
+    if scheme != ASSUMPTIONS.token_scheme or not token.strip():
         return error("Authorization: Bearer <token> is required; log in first.", 401)
-    lifetime = int(credentials.get("token_lifetime", 3600))
+    lifetime = int(credentials.get("token_lifetime", ASSUMPTIONS.token_lifetime))
     try:
         payload = signing.TimestampSigner(salt=_SALT).unsign_object(token.strip(), max_age=lifetime)
     except signing.SignatureExpired:

@@ -20,12 +20,13 @@ from django.utils import timezone
 
 from crmhub.sandbox import ledger
 from crmhub.sandbox.collect import sockets
+from crmhub.sandbox.collect.assumptions import ASSUMPTIONS
 from crmhub.sandbox.collect.tables import KIND, PREFIXES
 from crmhub.sandbox.models import Call, Record
 
 #: Seconds a prompt waits for its answer before the plan is cancelled (setting
 #: ``SANDBOX_COLLECT_PROMPT_TIMEOUT``; tests shorten it).
-DEFAULT_PROMPT_TIMEOUT = 120.0
+DEFAULT_PROMPT_TIMEOUT = ASSUMPTIONS.prompt_timeout
 
 
 class PlanFailed(Exception):

@@ -1,6 +1,7 @@
 """Validation of requests to the simulated Collect! server, strict so a connector bug shows.
 
-Decisions where the documents are silent (mirrored by the connector):
+Decisions where the documents are silent (named in ``assumptions.py``, mirrored by the
+connector):
 
 * Paging parameters are spelled ``Limit`` and ``Page`` exactly as the help page writes
   them; ``Limit`` 1..1000 (default 100), ``Page`` from 1 (default 1). Any other query
@@ -16,10 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crmhub.sandbox.collect.tables import PLAN_CODE_MAX, RECORD_TYPES
+from crmhub.sandbox.collect.assumptions import ASSUMPTIONS
+from crmhub.sandbox.collect.tables import RECORD_TYPES
 
-PAGE_LIMIT_MAX = 1000
-PAGE_LIMIT_DEFAULT = 100
+PAGE_LIMIT_MAX = ASSUMPTIONS.page_limit_max
+PAGE_LIMIT_DEFAULT = ASSUMPTIONS.page_limit_default
+PLAN_CODE_MAX = ASSUMPTIONS.plan_code_max
 _PLAN_FIELDS = {"plan", "websocket-id", *RECORD_TYPES}
 
 
@@ -47,7 +50,7 @@ def _whole(name: str, raw: str, *, low: int, high: int | None = None) -> int:
 
 def paging(query: Mapping[str, str]) -> tuple[int, int]:
     """Return ``(limit, page)`` from the query string; raise ``Invalid``."""
-    unknown = sorted(set(query) - {"Limit", "Page"})
+    unknown = sorted(set(query) - set(ASSUMPTIONS.paging_names))
     if unknown:
         raise Invalid(f"Unknown query parameter '{unknown[0][:40]}' (use Limit and Page).")
     limit = _whole("Limit", query.get("Limit", str(PAGE_LIMIT_DEFAULT)), low=1, high=PAGE_LIMIT_MAX)

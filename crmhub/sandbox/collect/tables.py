@@ -11,24 +11,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from crmhub.sandbox.collect.assumptions import ASSUMPTIONS
 from crmhub.sandbox.people import PersonSpec
 
 KIND = "collect"
 #: Tables whose records a contact plan can run on (``collect/app/runplan``).
 RECORD_TYPES = ("debtor", "client", "cosigner", "associate")
-PREFIXES = {
-    "debtor": "de",
-    "client": "cl",
-    "cosigner": "cs",
-    "associate": "as",
-    "contact_plan": "cp",
-}
+PREFIXES = ASSUMPTIONS.prefixes
 #: Tables the read end point lists (``collect/data/<table>``).
 READABLE = (*RECORD_TYPES, "contact_plan")
 #: How seeded people are split over the record types: most are debtors.
 SPLIT = ("debtor",) * 6 + ("client",) * 2 + ("cosigner", "associate")
 #: Longest contact plan code (``cp_code``) the simulated database holds.
-PLAN_CODE_MAX = 10
+PLAN_CODE_MAX = ASSUMPTIONS.plan_code_max
 
 _EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
 

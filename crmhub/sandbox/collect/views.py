@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crmhub.sandbox import faults, ledger
 from crmhub.sandbox.collect import auth, plans, rules, sockets, store
+from crmhub.sandbox.collect.assumptions import ASSUMPTIONS
 from crmhub.sandbox.collect.tables import KIND, PREFIXES, row_id_field
 
 
@@ -36,6 +37,18 @@ def _body(request: HttpRequest) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return body if isinstance(body, dict) else None
+
+
+def _readable(table: str) -> bool:
+    """Return whether the read end point serves ``table``.
+
+    ``contact_plan`` is readable by this simulator's assumption only: with the
+    ``hide_undocumented`` fault it is an unknown table, as on a server that does not list
+    contact plans among its records.
+    """
+    if table in ASSUMPTIONS.undocumented_tables and faults.hides_undocumented(KIND):
+        return False
+    return table in PREFIXES
 
 
 @csrf_exempt
@@ -70,7 +83,7 @@ def data_list(request: HttpRequest, table: str) -> HttpResponse:
         return _answer("data/list", params, injected)
     if (refused := auth.check_request(request, auth.account().credentials)) is not None:
         return _answer("data/list", params, refused)
-    if table not in PREFIXES:
+    if not _readable(table):
         return _answer("data/list", params, auth.error(f"Unknown table '{table[:40]}'.", 404))
     try:
         limit, page = rules.paging(request.GET)
@@ -88,7 +101,7 @@ def data_show(request: HttpRequest, table: str, rowid: str) -> HttpResponse:
         return _answer("data/show", params, injected)
     if (refused := auth.check_request(request, auth.account().credentials)) is not None:
         return _answer("data/show", params, refused)
-    if table not in PREFIXES:
+    if not _readable(table):
         return _answer("data/show", params, auth.error(f"Unknown table '{table[:40]}'.", 404))
     if not rowid.isdigit():
         return _answer("data/show", params, auth.error("rowid must be a whole number.", 400))
@@ -135,7 +148,7 @@ def _run(order: rules.PlanOrder, params: dict[str, Any]) -> HttpResponse:
     except plans.PlanFailed as exc:
         message = f"Contact plan {order.plan} failed: {exc}. Changes were rolled back."
         _done(session, ok=False, message=message)
-        failed = auth.error(message, 409)
+        failed = auth.error(message, ASSUMPTIONS.statuses["plan_failed"])
         return _answer("app/runplan", params, failed, effect=effect)
     plans.apply(record, changes, params=params, effect=effect)
     faults.after_apply(KIND)

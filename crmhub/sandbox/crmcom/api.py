@@ -2,11 +2,12 @@
 
 Every answer is ``{"status": {"code", "message", "description"}, "data"}`` with HTTP 200,
 errors included. GET calls carry ``token`` and parameters in the query string (an
-identifier as ``name_identifier=field=value``); POST calls carry a JSON body that includes
-``"token"`` (an identifier as ``{"field": "value"}``).
+identifier as ``name_identifier=field=value``, an assumption); POST calls carry a JSON body
+that includes ``"token"`` (an identifier as ``{"field": "value"}`` only, as every POST
+example of the documents writes it).
 
-The vendor publishes no error codes; the sandbox's own (below) are an assumption, mirrored
-by the connector in one place.
+The vendor publishes no error codes; the sandbox's own are an assumption
+(``assumptions.py``), mirrored by the connector in one place.
 """
 
 from __future__ import annotations
@@ -20,30 +21,22 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from crmhub.sandbox.crmcom.assumptions import ASSUMPTIONS
+
 KIND = "crmcom"
 
-# -- error codes (assumption: the vendor documents none) --------------------------------------
-INVALID_TOKEN = "INVALID_TOKEN"
-AUTHENTICATION_FAILED = "AUTHENTICATION_FAILED"
-MISSING_PARAMETER = "MISSING_MANDATORY_PARAMETER"
-INVALID_PARAMETER = "INVALID_PARAMETER"
-NOT_FOUND = "NOT_FOUND"
-INVALID_LIFE_CYCLE_STATE = "INVALID_LIFE_CYCLE_STATE"
-MALFORMED_REQUEST = "MALFORMED_REQUEST"
-
-# -- limits the documents leave open (assumption, mirrored by the connector) ------------------
-MAX_LENGTHS = {
-    "subject": 255,
-    "to": 255,
-    "notes": 4000,
-    "content": 10000,
-    "udf_string": 255,
-    "error_code": 50,
-    "error_description": 255,
-    "identifier": 255,
-}
-MAX_RESULTS = 1000
-DEFAULT_RESULTS = 50
+# -- error codes and limits: assumptions (``assumptions.py``), mirrored by the connector ------
+_CODES = ASSUMPTIONS.error_codes
+INVALID_TOKEN = _CODES["invalid_token"]
+AUTHENTICATION_FAILED = _CODES["authentication_failed"]
+MISSING_PARAMETER = _CODES["missing"]
+INVALID_PARAMETER = _CODES["invalid"]
+NOT_FOUND = _CODES["not_found"]
+INVALID_LIFE_CYCLE_STATE = _CODES["life_cycle"]
+MALFORMED_REQUEST = _CODES["malformed"]
+MAX_LENGTHS = ASSUMPTIONS.max_lengths
+MAX_RESULTS = ASSUMPTIONS.max_results
+DEFAULT_RESULTS = ASSUMPTIONS.default_results
 
 DIRECTIONS = ("INCOMING", "OUTGOING")
 MEDIA = ("EMAIL", "SMS", "PHONE", "LETTER", "FACE_TO_FACE")
@@ -115,6 +108,19 @@ def read_params(request: HttpRequest, method: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(MALFORMED_REQUEST, "Malformed request", "The body is not a JSON object.")
     return body
+
+
+def identifiers_read(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Return query-string ``params`` with each identifier's ``field=value`` as an object."""
+    read = dict(params)
+    for name, value in params.items():
+        if not name.endswith("_identifier") or value in (None, ""):
+            continue
+        field, sep, given = str(value).partition(ASSUMPTIONS.get_identifier_separator)
+        if not sep:
+            raise invalid(name, "must be given as field=value, e.g. number=CM000680.")
+        read[name] = {field: given}
+    return read
 
 
 def check_known(params: Mapping[str, Any], allowed: set[str]) -> None:

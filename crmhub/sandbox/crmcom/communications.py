@@ -27,10 +27,11 @@ from crmhub.sandbox.crmcom.api import (
     now,
     paging,
 )
+from crmhub.sandbox.crmcom.assumptions import ASSUMPTIONS
 from crmhub.sandbox.crmcom.endpoint import endpoint
 from crmhub.sandbox.models import Record
 
-QUEUED_MEDIA = ("EMAIL", "SMS")
+QUEUED_MEDIA = ASSUMPTIONS.queued_media
 
 
 def show(record: Record, fixed: render.Fixed | None = None) -> dict[str, Any]:

@@ -32,11 +32,12 @@ from crmhub.sandbox.crmcom.api import (
     text,
     whole,
 )
+from crmhub.sandbox.crmcom.assumptions import ASSUMPTIONS
 from crmhub.sandbox.models import Record
 
 LIFE_CYCLE_STATES = ("DRAFT", "COMPLETED")
 PARAMETER_TYPES = ("STRING", "FLOAT", "DATE", "INTEGER")
-SENDER = "info@sandbox.crmhub.test"
+SENDER = ASSUMPTIONS.sender
 UDF_FIELDS = (
     *(f"udf_string_{i}" for i in range(1, 9)),
     *(f"udf_float_{i}" for i in range(1, 5)),
@@ -91,7 +92,7 @@ def apply_template(data: dict[str, Any], params: Mapping[str, Any]) -> None:
 
 def apply_fields(data: dict[str, Any], params: Mapping[str, Any], *, updating: bool) -> None:
     """Set the given fields on ``data``; on update a null clears an optional field."""
-    for name in ("direction", "media", "subject", "content"):
+    for name in ASSUMPTIONS.uncleared_fields:
         if updating and _cleared(params, name):
             raise invalid(name, "cannot be cleared.")
     for name, options in (("direction", DIRECTIONS), ("media", MEDIA)):

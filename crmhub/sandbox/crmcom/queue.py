@@ -26,6 +26,7 @@ from crmhub.sandbox.crmcom.api import (
     text,
     whole,
 )
+from crmhub.sandbox.crmcom.assumptions import ASSUMPTIONS
 from crmhub.sandbox.crmcom.endpoint import endpoint
 from crmhub.sandbox.models import Record
 
@@ -133,7 +134,7 @@ def queue_get_pending_completed(params: dict[str, Any]) -> Outcome:
 def queue_process(params: dict[str, Any]) -> Outcome:
     check_known(params, {"communication_queue_identifier", "fields_set"})
     record = _entry(params)
-    _change(record, ("PENDING",), "COMPLETED", error_code=None, error_description=None)
+    _change(record, ASSUMPTIONS.process_from, "COMPLETED", error_code=None, error_description=None)
     entry_id = store.object_id(store.QUEUE, record.remote_id)
     return Outcome(_show_all([record])[0], effect=f"process:{entry_id}")
 
@@ -145,7 +146,9 @@ def queue_reject(params: dict[str, Any]) -> Outcome:
     record = _entry(params)
     code = text(params, "error_code", required=True)
     description = text(params, "error_description", required=True)
-    _change(record, ("PENDING",), "REJECTED", error_code=code, error_description=description)
+    _change(
+        record, ASSUMPTIONS.process_from, "REJECTED", error_code=code, error_description=description
+    )
     entry_id = store.object_id(store.QUEUE, record.remote_id)
     return Outcome(_show_all([record])[0], effect=f"reject:{entry_id}")
 

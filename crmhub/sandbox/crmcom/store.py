@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from crmhub.sandbox.crmcom.api import KIND, MAX_LENGTHS, invalid, missing, not_found, now
+from crmhub.sandbox.crmcom.assumptions import ASSUMPTIONS
 from crmhub.sandbox.models import Record
 
 CONTACT = "contact"
@@ -29,29 +30,10 @@ PRIVACY_LEVEL = "privacy_level"
 REVOKED_TOKEN = "revoked_token"
 UNRESTRICTED = "unrestricted_parameter"  # kept inside a communication, not a collection
 
-#: The identifier fields each kind of object accepts (the documents' identifier tables are
-#: not printed; these follow the vendor's examples and public pages: an assumption).
-IDENTIFIER_FIELDS: dict[str, tuple[str, ...]] = {
-    CONTACT: (
-        "id",
-        "number",
-        "id_number",
-        "passport_number",
-        "social_security_number",
-        "vat_registration_number",
-        "registration_number",
-    ),
-    COMMUNICATION: ("id", "number"),
-    QUEUE: ("id", "number"),
-    TEMPLATE: ("id", "name", "alternative_code"),
-    CATEGORY: ("id", "name", "code"),
-    EXTERNAL_SYSTEM: ("id", "name", "alternative_code"),
-    GROUP: ("id", "name", "alternative_code"),
-    PRIVACY_LEVEL: ("id", "name", "number"),
-    UNRESTRICTED: ("id", "name", "key"),
-}
-#: How numbers and registration numbers are written: prefix + zero-padded remote id.
-NUMBER_PREFIX = {CONTACT: "CI", COMMUNICATION: "CM", QUEUE: ""}
+#: The identifier fields each kind of object accepts, and how numbers are written: both
+#: assumptions (``assumptions.py``).
+IDENTIFIER_FIELDS = ASSUMPTIONS.identifier_fields
+NUMBER_PREFIX = ASSUMPTIONS.number_prefixes
 DERIVED_PREFIX = {
     "id_number": "ID",
     "passport_number": "PN",
@@ -103,12 +85,11 @@ def _number_remote_id(collection: str, value: str, prefix: str) -> int | None:
 
 # -- identifiers ----------------------------------------------------------------------------
 def identifier_of(value: Any, name: str, collection: str) -> tuple[str, str]:
-    """Return (field, value) of an identifier: a JSON object or GET's ``field=value``."""
-    if isinstance(value, str):
-        field, sep, given = value.partition("=")
-        if not sep:
-            raise invalid(name, "must be given as field=value, e.g. number=CM000680.")
-        value = {field: given}
+    """Return (field, value) of an identifier object (GET's ``field=value`` arrives as one).
+
+    A POST body's identifier must be a JSON object: a string (the query-string form) is
+    refused, as no document shows one there.
+    """
     if not isinstance(value, Mapping):
         raise invalid(name, 'must be an identifier object, e.g. {"number": "CM000680"}.')
     allowed = IDENTIFIER_FIELDS[collection]

@@ -50,7 +50,14 @@ def test_run_action_set_by_name_with_team_member_in_json(json_connector):
     assert applied("RunActionSet") == [f"runactionset:{FIRST}:104"]
 
 
-def test_run_action_set_start_is_sent_in_the_account_zone(connector):
+@pytest.mark.parametrize("zone", ["America/Chicago", "America/Los_Angeles"])
+def test_run_action_set_start_is_sent_in_us_central_whatever_the_account_zone(spec, zone):
+    account = store.Account.objects.get(kind="allclients")
+    account.credentials = {**account.credentials, "time_zone": zone}
+    account.save()
+    connector = get_connector(
+        dataclasses.replace(spec, settings={**spec.settings, "time_zone": zone})
+    )
     connector.run(
         "run_action_set",
         {"contact_remote_id": FIRST, "action_set_id": 103, "start_at": "2024-07-01T15:30:00Z"},

@@ -27,6 +27,16 @@ class Command(BaseCommand):
         parser.add_argument("--malformed-rate", type=float, default=0.0)
         parser.add_argument("--xml-attack", choices=["", "entity", "billion_laughs"], default="")
         parser.add_argument("--fail-next", type=int, default=0)
+        parser.add_argument(
+            "--xml-indent",
+            action="store_true",
+            help="AllClients answers indented XML (the vendor's is compact).",
+        )
+        parser.add_argument(
+            "--hide-undocumented",
+            action="store_true",
+            help="Operations no vendor document describes answer that they do not exist.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         kind = options["kind"]
@@ -46,6 +56,8 @@ class Command(BaseCommand):
             "malformed_rate",
             "xml_attack",
             "fail_next",
+            "xml_indent",
+            "hide_undocumented",
         ]
         fault = faults.configure(kind, **{name: options[name] for name in names})
         self.stdout.write(f"{kind}: " + ", ".join(f"{n}={getattr(fault, n)}" for n in names))
