@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from crmhub.connectors import errors
-from crmhub.connectors.allclients.connector import AllClientsConnector
+from crmhub.connectors.allclients.connector import UNDOCUMENTED, AllClientsConnector
 from crmhub.connectors.registry import get_connector
 from crmhub.sandbox import faults
 from crmhub.sandbox.allclients import store
@@ -178,6 +178,34 @@ def test_get_contact_and_a_missing_one(json_connector):
 
 def test_get_contact_links_of_a_contact_without_links(connector):
     assert connector.run("get_contact_links", {"contact_remote_id": FIRST}).data == {"links": []}
+
+
+def test_get_contact_links_is_labelled_undocumented():
+    assert set(UNDOCUMENTED) == {"get_contact_links"}
+    assert AllClientsConnector.operations["get_contact_links"].safe
+
+
+def test_get_contact_links_on_a_server_without_it_is_not_available(connector):
+    faults.configure("allclients", hide_undocumented=True)
+    result = connector.run("get_contact_links", {"contact_remote_id": FIRST})
+    assert result.data == {"available": False}
+    assert result.message == "Contact links: not available from this CRM."
+    assert calls("GetContactLinks")[0].status == 404
+
+
+def test_get_contact_links_of_an_unknown_contact_still_fails(connector):
+    with pytest.raises(errors.NotFound, match="Contact not found"):
+        connector.run("get_contact_links", {"contact_remote_id": "3"})
+
+
+@pytest.mark.parametrize("indent", [False, True], ids=["compact", "indented"])
+def test_the_listing_reads_compact_and_indented_xml_alike(connector, indent):
+    faults.configure("allclients", xml_indent=indent)
+    body = connector.client.post("GetContacts", {"pagingsize": 2, "pagingoffset": 0})
+    assert (b"\n    <contacts>" in body) is indent
+    contacts = [c for page in connector.iter_contact_pages(page_size=5) for c in page.contacts]
+    assert [c.remote_id for c in contacts] == [str(FIRST + i) for i in range(12)]
+    assert all(c.full_name for c in contacts)
 
 
 def test_operations_declare_their_safety(connector):

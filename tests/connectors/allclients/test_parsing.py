@@ -88,6 +88,43 @@ def test_get_contacts_many_in_both_formats(name):
     assert lukasz.phones == ()
 
 
+# -- compact XML (what the vendor sends) and indented XML read alike ---------------------------
+@pytest.mark.parametrize(
+    ("compact", "indented", "parse"),
+    [
+        (
+            "get_contacts_many_compact.xml",
+            "get_contacts_many.xml",
+            lambda body: parsing.parse_contacts(body, CHICAGO),
+        ),
+        ("get_categories_compact.xml", "get_categories_success.xml", parsing.parse_categories),
+        (
+            "get_contact_links_compact.xml",
+            "get_contact_links_success.xml",
+            lambda body: parsing.parse_links(body, CHICAGO),
+        ),
+    ],
+)
+def test_compact_and_indented_xml_parse_alike(compact, indented, parse):
+    assert b">\n" not in fixture(compact).split(b"?>", 1)[1]
+    assert b"\n    <" in fixture(indented)
+    assert parse(fixture(compact)) == parse(fixture(indented))
+    assert len(parse(fixture(compact))) >= 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0"?>\n<results><error>Authentication failed</error></results>',
+        b'<?xml version="1.0"?>\n<results>\n    <error>Authentication failed</error>\n</results>',
+    ],
+    ids=["compact", "indented"],
+)
+def test_an_error_in_compact_or_indented_xml_is_typed(body):
+    with pytest.raises(errors.AuthFailed):
+        parsing.parse_contacts(body, CHICAGO)
+
+
 @pytest.mark.parametrize("name", ["get_contacts_one_item.json", "get_contacts_one_item.xml"])
 def test_get_contacts_one_item_list_is_normalised(name):
     contacts = parsing.parse_contacts(fixture(name), CHICAGO)
@@ -149,7 +186,7 @@ def test_parse_datetime(text, expected):
         (datetime(2024, 7, 1, 17, 59, 59, tzinfo=UTC), "7/1/2024 12:59 PM"),
     ],
 )
-def test_format_start_in_the_account_zone(moment, expected):
+def test_format_start_in_us_central(moment, expected):
     assert parsing.format_start(moment, CHICAGO) == expected
 
 

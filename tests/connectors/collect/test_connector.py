@@ -13,7 +13,7 @@ import pytest
 from crmhub.connectors import errors
 from crmhub.connectors.base import Prompt
 from crmhub.connectors.collect import client as collect_client
-from crmhub.connectors.collect.connector import CollectConnector
+from crmhub.connectors.collect.connector import UNDOCUMENTED, CollectConnector
 from crmhub.connectors.http import HttpClient, Response
 from crmhub.connectors.registry import get_connector
 from crmhub.sandbox import faults
@@ -292,6 +292,16 @@ class TestCollectConnector(ConnectorContract):
         result = connector.run("list_plans", {})
         assert [plan["code"] for plan in result.data["plans"]] == ["REV", "PRM", "DEL"]
         json.dumps(result.data)
+
+    def test_list_plans_on_a_server_without_it_is_not_available(self, connector):  # type: ignore[no-untyped-def]
+        assert set(UNDOCUMENTED) == {"list_plans"}
+        faults.configure("collect", hide_undocumented=True)
+        result = connector.run("list_plans", {})
+        assert result.data == {"available": False}
+        assert "not available from this CRM" in result.message
+        # Nothing else depends on it: a plan still runs by its code.
+        ran = connector.run("run_plan", {"contact_remote_id": "debtor:1", "plan": "REV"})
+        assert ran.remote_id == "debtor:1"
 
     def test_operations_declare_their_safety(self, connector):  # type: ignore[no-untyped-def]
         assert connector.operations["run_plan"].safe is False
