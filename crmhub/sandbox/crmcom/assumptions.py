@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 
-def _frozen(values: dict) -> Mapping:  # type: ignore[type-arg]
+def _frozen(values: dict[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(values)
 
 
