@@ -38,6 +38,8 @@ REGIONS: dict[str, Region] = {
         "console/person_detail.html", "communications", "communications-"
     ),
     "queue_list": Region("console/queue.html", "queue-entries", "queue-entries-"),
+    "get_contact_links": Region("console/person_detail.html", "contact-links", "contact-links-"),
+    "list_plans": Region("console/act_form.html", "collect-plans", "collect-plans-"),
 }
 
 
@@ -68,6 +70,9 @@ def read_state(
             )
     running = latest is not None and not latest.is_terminal
     data = (result.result or {}).get("data") if result is not None else None
+    # An undocumented read the CRM does not have answers "not available" (a result, not a
+    # failure: ``connectors.base.not_available``).
+    available = not (isinstance(data, dict) and data.get("available") is False)
     # Opening the page refreshes a read on its own only when nobody asked for one lately
     # (a failed read is not retried in a loop: staff see the error and a button).
     recent = latest is not None and timezone.now() - latest.created_at < STALE_AFTER
@@ -79,6 +84,7 @@ def read_state(
         "read_failed": latest is not None and latest.state in selectors.ATTENTION_STATES,
         "read_auto": not running and not recent,
         "read_params": params or {},
+        "read_available": available,
         "entries": _latest_first(data.get("queue_entries")) if isinstance(data, dict) else [],
     }
 

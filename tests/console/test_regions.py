@@ -110,3 +110,73 @@ def test_the_queue_page_lists_pending_entries_latest_first(client, operator, con
         reverse("console:connection-read", args=[crmcom.pk, "queue_list"]) + "?media=SMS", **HTMX
     )
     assert Action.objects.latest("pk").params == {"life_cycle_state": "PENDING", "media": "SMS"}
+
+
+# -- undocumented reads: their absence is shown, not a failure ----------------------------------
+NOT_AVAILABLE = {"message": "x: not available from this CRM.", "data": {"available": False}}
+
+
+def test_links_in_allclients_are_read_by_a_safe_action_and_listed(client, operator, ann):
+    client.force_login(operator)
+    person = reverse("console:person-detail", args=[ann["allclients"].person_id])
+    page = client.get(person).content.decode()
+    url = reverse("console:contact-read", args=[ann["allclients"].pk, "get_contact_links"])
+    assert f'hx-post="{url}"' in page and "load, crmhub:links-changed from:body" in page
+    assert not Action.objects.exists()  # opening the page asked nothing
+    client.post(url, **HTMX)
+    read = Action.objects.get()
+    assert (read.operation, read.safe, read.contact) == (
+        "get_contact_links",
+        True,
+        ann["allclients"],
+    )
+    links = [{"id": "1", "url": "https://files.example.com/a.pdf", "label": "Statement A"}]
+    Action.objects.filter(pk=read.pk).update(
+        state="succeeded", result={"message": "1 link(s)", "data": {"links": links}}
+    )
+    html = client.get(url, **HTMX).content.decode()
+    assert '<a href="https://files.example.com/a.pdf"' in html and "Statement A" in html
+    assert "not available" not in html
+
+
+def test_links_the_crm_does_not_have_are_shown_as_not_available(client, operator, ann):
+    client.force_login(operator)
+    make_action(
+        ann["allclients"].connection,
+        "get_contact_links",
+        contact=ann["allclients"],
+        safe=True,
+        result=NOT_AVAILABLE,
+    )
+    page = client.get(reverse("console:person-detail", args=[ann["allclients"].person_id]))
+    html = page.content.decode()
+    region = html.split('id="contact-links-', 1)[1].split("</section>", 1)[0]
+    assert "Links are not available from this CRM." in region
+    assert 'role="alert"' not in region and "Could not load" not in region
+    assert "No link in AllClients" not in region
+
+
+def test_the_plan_form_lists_the_plans_or_says_they_are_not_available(
+    client, operator, ann, connections
+):
+    client.force_login(operator)
+    collect = connections["collect"]
+    form_url = reverse("console:contact-act", args=[ann["collect"].pk, "run_plan"])
+    html = client.get(form_url).content.decode()
+    plans_url = reverse("console:connection-read", args=[collect.pk, "list_plans"])
+    assert f'hx-post="{plans_url}" hx-trigger="load"' in html
+    assert f'list="collect-plans-{collect.pk}-list"' in html
+    assert "not loaded yet" in html
+    listed = {"plans": [{"code": "REV", "description": "Review account"}]}
+    read = make_action(collect, "list_plans", safe=True, result={"message": "1", "data": listed})
+    html = client.get(form_url).content.decode()
+    assert '<option value="REV">Review account</option>' in html
+    assert f'hx-post="{plans_url}" hx-trigger="load"' not in html  # fresh: not asked again
+    Action.objects.filter(pk=read.pk).update(result=NOT_AVAILABLE)
+    html = client.get(form_url).content.decode()
+    assert "The contact plan list is not available from this CRM" in html
+    assert (
+        "<option"
+        not in html.split(f'id="collect-plans-{collect.pk}-list"', 1)[1].split("</datalist>", 1)[0]
+    )
+    assert 'name="plan"' in html  # the code can still be typed

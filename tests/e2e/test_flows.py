@@ -255,3 +255,29 @@ def test_a_sandbox_failure_is_shown_as_a_clear_message(page, web_server, crm, op
         screenshot(page, "sandbox-failure")
     finally:
         faults.reset("allclients")
+
+
+def test_reads_a_crm_does_not_have_are_shown_as_not_available(page, web_server, crm, operator):
+    crm("allclients")
+    crm("collect")
+    person = _shared_person("allclients", "collect")
+    links_region = f"#contact-links-{_record(person, 'allclients').pk}"
+    faults.configure("allclients", hide_undocumented=True)
+    faults.configure("collect", hide_undocumented=True)
+    try:
+        sign_in(page, web_server.url, "operator")
+        page.goto(web_server.url + f"/contacts/{_record(person, 'allclients').pk}/")
+        region = page.locator(links_region)
+        expect(region.get_by_test_id("links-not-available")).to_have_text(
+            "Links are not available from this CRM."
+        )
+        expect(region.locator("[role=alert]")).to_have_count(0)
+        debtor = _record(person, "collect")
+        form = _open_act(page, debtor, "Run plan")
+        expect(form.get_by_test_id("plans-not-available")).to_be_visible()
+        screenshot(page, "not-available")
+        form.get_by_label("Plan code").fill("REV")  # nothing else depends on the list
+        form.locator("button[type=submit]").click()
+        expect(page.locator(f"#act-panel-{debtor.pk} {SUCCEEDED}")).to_be_visible()
+    finally:
+        faults.reset()

@@ -77,7 +77,19 @@ CRM = Crm(
             act=ConsoleAct(label="Add link", form=f"{FORMS}.AddContactLinkForm"),
         ),
         _operation("get_contact", "Show contact", safe=True),
-        _operation("get_contact_links", "List contact links", safe=True),
+        _operation(
+            "get_contact_links",
+            "List contact links",
+            safe=True,
+            # An undocumented read (connector.UNDOCUMENTED): its region on the person page
+            # says "not available from this CRM" when the server does not have it.
+            act=ConsoleAct(
+                label="Links in AllClients",
+                button=False,
+                read=True,
+                form="crmhub.console.forms.base.ReadForm",
+            ),
+        ),
         _operation("get_categories", "List categories", safe=True, needs_contact=False),
     ),
 )

@@ -8,7 +8,14 @@ from urllib.parse import urlsplit
 
 from crmhub.connectors.collect import params
 from crmhub.connectors.collect.params import RECORD_TYPES
-from crmhub.connectors.declarations import Checker, ConsoleAct, Crm, Field, Operation
+from crmhub.connectors.declarations import (
+    ON_CONNECTION,
+    Checker,
+    ConsoleAct,
+    Crm,
+    Field,
+    Operation,
+)
 
 DEFAULT_WEBSOCKET_PATH = "/api/v1/ws"
 
@@ -72,7 +79,11 @@ CRM = Crm(
             record_types=RECORD_TYPES,
             check=_checker("run_plan"),
             bulk=True,
-            act=ConsoleAct(label="Run plan", form="crmhub.console.forms.collect.RunPlanForm"),
+            act=ConsoleAct(
+                label="Run plan",
+                choices_from="list_plans",
+                form="crmhub.console.forms.collect.RunPlanForm",
+            ),
         ),
         Operation(
             "show_record",
@@ -87,6 +98,15 @@ CRM = Crm(
             safe=True,
             needs_contact=False,
             check=_checker("list_plans"),
+            # An undocumented read (connector.UNDOCUMENTED): the run-plan form suggests its
+            # codes, or says "not available from this CRM"; a code can always be typed.
+            act=ConsoleAct(
+                label="Load the contact plans",
+                on=ON_CONNECTION,
+                button=False,
+                read=True,
+                form="crmhub.console.forms.base.ReadForm",
+            ),
         ),
     ),
 )

@@ -106,6 +106,10 @@ def person_page(
         operation="communications_list",
         contact_ids=[record.pk for record in records if record.connection.kind == "crmcom"],
     )
+    links = action_selectors.latest_reads(
+        operation="get_contact_links",
+        contact_ids=[record.pk for record in records if record.connection.kind == "allclients"],
+    )
     cards = [
         {
             "record": record,
@@ -124,6 +128,14 @@ def person_page(
             "split_form": split_form[1]
             if split_form and split_form[0] == record.pk
             else CorrectionForm(auto_id=f"split-{record.pk}-%s"),
+            "links": read_state(
+                operation="get_contact_links",
+                connection=record.connection,
+                contact=record,
+                found=links.get(record.pk, (None, None)),
+            )
+            if record.connection.kind == "allclients"
+            else None,
         }
         for record in records
     ]
