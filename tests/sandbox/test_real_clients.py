@@ -14,6 +14,8 @@ connectors do:
   ``a=getAll`` and the keys in the query string, ``numRecords=100`` on every request,
   ``startIndex`` from the second on, records at ``data``, stop at a short page, and
   ``{"status": "FAILURE"}`` with "Key" in the reason is a credentials error;
+* Apptivo's own sample requests (save, update, advanced search) as its document prints
+  them, keys in the query string;
 * a CRM.COM client as public snippets write it: JSON login reading ``data.token``, then
   POST bodies with identifier objects, ``status.code != "OK"`` being an error.
 """
@@ -31,6 +33,7 @@ from xml.etree import ElementTree
 import pytest
 
 from crmhub.sandbox.allclients import views as allclients_views
+from tests.connectors.apptivo.test_parsing import sample_params
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -193,6 +196,24 @@ def test_airbytes_apptivo_manifest_reads_every_customer(sandbox_spec):
     assert all(isinstance(record["customerName"], str) for record in records)
     with pytest.raises(RuntimeError, match="config_error"):
         airbyte_read_customers(url_base, spec.secrets["api_key"], "wrong")
+
+
+# -- Apptivo's own sample requests, as the document prints them ------------------------------
+def test_apptivos_documented_sample_requests_are_served(sandbox_spec):
+    spec = sandbox_spec("apptivo", people=5)
+    url = spec.base_url + "customers"
+    keys = {"apiKey": spec.secrets["api_key"], "accessKey": spec.secrets["access_key"]}
+    created = _get_json(url, {**sample_params("create_customer_vendor_request.txt"), **keys})
+    customer = created["customer"]
+    assert (customer["customerName"], customer["statusName"]) == ("TestCustomer", "Active")
+    update = sample_params("update_customer_vendor_request.txt")
+    data = {**json.loads(update["customerData"]), "customerId": customer["customerId"]}
+    update.update(customerData=json.dumps(data), customerId=str(customer["customerId"]))
+    updated = _get_json(url, {**update, **keys})["customer"]
+    assert updated["customerName"] == "TestCustomer updated"
+    assert updated["emailAddresses"][0]["emailAddress"] == "customer@apptivo.com"
+    search = _get_json(url, {**sample_params("search_customers_vendor_request.txt"), **keys})
+    assert search == {"data": [], "countOfRecords": 0}  # no customer number holds "test"
 
 
 # -- a CRM.COM client as public snippets write it -----------------------------------------------
