@@ -38,6 +38,8 @@ class FaultForm(forms.ModelForm):
             "malformed_rate",
             "xml_attack",
             "fail_next",
+            "xml_indent",
+            "hide_undocumented",
         ]
 
 

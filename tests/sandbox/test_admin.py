@@ -23,11 +23,13 @@ def test_a_superuser_injects_faults_from_the_admin(client, superuser):
             "malformed_rate": "0",
             "xml_attack": "",
             "fail_next": "0",
+            "hide_undocumented": "on",
         },
     )
     assert response.status_code == 302
     fault = Fault.objects.get(kind="apptivo")
     assert (fault.latency_ms, fault.error_rate) == (50, 0.5)
+    assert (fault.hide_undocumented, fault.xml_indent) == (True, False)
 
 
 def test_the_fault_page_is_for_superusers_only(client, admin_user):
