@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sandbox', '0002_recordsversion'),
+        ('sandbox', '0003_kind_from_the_registry'),
     ]
 
     operations = [
