@@ -29,7 +29,7 @@ from playwright.sync_api import expect
 from crmhub.actions.models import Action, Batch
 from crmhub.actions.services import action_enqueue
 from crmhub.connections.models import Connection
-from crmhub.console.acts import ACTS, ON_CONTACT
+from crmhub.console.acts import ON_CONTACT, all_acts
 from crmhub.console.regions import REGIONS
 from crmhub.contacts.models import Contact, Person
 from crmhub.sandbox import faults
@@ -275,7 +275,8 @@ def _console_paths(connections: dict[str, Connection]) -> list[str]:
             reverse("console:contact-detail", args=[lone.pk]),
             f"/bulk/?all=1&kind={kind}",
         ]
-    for (kind, operation), act in ACTS.items():
+    for act in all_acts():
+        kind, operation = act.kind, act.operation
         connection = connections[kind]
         if act.read:
             name = "console:contact-read" if act.on == ON_CONTACT else "console:connection-read"
@@ -371,6 +372,22 @@ def test_no_page_violates_the_policy(page, web_server, crm, admin_user, superuse
     csv = page.request.get(web_server.url + reverse("console:batch-failures", args=[batch.pk]))
     assert csv.ok and csv.headers["content-type"].startswith("text/csv"), csv.status
     tour.answers.append(("GET", urlsplit(csv.url).path, csv.status))
+
+    # Corrections of who is the same person, through their buttons: split a record out of
+    # the person found in the most CRMs, undo that, then join someone found by email.
+    person = Person.objects.annotate(records=Count("contacts")).order_by("-records", "pk")[0]
+    stranger = Contact.objects.exclude(person=person).exclude(emails=[]).order_by("pk").first()
+    assert stranger is not None, "no contact outside the person to join"
+    tour.open(reverse("console:person-detail", args=[person.pk]))
+    page.locator("details.correction summary").first.click()
+    page.get_by_role("button", name="Split this record out").first.click()
+    expect(page.get_by_role("button", name="Undo")).to_have_count(1)
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator("[data-correction].muted")).to_have_count(1)
+    page.get_by_label("Find the other person").fill(stranger.emails[0])
+    page.get_by_role("button", name="Join: same person").click()
+    expect(page.locator("[data-correction]")).to_have_count(2)
+    tour.check("person detail (after split, undo and join)")
 
     for path in _console_paths(connections):
         tour.open(path)
