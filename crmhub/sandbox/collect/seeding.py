@@ -13,10 +13,14 @@ from crmhub.sandbox.people import PersonSpec
 
 
 def _records(people: Iterable[PersonSpec]) -> Iterator[Record]:
-    """Yield one unsaved ``Record`` per person; each table numbers its rows from 1."""
+    """Yield one unsaved ``Record`` per person; each table numbers its rows from 1.
+
+    A person is put in the table it names (``record_type``: a household's debtor and
+    cosigner), else the tables take the people in turn (``SPLIT``).
+    """
     next_rowid = dict.fromkeys(SPLIT, 1)
     for index, person in enumerate(people):
-        table = SPLIT[index % len(SPLIT)]
+        table = person.record_type if person.record_type in SPLIT else SPLIT[index % len(SPLIT)]
         rowid = next_rowid[table]
         next_rowid[table] = rowid + 1
         modified = modified_at(person.key)
