@@ -6,7 +6,7 @@ Imported, not discovered: a section that cannot be imported stops the command wi
 
 from __future__ import annotations
 
-from crmhub.bench import fanout, memory, pages, search, sync
+from crmhub.bench import fanout, matching, memory, pages, search, sync
 from crmhub.bench.base import Section
 from crmhub.bench.load import section as load
 
@@ -16,5 +16,6 @@ SECTIONS: dict[str, Section] = {
     "memory": memory.section,
     "fanout": fanout.section,
     "pages": pages.section,
+    "matching": matching.section,
     "load": load.section,
 }

@@ -33,7 +33,7 @@ def test_table_prints_value_baseline_and_ratio():
 
 
 def test_every_section_is_registered_in_one_place():
-    assert list(SECTIONS) == ["search", "sync", "memory", "fanout", "pages", "load"]
+    assert list(SECTIONS) == ["search", "sync", "memory", "fanout", "pages", "matching", "load"]
     assert all(callable(section) for section in SECTIONS.values())
 
 
@@ -98,3 +98,25 @@ def test_contact_sections_run_on_their_own_databases(tmp_path):
     assert written[0].split()[5] == "0"  # the second sync, nothing changed
     assert "FAILED" not in text
     assert not any(tmp_path.iterdir())  # its database files are removed
+
+
+@pytest.mark.slow
+def test_the_matching_section_scores_people_against_the_sandbox_truth(tmp_path):
+    out = io.StringIO()
+    call_command(
+        "bench", "--contacts", "2000", "--section", "matching", "--option", "people=1000",
+        "--workdir", str(tmp_path), stdout=out, stderr=io.StringIO(),
+    )  # fmt: skip
+    text = out.getvalue()
+    figures = {
+        cells[0]: cells[1:]
+        for line in text.splitlines()
+        if line.startswith("matching: ") and (cells := re.split(r"\s{2,}", line.strip()))
+    }
+    precision = figures["matching: precision of pairs (1,000 people per CRM)"]
+    value, unit, baseline, _, target = precision
+    assert (float(value), unit, target) == (1.0, "ratio", ">= 0.999")
+    assert float(baseline.split()[0]) < 0.999  # the rule before issue 14 joined strangers
+    assert "matching: full matching, first (2,000 contacts)" in figures
+    assert "matching: false pairs: switchboard" in figures
+    assert "FAILED" not in text
