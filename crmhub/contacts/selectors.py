@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 
 from crmhub.connections.models import Connection
 from crmhub.contacts import search
@@ -291,7 +291,14 @@ def person_contacts(*, person: Person) -> list[Contact]:
     return list(
         Contact.objects.filter(person=person)
         .select_related("connection")
-        .order_by("deleted_at", "connection__kind", "connection__name", "record_type", "pk")[:50]
+        .order_by(
+            # Live (no deletion date) first on every database: PostgreSQL sorts NULL last.
+            F("deleted_at").asc(nulls_first=True),
+            "connection__kind",
+            "connection__name",
+            "record_type",
+            "pk",
+        )[:50]
     )
 
 
