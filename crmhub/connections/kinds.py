@@ -31,6 +31,7 @@ __all__ = [
     "Param",
     "kind_choices",
     "kind_label",
+    "kind_syncs_incrementally",
     "operation",
     "version",
 ]
@@ -50,6 +51,13 @@ def kind_label(kind: str) -> str:
     """Return the CRM's name for a connection kind ("crmcom" → "CRM.COM")."""
     crm = KINDS.get(kind)
     return crm.label if crm else kind
+
+
+def kind_syncs_incrementally(kind: str) -> bool:
+    """Return whether the CRM lists only what changed since an instant (incremental
+    syncs); the others are kept fresh by full passes alone."""
+    crm = KINDS.get(kind)
+    return bool(crm and crm.supports_incremental)
 
 
 def operation(kind: str, name: str) -> Operation | None:

@@ -17,11 +17,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crmhub.actions.selectors import actions_per_range
-from crmhub.connections.kinds import kind_label
+from crmhub.connections.kinds import kind_label, kind_syncs_incrementally
 from crmhub.connections.models import Connection
 from crmhub.connections.selectors import connection_list
 from crmhub.contacts.models import Contact, RecordType, SyncRun
-from crmhub.contacts.selectors import sync_runs_latest, sync_runs_per_range
+from crmhub.contacts.selectors import SyncOverview, sync_runs_overview, sync_runs_per_range
 
 CHART_SECONDS = 60
 
@@ -32,6 +32,13 @@ class ConnectionRow:
     connection: Connection
     contacts: int
     last_sync: SyncRun | None
+    #: How fresh the connection's part of the index is (its last full and incremental runs).
+    freshness: SyncOverview
+
+    @property
+    def incremental(self) -> bool:
+        """Whether the CRM allows incremental syncs (else only full passes keep it fresh)."""
+        return kind_syncs_incrementally(self.connection.kind)
 
     @property
     def syncing(self) -> bool:
@@ -45,10 +52,15 @@ class ConnectionRow:
 
 def connection_rows(*, connections: Iterable[Connection] | None = None) -> list[ConnectionRow]:
     """Return every connection (or ``connections``) with its live contact count (as of its
-    last sync) and its latest sync run."""
+    last sync), its latest sync run and the freshness of its part of the index."""
     items = list(connections if connections is not None else connection_list())
-    runs = sync_runs_latest(connection_ids=[c.pk for c in items])
-    return [ConnectionRow(c, c.contacts_live, runs.get(c.pk)) for c in items]
+    overviews = sync_runs_overview(connection_ids=[c.pk for c in items])
+    never = SyncOverview(None, None, None)
+    rows = []
+    for c in items:
+        overview = overviews.get(c.pk, never)
+        rows.append(ConnectionRow(c, c.contacts_live, overview.latest, overview))
+    return rows
 
 
 # -- activity -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ __all__ = [
     "Filters",
     "SearchPage",
     "SearchRow",
+    "SyncOverview",
     "contact_counts_selected",
     "contact_detail",
     "contact_ids_selected",
@@ -30,6 +31,7 @@ __all__ = [
     "person_detail",
     "sync_run_history",
     "sync_runs_latest",
+    "sync_runs_overview",
     "sync_runs_per_range",
 ]
 MAX_LIMIT = 200
@@ -335,6 +337,46 @@ def sync_runs_latest(*, connection_ids: Sequence[int]) -> dict[int, SyncRun]:
         .values_list("run_id", flat=True)
     )
     return {run.connection_id: run for run in SyncRun.objects.filter(pk__in=list(run_ids))}
+
+
+@dataclass(frozen=True)
+class SyncOverview:
+    """A connection's latest sync run and how fresh its part of the index is."""
+
+    latest: SyncRun | None
+    #: When the last complete (full) pass succeeded: every record, deletions included.
+    full_at: datetime | None
+    #: When the last incremental run succeeded: the records changed since the one before.
+    incremental_at: datetime | None
+
+    @property
+    def fresh_at(self) -> datetime | None:
+        """Return when the index last caught up with the remote (either kind of run)."""
+        return max((t for t in (self.full_at, self.incremental_at) if t), default=None)
+
+
+def sync_runs_overview(*, connection_ids: Sequence[int]) -> dict[int, SyncOverview]:
+    """Return each of ``connection_ids``'s latest run and the end of its last succeeded full
+    and incremental runs (two queries, whatever the number of connections or runs)."""
+    runs = SyncRun.objects.filter(connection=OuterRef("pk")).order_by()
+    succeeded = runs.filter(state=SyncRun.State.SUCCEEDED, finished_at__isnull=False)
+    succeeded = succeeded.order_by("-finished_at")
+    latest = runs.order_by("-created_at", "-id").values("id")[:1]
+    full = succeeded.filter(mode=SyncRun.Mode.FULL).values("finished_at")[:1]
+    incremental = succeeded.filter(mode=SyncRun.Mode.INCREMENTAL).values("finished_at")[:1]
+    found = list(
+        Connection.objects.filter(pk__in=list(connection_ids))
+        .annotate(
+            run_id=Subquery(latest), full_at=Subquery(full), incremental_at=Subquery(incremental)
+        )
+        .values_list("pk", "run_id", "full_at", "incremental_at")
+    )
+    latest_runs = SyncRun.objects.filter(pk__in=[run_id for _, run_id, _, _ in found if run_id])
+    by_id = {run.pk: run for run in latest_runs}
+    return {
+        pk: SyncOverview(by_id.get(run_id) if run_id else None, full_at, incremental_at)
+        for pk, run_id, full_at, incremental_at in found
+    }
 
 
 def sync_run_history(*, connection: Connection, limit: int = 20) -> list[SyncRun]:
