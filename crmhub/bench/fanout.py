@@ -6,8 +6,10 @@ requests/s, carried out by 2 ``celery worker`` processes on the configured broke
 embedded one, or Redis when ``CELERY_BROKER_URL`` says so). Reported: the achieved rate
 beside the limit (the ceiling), the time from enqueue to done (p50 / p95) beside perfect
 pacing, duplicates (changes the sandbox applied more than once, from its ledger) and lost
-actions (not finished by the deadline). Options: ``fanout_size``, ``fanout_rate``,
-``fanout_latency_ms``, ``fanout_workers``, ``fanout_concurrency``.
+actions (not finished by the deadline), the share of the limit achieved and the workers'
+CPU per action (their processes' CPU times). Options (each also without ``fanout_``, e.g.
+``--option rate=100``): ``fanout_size``, ``fanout_rate``, ``fanout_latency_ms``,
+``fanout_workers``, ``fanout_concurrency``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ SECTION = "fanout"
 
 
 def _option(context: BenchContext, name: str, default: float) -> float:
-    return float(str(context.options.get(f"fanout_{name}", default)))
+    value = context.options.get(f"fanout_{name}", context.options.get(name))
+    return float(str(default if value in (None, "") else value))
 
 
 def _cpu_seconds(group: int) -> float:
@@ -144,6 +147,8 @@ def _rows(batch: Batch, *, rate: float, left: int, broker: str) -> list[Row]:
     label = f"{broker} broker"
     return [
         Row(SECTION, f"achieved rate ({label})", achieved, "req/s", rate, "the limit", ">= 90%"),
+        Row(SECTION, f"share of the {rate:g}/s limit achieved", achieved * 100 / rate, "%",
+            target=">= 90%"),
         Row(SECTION, "enqueue to done p50", percentile(latencies, 0.5), "s",
             percentile(ideal, 0.5), "perfect pacing"),
         Row(SECTION, "enqueue to done p95", percentile(latencies, 0.95), "s",

@@ -6,7 +6,7 @@ Imported, not discovered: a section that cannot be imported stops the command wi
 
 from __future__ import annotations
 
-from crmhub.bench import fanout, matching, memory, pages, search, sync
+from crmhub.bench import fanout, freshness, matching, memory, pages, search, sync
 from crmhub.bench.base import Section
 from crmhub.bench.load import section as load
 
@@ -18,4 +18,5 @@ SECTIONS: dict[str, Section] = {
     "pages": pages.section,
     "matching": matching.section,
     "load": load.section,
+    "freshness": freshness.section,
 }

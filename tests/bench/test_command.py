@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import sys
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 import crmhub.bench
 from crmhub.bench.base import Row, table
@@ -33,7 +35,9 @@ def test_table_prints_value_baseline_and_ratio():
 
 
 def test_every_section_is_registered_in_one_place():
-    assert list(SECTIONS) == ["search", "sync", "memory", "fanout", "pages", "matching", "load"]
+    assert list(SECTIONS) == [
+        "search", "sync", "memory", "fanout", "pages", "matching", "load", "freshness"
+    ]  # fmt: skip
     assert all(callable(section) for section in SECTIONS.values())
 
 
@@ -80,7 +84,8 @@ def test_help_lists_the_options():
         timeout=120,
         check=True,
     )
-    for option in ("--section", "--contacts", "--keep", "--option", "--workdir"):
+    for option in ("--section", "--contacts", "--keep", "--option", "--workdir", "--stack",
+                   "--database-url", "--broker-url"):  # fmt: skip
         assert option in done.stdout
 
 
@@ -119,4 +124,77 @@ def test_the_matching_section_scores_people_against_the_sandbox_truth(tmp_path):
     assert float(baseline.split()[0]) < 0.999  # the rule before issue 14 joined strangers
     assert "matching: full matching, first (2,000 contacts)" in figures
     assert "matching: false pairs: switchboard" in figures
+    assert "FAILED" not in text
+
+
+def test_the_stack_is_chosen_once_for_every_section(monkeypatch):
+    from crmhub.bench.management.commands.bench import DEFAULT_DATABASE, Command
+
+    monkeypatch.delenv("BENCH_DATABASE_URL", raising=False)
+    monkeypatch.setenv("BENCH_BROKER_URL", "redis://127.0.0.1:6392/3")
+    options = {"stack": None, "database_url": None, "broker_url": None}
+    extra = {"stack": "postgres"}  # the load section's way, now everyone's
+    Command._stack(options, extra)
+    assert options["stack"] == extra["stack"] == "postgres"
+    assert options["database_url"] == extra["database_url"] == DEFAULT_DATABASE
+    assert options["broker_url"] == extra["broker_url"] == "redis://127.0.0.1:6392/3"
+    options = {"stack": None, "database_url": None, "broker_url": None}
+    Command._stack(options, {})
+    assert options == {"stack": "embedded", "database_url": None, "broker_url": None}
+    with pytest.raises(CommandError, match="--stack"):
+        Command._stack({"stack": None, "database_url": None, "broker_url": None}, {"stack": "x"})
+
+
+def _servers() -> tuple[str, str]:
+    """Return the PostgreSQL server and Redis database of the scale-out bench, or skip."""
+    import psycopg
+    import redis
+
+    database = os.environ.get(
+        "BENCH_DATABASE_URL", "postgres://crmhub:crmhub@127.0.0.1:5432/postgres"
+    )
+    broker = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6392/13")
+    try:
+        psycopg.connect(database, connect_timeout=3).close()
+        redis.Redis.from_url(broker, socket_connect_timeout=3).ping()
+    except (psycopg.Error, redis.RedisError) as error:
+        pytest.skip(f"no PostgreSQL + Redis for the scale-out bench: {error}")
+    return database, broker
+
+
+@pytest.mark.slow
+def test_the_search_section_runs_on_postgresql_and_redis(tmp_path):
+    database, broker = _servers()
+    out = io.StringIO()
+    call_command(
+        "bench", "--contacts", "400", "--section", "search", "--stack", "postgres",
+        "--database-url", database, "--broker-url", broker, "--workdir", str(tmp_path),
+        stdout=out, stderr=io.StringIO(),
+    )  # fmt: skip
+    text = out.getvalue()
+    assert "search: stack: postgresql + redis" in text
+    assert "search: search p95" in text
+    assert "FAILED" not in text
+
+
+@pytest.mark.slow
+def test_the_freshness_section_measures_change_to_index(tmp_path):
+    out = io.StringIO()
+    call_command(
+        "bench", "--section", "freshness", "--option", "freshness_people=40",
+        "--option", "freshness_seconds=5", "--option", "freshness_changes=4",
+        "--workdir", str(tmp_path), stdout=out, stderr=io.StringIO(),
+    )  # fmt: skip
+    text = out.getvalue()
+    figures = {
+        cells[0]: cells[1:]
+        for line in text.splitlines()
+        if line.startswith("freshness: ") and (cells := re.split(r"\s{2,}", line.strip()))
+    }
+    assert figures["freshness: changes made (4) not indexed by the end"][0] == "0"
+    p95 = figures["freshness: change to index p95, all CRMs"]
+    assert 0 < float(p95[0]) <= 120 and p95[-1] == "p95 <= 120 s"
+    assert "freshness: change to index p50, incremental (apptivo)" in figures
+    apptivo = "freshness: apptivo (incremental + full): syncs succeeded, full / incremental"
+    assert int(figures[apptivo][0]) >= 1
     assert "FAILED" not in text

@@ -3,12 +3,16 @@
 Each section runs in a child process of this command whose ``DATABASE_URL`` and
 ``SANDBOX_DATABASE_URL`` point to fresh SQLite files under ``--workdir`` (``var/bench/``
 by default), so a bench never touches the real databases and every section starts from
-nothing. The figures come back as one table: metric, value, unit, baseline, ratio, target.
+nothing. With ``--stack postgres`` each section gets instead a fresh PostgreSQL database
+(created on ``--database-url``'s server, dropped after) and the Redis broker
+``--broker-url`` (emptied before and after); the sandbox CRMs stay on SQLite.
+The figures come back as one table: metric, value, unit, baseline, ratio, target.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -24,7 +28,13 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from crmhub.bench.base import BenchContext, Row, table
+from crmhub.bench.load.stack import postgres_database, redis_flush
 from crmhub.bench.sections import SECTIONS
+
+#: The scale-out stack's servers when neither the options nor the environment name them.
+DEFAULT_DATABASE = "postgres://crmhub:crmhub@127.0.0.1:5432/postgres"
+DEFAULT_BROKER = "redis://127.0.0.1:6379/14"
+STACKS = ("embedded", "postgres")
 
 
 class Command(BaseCommand):
@@ -52,6 +62,22 @@ class Command(BaseCommand):
             metavar="KEY=VALUE",
             help="A setting for a section (e.g. load_seconds=60).",
         )
+        parser.add_argument(
+            "--stack",
+            choices=STACKS,
+            help="embedded (SQLite and the filesystem broker, the default) or postgres "
+            "(PostgreSQL and Redis); also --option stack=postgres.",
+        )
+        parser.add_argument(
+            "--database-url",
+            help="PostgreSQL server for --stack postgres (the role needs CREATEDB); default "
+            f"$BENCH_DATABASE_URL or {DEFAULT_DATABASE}.",
+        )
+        parser.add_argument(
+            "--broker-url",
+            help="Redis database for --stack postgres (emptied before and after each "
+            f"section); default $BENCH_BROKER_URL or {DEFAULT_BROKER}.",
+        )
         parser.add_argument("--child", help=argparse.SUPPRESS)
         parser.add_argument("--rows-file", help=argparse.SUPPRESS)
 
@@ -60,6 +86,7 @@ class Command(BaseCommand):
         if options["child"]:
             self._child(options["child"], options, extra)
             return
+        self._stack(options, extra)
         names = options["section"] or list(SECTIONS)
         unknown = sorted(set(names) - set(SECTIONS))
         if unknown:
@@ -75,18 +102,63 @@ class Command(BaseCommand):
         if not options["keep"]:
             shutil.rmtree(root, ignore_errors=True)
 
+    @staticmethod
+    def _stack(options: dict[str, Any], extra: dict[str, str]) -> None:
+        """Settle the stack from ``--stack`` or ``--option stack=``, with its servers, and
+        pass them on as options too (the load section starts its own stack from them)."""
+        stack = options["stack"] or extra.get("stack") or extra.get("load_stack") or "embedded"
+        if stack not in STACKS:
+            raise CommandError(f"--stack must be one of {STACKS}, not {stack!r}.")
+        options["stack"] = extra["stack"] = stack
+        if stack == "postgres":
+            options["database_url"] = extra["database_url"] = (
+                options["database_url"]
+                or extra.get("database_url")
+                or os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE)
+            )
+            options["broker_url"] = extra["broker_url"] = (
+                options["broker_url"]
+                or extra.get("broker_url")
+                or os.environ.get("BENCH_BROKER_URL", DEFAULT_BROKER)
+            )
+
+    @contextlib.contextmanager
+    def _backing(self, name: str, workdir: Path, options: dict[str, Any]) -> Any:
+        """Yield the environment of section ``name``'s databases and broker."""
+        env = {
+            "DATABASE_URL": f"sqlite:///{(workdir / 'crmhub.sqlite3').resolve()}",
+            "SANDBOX_DATABASE_URL": f"sqlite:///{(workdir / 'sandbox.sqlite3').resolve()}",
+            "CRMHUB_BROKER_DIR": str((workdir / "broker").resolve()),
+        }
+        if options["stack"] != "postgres" or name == "load":  # load starts its own stack
+            yield env
+            return
+        broker = options["broker_url"]
+        database = f"crmhub_bench_{name}_{os.getpid()}"
+        redis_flush(broker)
+        try:
+            with postgres_database(options["database_url"], database) as url:
+                yield {**env, "DATABASE_URL": url, "CELERY_BROKER_URL": broker}
+        finally:
+            redis_flush(broker)
+
     def _section(
         self, name: str, workdir: Path, options: dict[str, Any], extra: dict[str, str]
     ) -> list[Row]:
         """Run section ``name`` in a child process with its own databases; return its rows."""
         workdir.mkdir(parents=True, exist_ok=True)
+        with self._backing(name, workdir, options) as backing:
+            return self._run_child(name, workdir, options, extra, {**os.environ, **backing})
+
+    def _run_child(
+        self,
+        name: str,
+        workdir: Path,
+        options: dict[str, Any],
+        extra: dict[str, str],
+        env: dict[str, str],
+    ) -> list[Row]:
         rows_file = workdir / "rows.json"
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{(workdir / 'crmhub.sqlite3').resolve()}",
-            "SANDBOX_DATABASE_URL": f"sqlite:///{(workdir / 'sandbox.sqlite3').resolve()}",
-            "CRMHUB_BROKER_DIR": str((workdir / "broker").resolve()),
-        }
         command = [
             sys.executable, str(settings.BASE_DIR / "manage.py"), "bench", "--child", name,
             "--contacts", str(options["contacts"]), "--workdir", str(workdir),
@@ -120,4 +192,7 @@ class Command(BaseCommand):
             write=write,
         )
         rows = SECTIONS[name](context)
+        if extra.get("stack") == "postgres" and name != "load":
+            engine = "postgresql + redis"
+            rows.insert(0, Row(name, f"stack: {engine}", 1.0, "", target=""))
         Path(options["rows_file"]).write_text(json.dumps([asdict(row) for row in rows]))
