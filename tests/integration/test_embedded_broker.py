@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -30,7 +31,10 @@ def _connection(folder: Path) -> Connection:
 
 
 def test_concurrent_producers_and_consumers_see_every_message_whole_and_once(tmp_path):
-    queue = Queue("probe", Exchange("probe", type="direct"), routing_key="probe")
+    # kombu keeps the bindings it made in a state shared by every connection of the process:
+    # a name no other test bound, or the binding (written in this folder) would be skipped.
+    name = f"probe-{uuid.uuid4().hex}"
+    queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
     with _connection(tmp_path) as setup:
         queue(setup.default_channel).declare()
     received: list[int] = []
@@ -40,7 +44,7 @@ def test_concurrent_producers_and_consumers_see_every_message_whole_and_once(tmp
 
     def produce(offset: int) -> None:
         with _connection(tmp_path) as conn:
-            producer = Producer(conn.default_channel, exchange=queue.exchange, routing_key="probe")
+            producer = Producer(conn.default_channel, exchange=queue.exchange, routing_key=name)
             for n in range(offset, MESSAGES, 2):
                 producer.publish({"n": n, "padding": "x" * 2000})
 
@@ -49,9 +53,12 @@ def test_concurrent_producers_and_consumers_see_every_message_whole_and_once(tmp
             with _connection(tmp_path) as conn:
                 channel = conn.default_channel
                 while True:
-                    message = channel.basic_get("probe", no_ack=True)
+                    # Read the flag before looking: a look that began before the last
+                    # message was written may find nothing, and must not end the consumer.
+                    produced_all = done_producing.is_set()
+                    message = channel.basic_get(name, no_ack=True)
                     if message is None:
-                        if done_producing.is_set():
+                        if produced_all:
                             return
                         continue
                     with lock:
