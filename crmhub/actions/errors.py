@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from crmhub.connectors.errors import field_errors, field_errors_text
+
 
 class InvalidAct(Exception):
     """An act cannot be queued as asked. ``errors`` maps field → messages (``__all__``: none).
@@ -12,12 +14,6 @@ class InvalidAct(Exception):
     """
 
     def __init__(self, errors: Mapping[str, list[str]] | str) -> None:
-        if isinstance(errors, str):
-            errors = {"__all__": [errors]}
-        self.errors = {field: list(messages) for field, messages in errors.items()}
-        flat = "; ".join(
-            f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
-            for field, messages in self.errors.items()
-        )
-        super().__init__(flat or "Invalid parameters.")
+        self.errors = field_errors(errors)
+        super().__init__(field_errors_text(self.errors))
         self.message = str(self)

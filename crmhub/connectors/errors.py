@@ -105,14 +105,24 @@ class InvalidParams(ConnectorError):
     request_sent = False
 
     def __init__(self, errors: Mapping[str, list[str]] | str) -> None:
-        if isinstance(errors, str):
-            errors = {"__all__": [errors]}
-        self.errors = {field: list(messages) for field, messages in errors.items()}
-        flat = "; ".join(
-            f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
-            for field, messages in self.errors.items()
-        )
-        super().__init__(flat or "Invalid parameters.")
+        self.errors = field_errors(errors)
+        super().__init__(field_errors_text(self.errors))
+
+
+def field_errors(errors: Mapping[str, list[str]] | str) -> dict[str, list[str]]:
+    """Return ``errors`` as field → messages (a lone message belongs to ``__all__``)."""
+    if isinstance(errors, str):
+        errors = {"__all__": [errors]}
+    return {field: list(messages) for field, messages in errors.items()}
+
+
+def field_errors_text(errors: Mapping[str, list[str]]) -> str:
+    """Return field → messages as one line ("field: message; ...")."""
+    flat = "; ".join(
+        f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
+        for field, messages in errors.items()
+    )
+    return flat or "Invalid parameters."
 
 
 @contextmanager
