@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from crmhub.actions import dispatch, outcomes, ratelimit
 from crmhub.actions.faults import arm_after_send, fault_point
-from crmhub.actions.models import Action, Attempt
+from crmhub.actions.models import Action, Attempt, Batch
 from crmhub.actions.outcomes import Outcome
 from crmhub.actions.prompts import PromptRelay
 from crmhub.connectors.base import Connector
@@ -199,7 +199,14 @@ def _scrubbed(outcome: Outcome, connector: Connector) -> Outcome:
 
 
 def _record(action: Action, attempt: Attempt, outcome: Outcome) -> None:
-    """Write the outcome of ``attempt``, fenced by its number; schedule a retry if any."""
+    """Write the outcome of ``attempt``, fenced by its number; schedule a retry if any.
+
+    An action of a cancelled bulk run is not tried again: it ends cancelled.
+    """
+    if outcome.retry_in is not None and action.batch_id is not None:
+        stopped = Batch.objects.filter(pk=action.batch_id, cancelled_at__isnull=False).exists()
+        if stopped:
+            outcome = outcomes.batch_stopped(outcome.error)
     now = timezone.now()
     values: dict[str, object] = {"state": outcome.state, "updated_at": now, "lease_until": None}
     countdown: float | None = None

@@ -51,6 +51,15 @@ class Batch(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    #: Who stopped it, and when (its queued actions were cancelled then).
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    #: The batch whose failures (and unknowns checked as not done) this one sends again.
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="retries"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -116,6 +125,23 @@ class Action(models.Model):
         Batch, null=True, blank=True, on_delete=models.PROTECT, related_name="actions"
     )
     task_id = models.CharField(max_length=64, blank=True, default="")
+    #: A person checked in the CRM whether an unknown (or failed) action happened: who,
+    #: when, what they found (``Verdict``) and a note. Nothing is resent by this.
+    checked_at = models.DateTimeField(null=True, blank=True)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    check_verdict = models.CharField(max_length=12, blank=True, default="", db_default="")
+    check_note = models.TextField(blank=True, default="", db_default="")
+    #: For a safe read run to check another action in the CRM: that action.
+    check_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="checks"
+    )
+
+    class Verdict(models.TextChoices):
+        HAPPENED = "happened", "It happened"
+        NOT_HAPPENED = "not_happened", "It did not happen"
+        DISMISSED = "dismissed", "Left as it is"
 
     TERMINAL = frozenset({State.SUCCEEDED, State.FAILED, State.UNKNOWN, State.CANCELLED})
 

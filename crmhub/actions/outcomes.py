@@ -62,6 +62,15 @@ def unknown(message: str) -> Outcome:
     )
 
 
+def batch_stopped(message: str) -> Outcome:
+    """Return the end of an attempt that would be retried, but its bulk run was cancelled."""
+    return Outcome(
+        Action.State.CANCELLED,
+        Attempt.Outcome.CANCELLED,
+        error=f"Not tried again: its bulk run was cancelled. {message}".strip(),
+    )
+
+
 def retry(message: str, *, attempts: int, wait: float | None = None) -> Outcome:
     """Return a retry in ``wait`` (or the backoff) seconds, or failure past the last attempt."""
     if attempts >= settings.CRMHUB_MAX_ATTEMPTS:

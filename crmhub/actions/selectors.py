@@ -56,6 +56,11 @@ def action_resends(*, action: Action) -> list[Action]:
     return list(action.resends.order_by("id"))
 
 
+def action_latest_check(*, action: Action) -> Action | None:
+    """Return the latest read run to check ``action`` in the CRM, if any."""
+    return action.checks.order_by("-created_at", "-id").first()
+
+
 # -- lists --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ActionPage:
@@ -73,12 +78,16 @@ def action_page(
     requested_by: Any = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    open_only: bool = False,
     after: tuple[datetime, int] | None = None,
     limit: int = PAGE_SIZE,
 ) -> ActionPage:
     """Return one page of actions, newest first, narrowed by the filters given, after the
-    ``(created_at, id)`` of the previous page's last row (keyset)."""
+    ``(created_at, id)`` of the previous page's last row (keyset). With ``open_only``, only
+    those that still need someone (``actions_open``)."""
     actions = Action.objects.select_related("connection", "contact", "requested_by")
+    if open_only:
+        actions = _open(actions.filter(state__in=[state] if state else ATTENTION_STATES))
     for lookup, value in (
         ("state", state),
         ("connection__kind", kind),
@@ -100,16 +109,31 @@ def action_page(
     return ActionPage(rows, (rows[-1].created_at, rows[-1].pk) if more and rows else None)
 
 
+def _open(actions: QuerySet[Action]) -> QuerySet[Action]:
+    """Return ``actions`` that still need someone: acts (not reads), the latest of their
+    intent (never resent: the resend carries it on) and not checked by a person."""
+    resent = Action.objects.filter(resend_of=OuterRef("pk"))
+    return actions.filter(safe=False, checked_at__isnull=True).exclude(Exists(resent))
+
+
+def actions_open(*, state: str | None = None) -> QuerySet[Action]:
+    """Return what still needs someone (in ``state``, or in any state that needs a person).
+
+    The dashboard counts these, and its links list exactly these (``action_page(open_only=True)``).
+    """
+    states = [state] if state else list(ATTENTION_STATES)
+    return _open(Action.objects.filter(state__in=states))
+
+
 def actions_needing_attention(*, limit: int = 10) -> list[Action]:
     """Return unknown outcomes, failures not yet resent and prompts waiting, newest first.
 
     Failures of a bulk run are listed on its own page (and its CSV), not here; an unknown
     outcome is listed wherever it comes from. One indexed query per state.
     """
-    resent = Action.objects.filter(resend_of=OuterRef("pk"))
     found: list[Action] = []
     for state in ATTENTION_STATES:
-        actions = Action.objects.filter(state=state, safe=False).exclude(Exists(resent))
+        actions = _open(Action.objects.filter(state=state))
         if state != Action.State.UNKNOWN:
             actions = _not_bulk(actions)
         found += _with_relations(actions).order_by("-not_before", "-id")[:limit]
@@ -118,13 +142,8 @@ def actions_needing_attention(*, limit: int = 10) -> list[Action]:
 
 
 def attention_counts() -> dict[str, int]:
-    """Return how many actions are in each state that needs a person."""
-    rows = (
-        Action.objects.filter(state__in=ATTENTION_STATES)
-        .order_by()
-        .values_list("state")
-        .annotate(n=Count("id"))
-    )
+    """Return how many actions still need someone, by state (``actions_open``)."""
+    rows = actions_open().order_by().values_list("state").annotate(n=Count("id"))
     counts: dict[str, int] = {str(state): 0 for state in ATTENTION_STATES}
     counts.update(dict(rows))
     return counts
@@ -275,3 +294,55 @@ def batch_failures(*, batch: Batch) -> QuerySet[Action]:
         .select_related("contact")
         .order_by("id")
     )
+
+
+#: What a bulk run's results can be narrowed to.
+RESULT_STATES = (
+    Action.State.QUEUED,
+    Action.State.SENDING,
+    Action.State.SUCCEEDED,
+    Action.State.FAILED,
+    Action.State.UNKNOWN,
+    Action.State.CANCELLED,
+)
+
+
+def batch_results(
+    *, batch: Batch, state: str | None = None, after: int | None = None, limit: int = PAGE_SIZE
+) -> tuple[list[Action], int | None]:
+    """Return one page of the batch's actions (in ``state`` when given), in id order, after
+    action id ``after``; and the id to pass as ``after`` for the next page (None: no more)."""
+    actions = Action.objects.filter(batch=batch)
+    if state:
+        actions = actions.filter(state=state)
+    if after:
+        actions = actions.filter(pk__gt=after)
+    rows = list(actions.select_related("contact").order_by("id")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].pk if more and rows else None)
+
+
+def batch_retry_targets(*, batch: Batch) -> QuerySet[Action]:
+    """Return the batch's actions to send again: failed ones nobody left as they are, and
+    unknown ones a person checked as not done; never one already resent, nor one whose
+    contact is gone."""
+    resent = Action.objects.filter(resend_of=OuterRef("pk"))
+    return (
+        Action.objects.filter(batch=batch, safe=False)
+        .filter(
+            Q(state=Action.State.FAILED, checked_at__isnull=True)
+            | Q(state=Action.State.UNKNOWN, check_verdict=Action.Verdict.NOT_HAPPENED)
+        )
+        .exclude(Exists(resent))
+        .filter(contact__isnull=False, contact__deleted_at__isnull=True)
+        .select_related("contact")
+        .order_by("id")
+    )
+
+
+def batch_unchecked(*, batch: Batch) -> int:
+    """Return how many of the batch's unknown outcomes nobody has checked yet."""
+    return Action.objects.filter(
+        batch=batch, state=Action.State.UNKNOWN, checked_at__isnull=True
+    ).count()

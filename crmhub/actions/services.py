@@ -18,9 +18,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crmhub.actions import dispatch
+from crmhub.actions.choices import choices_check
 from crmhub.actions.errors import InvalidAct
 from crmhub.actions.models import Action, Batch
-from crmhub.actions.selectors import MAX_BATCH, batch_contacts, targets_digest
+from crmhub.actions.selectors import (
+    MAX_BATCH,
+    batch_contacts,
+    batch_retry_targets,
+    targets_digest,
+)
 from crmhub.connections.kinds import KINDS, Crm, Operation
 from crmhub.connections.models import Connection
 from crmhub.connectors.errors import InvalidParams
@@ -111,8 +117,14 @@ def _validated(
     params: dict[str, Any],
     contact: Contact | None,
     connection: Connection,
+    *,
+    choices: bool = True,
 ) -> dict[str, Any]:
-    """Return ``params`` if the CRM's checker accepts them for ``contact``; raise ``InvalidAct``."""
+    """Return ``params`` if the CRM's checker accepts them for ``contact``; raise ``InvalidAct``.
+
+    With ``choices``, a value a choice list of the connection does not know is refused too
+    (a batch checks its shared values once, not for each contact).
+    """
     problem = _contact_errors(operation, contact, connection)
     if problem:
         raise InvalidAct({"contact": [problem]})
@@ -120,6 +132,8 @@ def _validated(
         crm.check_params(operation.name, params, settings=connection.connector_settings())
     except InvalidParams as exc:
         raise InvalidAct(exc.errors) from None
+    if choices:
+        choices_check(connection=connection, operation=operation.name, params=params)
     return params
 
 
@@ -134,6 +148,7 @@ def action_enqueue(
     not_before: datetime | None = None,
     idempotency_key: str | None = None,
     resend_of: Action | None = None,
+    check_of: Action | None = None,
 ) -> Action:
     """Validate and queue one remote side effect; return its ``Action``.
 
@@ -161,6 +176,7 @@ def action_enqueue(
         requested_by=_actor(user),
         batch=batch,
         resend_of=resend_of,
+        check_of=check_of,
         not_before=start,
         published_at=now if delay <= dispatch.MAX_COUNTDOWN_SECONDS else None,
         created_at=now,
@@ -279,7 +295,7 @@ def _batch_rows(
     for contact in contacts:
         values = _params_for(params, contact)
         try:
-            _validated(crm, spec, values, contact, connection)
+            _validated(crm, spec, values, contact, connection, choices=False)
         except InvalidAct as exc:
             skipped[contact.remote_id] = str(exc)
             continue
@@ -343,16 +359,96 @@ def action_cancel(*, action: Action, user: Actor) -> Action:
 
 
 def batch_cancel(*, batch: Batch, user: Actor) -> int:
-    """Cancel every still-queued action of ``batch``; return how many."""
+    """Stop ``batch``: cancel every still-queued action now; return how many.
+
+    Actions already being sent finish (a request on its way cannot be called back); one
+    of them that would be tried again is cancelled instead (see the executor).
+    """
     now = timezone.now()
     who = getattr(user, "username", "") or "system"
-    return Action.objects.filter(batch=batch, state=Action.State.QUEUED).update(
-        state=Action.State.CANCELLED,
-        error=f"Batch cancelled by {who} before this action was sent.",
-        finished_at=now,
-        updated_at=now,
-        published_at=None,
+    with transaction.atomic():
+        Batch.objects.filter(pk=batch.pk, cancelled_at__isnull=True).update(
+            cancelled_at=now, cancelled_by=_actor(user)
+        )
+        cancelled = Action.objects.filter(batch=batch, state=Action.State.QUEUED).update(
+            state=Action.State.CANCELLED,
+            error=f"Bulk run cancelled by {who} before this action was sent.",
+            finished_at=now,
+            updated_at=now,
+            published_at=None,
+        )
+    logger.warning(
+        "batch %s cancelled by %s: %d queued actions cancelled", batch.pk, who, cancelled
     )
+    return cancelled
+
+
+def batch_retry(*, batch: Batch, user: Actor, expected: str | None = None) -> Batch:
+    """Send the failures of ``batch`` (and its unknowns checked as not done) again as one
+    new batch; return it.
+
+    Each new action repeats its original's request (``resend_of`` it), so an intent is
+    never sent twice: an action already resent is not a target. With ``expected`` (the
+    ``targets_digest`` of the actions the confirmation listed) a different list raises
+    ``TargetsChanged`` and nothing is written.
+    """
+    crm = _crm(batch.connection)
+    spec = _operation(crm, batch.operation)
+    with transaction.atomic():
+        Batch.objects.select_for_update().filter(pk=batch.pk).first()  # one retry at a time
+        originals = list(batch_retry_targets(batch=batch))
+        if expected is not None and targets_digest(a.pk for a in originals) != expected:
+            raise TargetsChanged(len(originals))
+        if not originals:
+            raise InvalidAct("Nothing of this bulk run is left to retry.")
+        first = originals[0]
+        shared = _params_for(batch.params, first.contact)
+        _validated(crm, spec, shared, first.contact, batch.connection)
+        retry = Batch.objects.create(
+            operation=batch.operation,
+            connection=batch.connection,
+            params=dict(batch.params),
+            contact_ids=[a.contact_id for a in originals],
+            size=len(originals),
+            totals={Action.State.QUEUED.value: len(originals)},
+            created_by=_actor(user),
+            retry_of=batch,
+        )
+        now = timezone.now()
+        Action.objects.bulk_create(
+            [
+                Action(
+                    operation=a.operation,
+                    safe=spec.safe,
+                    connection=batch.connection,
+                    contact=a.contact,
+                    params=dict(a.params),
+                    requested_by=_actor(user),
+                    batch=retry,
+                    resend_of=a,
+                    not_before=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for a in originals
+            ],
+            batch_size=BULK_SIZE,
+        )
+        connection = batch.connection
+        transaction.on_commit(
+            lambda: dispatch.dispatch(
+                connection_id=connection.pk, rate_limit=connection.rate_limit
+            ),
+            robust=True,
+        )
+    logger.warning(
+        "batch %s: %d actions retried as batch %s by %s",
+        batch.pk,
+        len(originals),
+        retry.pk,
+        getattr(user, "username", "system"),
+    )
+    return retry
 
 
 def action_answer(

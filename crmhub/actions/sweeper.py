@@ -139,6 +139,14 @@ def _note_backlog(connection: Connection) -> None:
 def _update_batches(now: datetime) -> int:
     finished = 0
     for batch in Batch.objects.filter(state=Batch.State.RUNNING):
+        if batch.cancelled_at is not None:  # one put back in the queue after its cancel
+            Action.objects.filter(batch=batch, state=Action.State.QUEUED).update(
+                state=Action.State.CANCELLED,
+                error="Bulk run cancelled before this action was sent again.",
+                finished_at=now,
+                updated_at=now,
+                published_at=None,
+            )
         totals = batch_counts(batch=batch)
         open_states = (Action.State.QUEUED, Action.State.SENDING, Action.State.NEEDS_INPUT)
         done = not any(totals.get(state) for state in open_states)

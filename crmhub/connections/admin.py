@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -9,9 +10,10 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from crmhub.connections import services
+from crmhub.connections.choices import choice_list, list_name_choices
 from crmhub.connections.forms import COMMON_FIELDS, ConnectionForm
 from crmhub.connections.kinds import KINDS, kind_choices
-from crmhub.connections.models import Connection
+from crmhub.connections.models import Connection, ConnectionChoice
 from crmhub.core import publishing
 from crmhub.core.admin import DeactivateInsteadMixin
 from crmhub.core.publishing import BROKER_DOWN
@@ -39,9 +41,52 @@ class KindFilter(admin.SimpleListFilter):
         return queryset.filter(kind=self.value()) if self.value() else queryset
 
 
+class ConnectionChoiceForm(forms.ModelForm):
+    list_name = forms.ChoiceField(label="List", choices=list_name_choices)
+
+    class Meta:
+        model = ConnectionChoice
+        fields = ["list_name", "value", "note"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        # The formset sets the connection on the row (a missing one raises AttributeError).
+        connection = getattr(self.instance, "connection", None)
+        name = data.get("list_name")
+        if connection is not None and name and choice_list(connection.kind, name) is None:
+            self.add_error("list_name", f"A {connection.kind} connection has no such list.")
+        return data
+
+
+class ConnectionChoiceInline(admin.TabularInline):
+    """The values staff choose from where the CRM cannot list them (action sets, templates)."""
+
+    model = ConnectionChoice
+    form = ConnectionChoiceForm
+    extra = 1
+    verbose_name = "choice"
+    verbose_name_plural = (
+        "Choice lists: action sets (AllClients), contact plans (Collect!, besides those it "
+        "lists), communication templates (CRM.COM)"
+    )
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("connections.manage_connection")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("connections.manage_connection")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("connections.manage_connection")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("connections.manage_connection")
+
+
 @admin.register(Connection)
 class ConnectionAdmin(DeactivateInsteadMixin, admin.ModelAdmin):
     form = ConnectionForm
+    inlines = [ConnectionChoiceInline]
     deactivate_reason = (
         "Its contacts, actions and sync runs are the record of what was done through it, so "
         "it cannot be deleted. Deactivating it stops its syncs and refuses new acts; its "

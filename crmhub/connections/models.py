@@ -143,3 +143,30 @@ class Connection(models.Model):
             allow_link_local=self.allow_link_local,
             connection_id=self.pk,
         )
+
+
+class ConnectionChoice(models.Model):
+    """One value an admin keeps in a connection's choice list (an action set, a template...).
+
+    Where the CRM's API cannot list them, these lists (with the values that succeeded
+    before) are what the console offers, and what an act is checked against.
+    """
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="choices")
+    #: Which list: a name of ``connections.choices.CHOICE_LISTS`` for the connection's kind.
+    list_name = models.CharField("list", max_length=40)
+    value = models.CharField(max_length=200, help_text="Exactly as the CRM knows it.")
+    note = models.CharField(
+        max_length=200, blank=True, default="", help_text="Shown beside the value."
+    )
+
+    class Meta:
+        ordering = ["connection", "list_name", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "list_name", "value"], name="connection_choice_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.list_name}: {self.value}"

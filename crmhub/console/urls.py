@@ -27,12 +27,16 @@ urlpatterns = [
     path("bulk/", bulk.bulk, name="bulk"),
     path("bulk/<int:pk>/", bulk.batch_detail, name="batch-detail"),
     path("bulk/<int:pk>/failures.csv", bulk.batch_failures_csv, name="batch-failures"),
+    path("bulk/<int:pk>/cancel/", bulk.batch_cancel, name="batch-cancel"),
+    path("bulk/<int:pk>/retry/", bulk.batch_retry, name="batch-retry"),
     # see what happened
     path("actions/", actions.action_list, name="action-list"),
     path("actions/<int:pk>/", actions.action_detail, name="action-detail"),
     path("actions/<int:pk>/resend/", actions.action_resend, name="action-resend"),
     path("actions/<int:pk>/cancel/", actions.action_cancel, name="action-cancel"),
     path("actions/<int:pk>/answer/", actions.action_answer, name="action-answer"),
+    path("actions/<int:pk>/checked/", actions.action_checked, name="action-checked"),
+    path("actions/<int:pk>/check/", actions.action_check, name="action-check"),
     # connections
     path("connections/", connections.connection_list, name="connection-list"),
     path("connections/<int:pk>/", connections.connection_detail, name="connection-detail"),

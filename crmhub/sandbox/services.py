@@ -52,3 +52,21 @@ def sandbox_seed(
         count = module(kind).seed(people_for(kind, people), batch_size=batch_size)
         done[kind] = (count, time.monotonic() - started)
     return done
+
+
+def sandbox_choices(*, kind: str) -> list[tuple[str, str, str]]:
+    """Return ``(list, value, note)`` of the values a simulated CRM knows but its API cannot
+    list: AllClients' action sets, CRM.COM's communication templates (for the demo's
+    connections, as an admin would keep them)."""
+    if kind == "allclients":
+        from crmhub.sandbox.allclients.store import ACTION_SETS
+
+        return [("action_set", name, f"id {id_}") for id_, name, _ in ACTION_SETS]
+    if kind == "crmcom":
+        from crmhub.sandbox.crmcom.seed import TEMPLATES
+
+        return [
+            ("template", str(t["name"]), f"{t.get('media', '')} · {t.get('alternative_code', '')}")
+            for t in TEMPLATES
+        ]
+    return []

@@ -124,7 +124,8 @@ def test_an_unknown_outcome_says_so_and_operators_can_resend(
     with django_capture_on_commit_callbacks():
         response = client.post(reverse("console:action-resend", args=[action.pk]), **HTMX)
     resent = Action.objects.get(resend_of=action)
-    assert f'id="action-{resent.pk}"' in response.content.decode()
+    # The new action opens on its own page (which links back to this one).
+    assert response["HX-Redirect"] == reverse("console:action-detail", args=[resent.pk])
     again = client.post(reverse("console:action-resend", args=[action.pk]), **HTMX)
     assert "Already resent" in again.content.decode()
     assert Action.objects.filter(resend_of=action).count() == 1

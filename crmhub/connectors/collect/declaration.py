@@ -81,7 +81,6 @@ CRM = Crm(
             bulk=True,
             act=ConsoleAct(
                 label="Run plan",
-                choices_from="list_plans",
                 form="crmhub.console.forms.collect.RunPlanForm",
             ),
         ),
@@ -98,8 +97,9 @@ CRM = Crm(
             safe=True,
             needs_contact=False,
             check=_checker("list_plans"),
-            # An undocumented read (connector.UNDOCUMENTED): the run-plan form suggests its
-            # codes, or says "not available from this CRM"; a code can always be typed.
+            # An undocumented read (connector.UNDOCUMENTED): the run-plan form's plan field
+            # offers its codes (and refuses others), or says "not available from this CRM"
+            # and takes any code typed (console.pickers, actions.choices).
             act=ConsoleAct(
                 label="Load the contact plans",
                 on=ON_CONNECTION,

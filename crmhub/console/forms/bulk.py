@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
+from crmhub.actions.models import Action
 from crmhub.console.forms import database_id
 from crmhub.console.forms.search import ContactSearchForm
 
@@ -112,3 +113,18 @@ class ActChoiceForm(forms.Form):
     def parts(self) -> tuple[int, str]:
         connection_id, operation = self.cleaned_data["act"].split(":", 1)
         return int(connection_id), operation
+
+
+class BatchResultsForm(forms.Form):
+    """Which of a bulk run's results to list: a state, and the page after an action id."""
+
+    state = forms.ChoiceField(required=False, choices=[("", "All"), *Action.State.choices])
+    after = forms.CharField(required=False)
+
+    def chosen(self) -> tuple[str | None, int | None]:
+        """Return the state (None: every state) and the ``after`` id; unknown values are ignored."""
+        if not self.is_bound:
+            return None, None
+        state = self.data.get("state", "")
+        valid = {value for value, _ in Action.State.choices}
+        return (state if state in valid else None), database_id(str(self.data.get("after", "")))

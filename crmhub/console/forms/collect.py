@@ -19,8 +19,6 @@ class RunPlanForm(ActForm):
 
     def setup(self) -> None:
         self.record_type = self.contact.record_type if self.contact else ""
-        # Suggest the codes of the plan list read (the page's collect-plans region), if any.
-        self.fields["plan"].widget.attrs["list"] = f"collect-plans-{self.connection.pk}-list"
 
     def adjust(self, values: dict[str, Any]) -> dict[str, Any]:
         values["plan"] = values["plan"].strip()

@@ -58,6 +58,11 @@ class ActionFilterForm(forms.Form):
         empty_label="Anyone",
         to_field_name="username",
     )
+    open = forms.BooleanField(
+        label="Still needs someone",
+        required=False,
+        help_text="The latest of each act (not resent), not checked by anyone yet.",
+    )
     since = forms.DateField(label="From", required=False, widget=forms.DateInput({"type": "date"}))
     until = forms.DateField(label="To", required=False, widget=forms.DateInput({"type": "date"}))
     after = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -85,6 +90,7 @@ class ActionFilterForm(forms.Form):
             "requested_by": data.get("user"),
             "created_from": since and datetime.combine(since, time.min, tzinfo=zone),
             "created_to": until and datetime.combine(until, time.max, tzinfo=zone),
+            "open_only": bool(data.get("open")),
             "after": _parse_cursor(data.get("after", "")),
         }
 

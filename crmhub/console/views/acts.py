@@ -15,11 +15,13 @@ from django_htmx.http import trigger_client_event
 from crmhub.actions.errors import InvalidAct
 from crmhub.actions.selectors import action_detail
 from crmhub.actions.services import action_enqueue
+from crmhub.connections.choices import choice_lists
 from crmhub.connections.models import Connection
 from crmhub.connections.selectors import connection_detail
 from crmhub.console import regions
 from crmhub.console.access import operator_required, viewer_required
 from crmhub.console.acts import ON_CONNECTION, ON_CONTACT, Act, act_for
+from crmhub.console.pickers import owner_of, picker_build, pickers_apply, pickers_for
 from crmhub.console.rendering import HtmxHttpRequest, render_final, render_page
 from crmhub.console.status import status_context
 from crmhub.console.views import or_404
@@ -30,6 +32,11 @@ from crmhub.core import roles
 FORM_TEMPLATE = "console/act_form.html"
 STATUS_PARTIAL = "console/action_detail.html#action-status"
 READ_DONE_EVENTS = {"get_config": "crmhub:config-loaded"}
+
+
+def choice_lists_read(kind: str, operation: str) -> str | None:
+    """Return the name of the choice list that read ``operation`` fills, if any."""
+    return next((c.name for c in choice_lists(kind) if c.read == operation), None)
 
 
 def _contact(pk: int) -> Contact:
@@ -76,6 +83,9 @@ def act_view(
     data = request.POST if request.method == "POST" else None
     initial = None if data is not None else request.GET.dict()
     form = act.form(data, connection=connection, contact=contact, extra=extra, initial=initial)
+    owner = f"c{contact.pk}" if contact is not None else f"n{connection.pk}"
+    pickers = pickers_for(connection=connection, operation=act.operation, owner=owner)
+    pickers_apply(form, pickers)
     if data is not None and form.is_valid():
         try:
             action = action_enqueue(
@@ -98,6 +108,7 @@ def act_view(
         **extra,
         "act": act,
         "form": form,
+        "pickers": pickers,
         "connection": connection,
         "record": contact,
         "request_key": uuid.uuid4().hex,
@@ -152,6 +163,12 @@ def read_region(
         operation=operation, connection=connection, contact=contact, params=params
     )
     context = {"connection": connection, "record": contact, "notice": notice, **state}
+    listed = choice_lists_read(connection.kind, operation)
+    if listed is not None:  # a choice list the CRM gives: the form's datalist, in place
+        owner = owner_of(request.POST.get("owner") or request.GET.get("owner", ""), "")
+        context["picker"] = picker_build(
+            connection=connection, name=listed, owner=owner or f"n{connection.pk}"
+        )
     name = f"{region.template}#{region.partial}"
     if state["read_running"] or request.method == "POST":
         return render_page(request, name, context)

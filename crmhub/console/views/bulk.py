@@ -2,33 +2,39 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from crmhub.actions import selectors as action_selectors
 from crmhub.actions.errors import InvalidAct
 from crmhub.actions.models import Action, Batch
 from crmhub.actions.services import TargetsChanged, batch_enqueue
+from crmhub.actions.services import batch_cancel as batch_cancel_service
+from crmhub.actions.services import batch_retry as batch_retry_service
 from crmhub.connections.models import Connection
 from crmhub.connections.selectors import connection_detail, connection_list
 from crmhub.console.access import operator_required, viewer_required
 from crmhub.console.acts import Act, act_for, bulk_acts, label_for
 from crmhub.console.forms import database_id
 from crmhub.console.forms.base import ActForm
-from crmhub.console.forms.bulk import ActChoiceForm, Selection, selection_from
+from crmhub.console.forms.bulk import ActChoiceForm, BatchResultsForm, Selection, selection_from
+from crmhub.console.pickers import pickers_apply, pickers_for
 from crmhub.console.rendering import HtmxHttpRequest, render_final, render_page
 from crmhub.console.views import or_404
 from crmhub.contacts.models import Contact
 from crmhub.contacts.selectors import contact_counts_selected, contact_ids_selected
-from crmhub.core import publishing
+from crmhub.core import publishing, roles
 
 BULK_TEMPLATE = "console/bulk.html"
 BATCH_TEMPLATE = "console/batch_detail.html"
+RETRY_TEMPLATE = "console/batch_retry.html"
+FAILURE_STATES = (Action.State.FAILED, Action.State.UNKNOWN, Action.State.CANCELLED)
 #: Targets listed at once in the preview (the others a page further, each listed).
 TARGETS_PAGE = 1000
 
@@ -120,13 +126,17 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
     form = act.form(request.POST if request.method == "POST" else None, connection=connection)
     for name in act.not_in_bulk:  # per-contact values: each action gets its own contact's
         form.fields.pop(name, None)
+    pickers = pickers_for(connection=connection, operation=act.operation, owner=f"b{connection.pk}")
+    pickers_apply(form, pickers)
     notice = ""
     if request.method == "POST" and form.is_valid():
         batch, notice = _enqueue(request, selection, connection, act, form)
         if batch is not None:
             url = reverse("console:batch-detail", args=[batch.pk])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-    context.update(act=act, connection=connection, form=form, choice=choice, notice=notice)
+    context.update(
+        act=act, connection=connection, form=form, choice=choice, notice=notice, pickers=pickers
+    )
     context.update(_preview(selection, connection, data.get("targets_from")))
     return render_page(
         request, BULK_TEMPLATE, context, partial="bulk-step",
@@ -134,25 +144,95 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
     )  # fmt: skip
 
 
-@viewer_required
-@require_GET
-def batch_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """Follow a bulk run: progress bar and counts by state, live until every action ends."""
-    batch = or_404(action_selectors.batch_detail(pk=pk), "No such bulk run.")
+def _batch_context(request: HtmxHttpRequest, batch: Batch) -> dict[str, Any]:
+    """Return what the batch page shows: progress, counts, the results asked for, what next."""
+    filters = BatchResultsForm(request.GET or None)
+    state, after = filters.chosen()
     counts = action_selectors.batch_counts(batch=batch)
-    done = sum(n for state, n in counts.items() if state in Action.TERMINAL)
-    context = {
+    done = sum(n for state_, n in counts.items() if state_ in Action.TERMINAL)
+    finished = done >= batch.size
+    results, next_after = action_selectors.batch_results(
+        batch=batch, state=state, after=after if finished else None
+    )
+    can_act = roles.can_act(request.user)
+    return {
         "batch": batch,
         "label": label_for(batch.connection.kind, batch.operation),
         "counts": sorted(counts.items()),
         "done": done,
-        "finished": done >= batch.size,
+        "finished": finished,
         "percent": int(done * 100 / batch.size) if batch.size else 100,
-        "failures": list(action_selectors.batch_failures(batch=batch)[:20]),
+        "state": state or "",
+        "states": [(s, counts.get(s, 0)) for s in action_selectors.RESULT_STATES],
+        "results": results,
+        "next_after": next_after if finished else None,
+        "more_later": next_after is not None and not finished,
+        "failures": any(counts.get(s) for s in FAILURE_STATES) or bool(batch.skipped),
+        "retry_count": action_selectors.batch_retry_targets(batch=batch).count(),
+        "unchecked": action_selectors.batch_unchecked(batch=batch),
+        "retries": list(batch.retries.order_by("id").only("pk", "size", "created_at")),
+        "can_cancel": can_act and not finished and batch.cancelled_at is None,
+        "can_retry": can_act,
     }
+
+
+@viewer_required
+@require_GET
+def batch_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Follow a bulk run: progress, counts and its results by state, live until it ends."""
+    batch = or_404(action_selectors.batch_detail(pk=pk), "No such bulk run.")
+    context = _batch_context(request, batch)
+    if request.htmx and request.htmx.target == "batch-more":
+        return render_page(request, f"{BATCH_TEMPLATE}#batch-rows", context)
     if request.htmx and context["finished"]:
         return render_final(request, f"{BATCH_TEMPLATE}#batch-progress", context)
     return render_page(request, BATCH_TEMPLATE, context, partial="batch-progress")
+
+
+@operator_required
+@require_POST
+def batch_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Stop a bulk run: what is not sent yet is cancelled at once, what is sending ends."""
+    batch = or_404(action_selectors.batch_detail(pk=pk), "No such bulk run.")
+    cancelled = batch_cancel_service(batch=batch, user=request.user)
+    messages.info(request, f"Bulk run cancelled: {cancelled:,} action(s) not sent.")
+    url = reverse("console:batch-detail", args=[batch.pk])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def batch_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """List what a retry would send again; on confirmation, send it as one new bulk run."""
+    batch = or_404(action_selectors.batch_detail(pk=pk), "No such bulk run.")
+    notice = ""
+    if request.method == "POST":
+        try:
+            retry = batch_retry_service(
+                batch=batch, user=request.user, expected=request.POST.get("targets", "")
+            )
+        except TargetsChanged as exc:
+            notice = str(exc)
+        except InvalidAct as exc:
+            notice = str(exc)
+        else:
+            url = reverse("console:batch-detail", args=[retry.pk])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    targets = action_selectors.batch_retry_targets(batch=batch)
+    ids = list(targets.values_list("pk", "state"))
+    failed = sum(1 for _, state in ids if state == Action.State.FAILED)
+    context = {
+        "batch": batch,
+        "label": label_for(batch.connection.kind, batch.operation),
+        "targets": list(targets[:TARGETS_PAGE]),
+        "count": len(ids),
+        "failed": failed,
+        "not_done": len(ids) - failed,
+        "digest": action_selectors.targets_digest(pk for pk, _ in ids),
+        "unchecked": action_selectors.batch_unchecked(batch=batch),
+        "notice": notice,
+    }
+    return render_page(request, RETRY_TEMPLATE, context, partial="batch-retry")
 
 
 class _Echo:

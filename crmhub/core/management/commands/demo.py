@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandParser
 
-from crmhub.connections.models import Connection
+from crmhub.connections.models import Connection, ConnectionChoice
 from crmhub.connections.services import connection_save
 from crmhub.core import roles
 
@@ -33,7 +33,12 @@ class Command(BaseCommand):
             self.stdout.write("Sandbox disabled (CRMHUB_SANDBOX=0): no demo connections.")
             return
         from crmhub.sandbox.registry import KINDS
-        from crmhub.sandbox.services import sandbox_base_url, sandbox_credentials, sandbox_seed
+        from crmhub.sandbox.services import (
+            sandbox_base_url,
+            sandbox_choices,
+            sandbox_credentials,
+            sandbox_seed,
+        )
 
         for kind, (count, seconds) in sandbox_seed(people=people).items():
             if count:
@@ -52,6 +57,10 @@ class Command(BaseCommand):
                 rate_limit=20.0,
             )
             connection_save(connection=connection, settings=kind_settings, new_secrets=kind_secrets)
+            ConnectionChoice.objects.bulk_create(
+                ConnectionChoice(connection=connection, list_name=name_, value=value, note=note)
+                for name_, value, note in sandbox_choices(kind=kind)
+            )
             self.stdout.write(f"Connection {name!r} created.")
 
     def _admin(self, username: str) -> None:
