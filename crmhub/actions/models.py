@@ -82,6 +82,13 @@ class Action(models.Model):
         UNKNOWN = "unknown", "Unknown: check and resend"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Verdict(models.TextChoices):
+        """What a person found when they checked an action in the CRM."""
+
+        HAPPENED = "happened", "It happened"
+        NOT_HAPPENED = "not_happened", "It did not happen"
+        DISMISSED = "dismissed", "Left as it is"
+
     operation = models.CharField(max_length=60)
     #: Snapshot of ``Operation.safe`` at enqueue time: may it be repeated after any failure?
     safe = models.BooleanField(default=False)
@@ -131,17 +138,14 @@ class Action(models.Model):
     checked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    check_verdict = models.CharField(max_length=12, blank=True, default="", db_default="")
+    check_verdict = models.CharField(
+        max_length=12, blank=True, default="", db_default="", choices=Verdict.choices
+    )
     check_note = models.TextField(blank=True, default="", db_default="")
     #: For a safe read run to check another action in the CRM: that action.
     check_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="checks"
     )
-
-    class Verdict(models.TextChoices):
-        HAPPENED = "happened", "It happened"
-        NOT_HAPPENED = "not_happened", "It did not happen"
-        DISMISSED = "dismissed", "Left as it is"
 
     TERMINAL = frozenset({State.SUCCEEDED, State.FAILED, State.UNKNOWN, State.CANCELLED})
 

@@ -50,8 +50,9 @@ class ConnectionChoiceForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        # The formset sets the connection on the row (a missing one raises AttributeError).
-        connection = getattr(self.instance, "connection", None)
+        # The inline formset gives the row its connection through this field (even unsaved).
+        parent = self.fields.get("connection")
+        connection = getattr(parent, "parent_instance", None)
         name = data.get("list_name")
         if connection is not None and name and choice_list(connection.kind, name) is None:
             self.add_error("list_name", f"A {connection.kind} connection has no such list.")
@@ -119,6 +120,16 @@ class ConnectionAdmin(DeactivateInsteadMixin, admin.ModelAdmin):
     @admin.display(description="Kind", ordering="kind")
     def kind_name(self, obj: Connection) -> str:
         return obj.kind_label
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        """Return the choice lists' inline, except for a post that does not carry them.
+
+        A form posted without the lists' part (a script that saves the settings alone)
+        leaves the lists as they are instead of failing on the missing formset.
+        """
+        if request.method == "POST" and "choices-TOTAL_FORMS" not in request.POST:
+            return []
+        return super().get_inline_instances(request, obj)
 
     @admin.display(description="Last error")
     def short_error(self, obj: Connection) -> str:

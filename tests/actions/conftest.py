@@ -9,6 +9,7 @@ import pytest
 from crmhub.connections.models import Connection
 from crmhub.connectors import registry
 from crmhub.contacts.models import Contact
+from tests.console.conftest import ann, connections  # noqa: F401  (fixtures: one per CRM)
 from tests.fakes import FakeConnector
 
 KIND = "allclients"

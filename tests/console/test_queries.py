@@ -107,3 +107,60 @@ def test_the_pages_stay_within_their_budget(
         cache.clear()
         with django_assert_max_num_queries(budget):
             client.get(url)
+
+
+def test_a_bulk_run_page_costs_the_same_with_more_results(client, operator, ann, connections):
+    """Results by state, counts, retry and check numbers: a fixed number of queries."""
+    from crmhub.actions.models import Batch
+
+    client.force_login(operator)
+    batch = Batch.objects.create(
+        operation="run_action_set", connection=connections["allclients"], size=0
+    )
+    states = ("succeeded", "failed", "unknown", "cancelled")
+
+    def grow(n: int) -> None:
+        for i in range(n):
+            make_action(
+                connections["allclients"],
+                "run_action_set",
+                contact=ann["allclients"],
+                state=states[i % len(states)],
+                batch=batch,
+            )
+        Batch.objects.filter(pk=batch.pk).update(size=batch.actions.count())
+
+    url = reverse("console:batch-detail", args=[batch.pk])
+    grow(4)
+    small = _queries(client, url), _queries(client, url + "?state=failed")
+    grow(80)
+    large = _queries(client, url), _queries(client, url + "?state=failed")
+    assert large <= small, (small, large)
+    retry = reverse("console:batch-retry", args=[batch.pk])
+    assert _queries(client, retry) <= 10
+
+
+def test_an_action_page_costs_the_same_with_more_attempts_and_checks(
+    client, operator, ann, connections
+):
+    from crmhub.actions.models import Attempt
+
+    client.force_login(operator)
+    action = make_action(
+        connections["apptivo"],
+        "create_customer",
+        state=Action.State.UNKNOWN,
+        params={"customer_name": "Zed"},
+    )
+    url = reverse("console:action-detail", args=[action.pk])
+
+    def grow(n: int) -> None:
+        start = action.attempt_set.count()
+        for number in range(start + 1, start + n + 1):
+            Attempt.objects.create(action=action, number=number)
+            make_action(connections["apptivo"], "search_customers", safe=True, check_of=action)
+
+    grow(1)
+    small = _queries(client, url)
+    grow(20)
+    assert _queries(client, url) <= small

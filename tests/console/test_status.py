@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from crmhub.actions.models import Action
+from crmhub.actions.models import Action, Attempt
 from crmhub.console.status import status_version
 from tests.console.conftest import make_action
 
@@ -172,3 +172,52 @@ def test_the_detail_shows_each_attempt_with_secrets_masked(client, viewer, ann, 
     html = client.get(reverse("console:action-detail", args=[action.pk])).content.decode()
     assert "RunActionSet.aspx" in html and "Welcome Series" in html
     assert "S3CRET-KEY-VALUE" not in html and "[redacted]" in html
+
+
+def test_the_action_page_polls_its_status_and_attempts_as_one_part(
+    client, operator, ann, connections
+):
+    client.force_login(operator)
+    action = make_action(
+        connections["allclients"],
+        "run_action_set",
+        contact=ann["allclients"],
+        state=Action.State.SENDING,
+        user=operator,
+        attempts=1,
+    )
+    Attempt.objects.create(action=action, number=1)
+    page = client.get(reverse("console:action-detail", args=[action.pk])).content.decode()
+    # One poller: the live part; the status inside it does not poll on its own.
+    assert page.count('hx-trigger="every 1s"') == 1
+    assert '<div id="action-live"' in page and 'Attempt 1: <span class="state running"' in page
+    live = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "action-live"}
+    url = reverse("console:action-detail", args=[action.pk])
+    assert client.get(url, {"v": status_version(action)}, **live).status_code == 204
+    Action.objects.filter(pk=action.pk).update(state=Action.State.FAILED, error="Refused")
+    Attempt.objects.filter(action=action).update(outcome=Attempt.Outcome.FAILED)
+    final = client.get(url, {"v": status_version(action)}, **live)
+    body = final.content.decode()
+    assert final.status_code == 286 and body.lstrip().startswith('<div id="action-live"')
+    assert 'data-state="failed"' in body and 'data-testid="about-state">Failed' in body
+    assert 'Attempt 1: <span class="state failed"' in body and "Running" not in body
+    assert "crmhub:action-finished" in final["HX-Trigger"]
+
+
+def test_the_person_page_refreshes_its_actions_when_one_finishes(
+    client, operator, ann, connections
+):
+    client.force_login(operator)
+    make_action(connections["allclients"], "run_action_set", contact=ann["allclients"])
+    url = reverse("console:person-detail", args=[ann["allclients"].person_id])
+    html = client.get(url).content.decode()
+    assert "crmhub:action-finished from:body" in html
+    assert "every 2s" not in html  # nothing running: no polling
+
+
+def test_a_resend_links_back_to_what_it_resends(client, operator, ann, connections):
+    client.force_login(operator)
+    old = make_action(connections["allclients"], "run_action_set", state=Action.State.UNKNOWN)
+    new = make_action(connections["allclients"], "run_action_set", resend_of=old)
+    html = client.get(reverse("console:action-detail", args=[new.pk])).content.decode()
+    assert f'This sends again what <a href="/actions/{old.pk}/">action #{old.pk}</a>' in html

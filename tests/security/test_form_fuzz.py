@@ -38,7 +38,7 @@ from crmhub.actions.models import Action, Attempt, Batch
 from crmhub.actions.selectors import targets_digest
 from crmhub.connections.addresses import STRICT, address_refusal
 from crmhub.connections.kinds import KINDS
-from crmhub.connections.models import Connection
+from crmhub.connections.models import Connection, ConnectionChoice
 from crmhub.connectors.http.guard import parse_ip
 from crmhub.console.acts import act_for
 from crmhub.console.forms.collect import PromptAnswerForm
@@ -608,6 +608,75 @@ def test_queue_read_and_queue_page(client, operator, world, sent, htmx):
     page(client.get(reverse("console:queue", args=[crmcom.pk]), sent))
 
 
+# -- closing the loop on an unknown outcome; bulk control ---------------------------------------
+@FUZZ
+@given(sent=fields(["verdict", "note"], {"verdict": st.one_of(hostile(), st.sampled_from(
+    ["happened", "not_happened", "dismissed"]))}), htmx=st.booleans())  # fmt: skip
+def test_checked_form(client, operator, world, sent, htmx):
+    client.force_login(operator)
+    action = make_action(
+        world.connections["allclients"], "run_action_set", state=Action.State.UNKNOWN
+    )
+    before = table_rows()
+    url = reverse("console:action-checked", args=[action.pk])
+    body = page(client.post(url, sent, **(HTMX if htmx else {})))
+    action.refresh_from_db()
+    event("checked" if action.checked_at else "refused")
+    assert table_rows() == before  # a verdict is recorded on the action, nothing is sent
+    if action.checked_at is not None:
+        assert action.check_verdict in ("happened", "not_happened")
+        assert action.check_verdict == sent["verdict"]
+        assert_kept_whole({"note": action.check_note}, sent, ["note"])
+        detail = page(client.get(reverse("console:action-detail", args=[action.pk])))
+        if SCRIPT in action.check_note:
+            assert escape(SCRIPT) in detail
+    elif htmx:
+        assert 'role="alert"' in body  # the reason is shown beside the status
+
+
+@FUZZ
+@given(data=st.data(), query=fields(["state", "after"]), htmx=st.booleans())
+def test_batch_retry_and_results_filter(client, operator, world, data, query, htmx):
+    client.force_login(operator)
+    allclients, ann = world.connections["allclients"], world.contacts["allclients"]
+    batch = Batch.objects.create(
+        operation="add_contact_link",
+        connection=allclients,
+        size=1,
+        params={"url": "https://example.com/a", "label": "Statement"},
+    )
+    params = {**batch.params, "contact_remote_id": ann.remote_id}
+    make_action(
+        allclients, "add_contact_link", contact=ann, state="failed", batch=batch, params=params
+    )
+    expected = batch_retry_digest(batch)
+    targets = st.one_of(hostile(), st.just(expected))
+    sent = data.draw(fields(["targets"], {"targets": targets}), label="form")
+    shape = HTMX if htmx else {}
+    page(client.get(reverse("console:batch-detail", args=[batch.pk]), query, **shape))
+    before = table_rows()
+    page(client.post(reverse("console:batch-retry", args=[batch.pk]), sent, **shape))
+    retried = Batch.objects.filter(retry_of=batch).exists()
+    event("retried" if retried else "refused")
+    assert retried == (sent.get("targets") == expected)
+    if retried:
+        assert table_rows() == {
+            **before,
+            "Batch": before["Batch"] + 1,
+            "Action": before["Action"] + 1,
+        }
+    else:
+        assert table_rows() == before
+
+
+def batch_retry_digest(batch: Batch) -> str | None:
+    """Return the digest a retry of ``batch`` would need now (None: nothing left)."""
+    from crmhub.actions.selectors import batch_retry_targets
+
+    ids = [a.pk for a in batch_retry_targets(batch=batch)]
+    return targets_digest(ids) if ids else None
+
+
 # -- search box and filters (GET: never a write) ------------------------------------------------
 @FUZZ
 @given(
@@ -631,7 +700,7 @@ def test_contact_search_box_and_filters(client, viewer, world, query, htmx):
 @FUZZ
 @given(
     query=fields(
-        ["state", "kind", "operation", "connection", "user", "since", "until", "after"],
+        ["state", "kind", "operation", "connection", "user", "since", "until", "after", "open"],
         {"user": st.one_of(hostile(), st.sampled_from(["operator", SCRIPT]))},
     ),
     htmx=st.booleans(),
@@ -981,3 +1050,57 @@ def test_the_checks_catch_raw_markup_and_writes(world):
         assert_echo_escaped("<p>nothing</p>", {"label": SCRIPT}, ["label"])
     with pytest.raises(AssertionError):
         assert_kept_whole({"label": "cut"}, {"label": "cut short"}, ["label"])
+
+
+@FUZZ
+@given(data=st.data())
+def test_admin_choice_list_rows(client, superuser, monkeypatch, data):
+    """The choice lists kept on a connection (its inline rows): stored whole, or refused."""
+    _no_dns(monkeypatch)
+    Connection.objects.all().delete()
+    connection = Connection(
+        name="Marketing",
+        kind="allclients",
+        base_url="https://93.184.215.14/api/2/",
+        settings={"account_id": "1001", "time_zone": "America/Chicago"},
+    )
+    connection.set_secrets({"api_key": OLD_KEY})
+    connection.save()
+    client.force_login(superuser)
+    row = {
+        "choices-0-list_name": st.sampled_from(["action_set", "template", "plan"]),
+        "choices-0-value": plain(1, 200),
+        "choices-0-note": plain(0, 200),
+    }
+    sent = {
+        "name": "Marketing",
+        "base_url": "https://93.184.215.14/api/2/",
+        "country": "US",
+        "rate_limit": "5",
+        "sync_interval_minutes": "15",
+        "full_sync_interval_hours": "24",
+        "is_active": "on",
+        "setting_account_id": "1001",
+        "setting_time_zone": "America/Chicago",
+        "choices-TOTAL_FORMS": "1",
+        "choices-INITIAL_FORMS": "0",
+        **data.draw(form_data(row), label="row"),
+    }
+    url = reverse("admin:connections_connection_change", args=[connection.pk])
+    response = client.post(url, sent)
+    body = page(response)
+    kept = list(ConnectionChoice.objects.filter(connection=connection))
+    event("saved" if kept else "refused")
+    if kept:
+        (choice,) = kept
+        assert response.status_code == 302 and choice.list_name == "action_set"
+        assert_kept_whole(
+            {"value": choice.value, "note": choice.note},
+            {"value": sent["choices-0-value"], "note": sent.get("choices-0-note", "")},
+            ["value", "note"],
+        )
+    elif response.status_code == 200:
+        assert 'class="errorlist' in body or 'class="errornote' in body
+    else:  # an empty row is no row: the connection is saved, no value kept
+        assert response.status_code == 302
+        assert not str(sent.get("choices-0-value", "")).strip()

@@ -121,11 +121,17 @@ CONSOLE: dict[str, Rule] = {
     "bulk/": Rule(OPERATOR, OPERATOR, post_ok=(302,), acts=True),
     "bulk/<int:pk>/": page(),
     "bulk/<int:pk>/failures.csv": page(),
+    # bulk control: operators stop a run, and retry what did not work (list, then confirm)
+    "bulk/<int:pk>/cancel/": act(),
+    "bulk/<int:pk>/retry/": Rule(OPERATOR, OPERATOR, post_ok=(302,), acts=True),
     "actions/": page(),
     "actions/<int:pk>/": page(),
     "actions/<int:pk>/resend/": act(),
     "actions/<int:pk>/cancel/": act(),
     "actions/<int:pk>/answer/": act(),
+    # closing the loop on an unknown outcome: record what was found, or ask the CRM (a read)
+    "actions/<int:pk>/checked/": act(),
+    "actions/<int:pk>/check/": act(),
     "connections/": page(),
     "connections/<int:pk>/": page(),
     "connections/<int:pk>/queue/": page(),
@@ -371,8 +377,25 @@ def _build() -> World:
             prompt=prompt,
         ).pk
     world.answerable[ANONYMOUS] = world.answerable[OPERATOR]
-    world.ids["batch"] = Batch.objects.create(
-        operation="run_action_set", connection=conns["allclients"], size=1
+    batch = Batch.objects.create(
+        operation="run_action_set",
+        connection=conns["allclients"],
+        size=2,
+        params={"action_set_name": "Welcome Series", "identify_method": 1},
+    )
+    world.ids["batch"] = batch.pk
+    in_batch = {**batch.params, "contact_remote_id": "501"}
+    for state in (Action.State.QUEUED, Action.State.FAILED):  # one to cancel, one to retry
+        failed_in_batch = make_action(
+            conns["allclients"], "run_action_set", contact=ann, state=state, batch=batch,
+            params=in_batch,
+        )  # fmt: skip
+    world.ids["batch_failed"] = failed_in_batch.pk
+    world.ids["unknown"] = make_action(
+        conns["apptivo"],
+        "create_customer",
+        state=Action.State.UNKNOWN,
+        params={"customer_name": "Zed Quartermain"},
     ).pk
     world.ids["syncrun"] = SyncRun.objects.create(
         connection=conns["allclients"], mode=SyncRun.Mode.FULL, state=SyncRun.State.SUCCEEDED
@@ -486,6 +509,16 @@ def request_for(route: str, role: str, world: World) -> tuple[str, dict[str, Any
         "actions/<int:pk>/": (f"/actions/{ids['failed']}/", {}),
         "actions/<int:pk>/resend/": (f"/actions/{ids['failed']}/resend/", {}),
         "actions/<int:pk>/cancel/": (f"/actions/{ids['queued']}/cancel/", {}),
+        "bulk/<int:pk>/cancel/": (f"/bulk/{ids['batch']}/cancel/", {}),
+        "bulk/<int:pk>/retry/": (
+            f"/bulk/{ids['batch']}/retry/",
+            {"targets": targets_digest([ids["batch_failed"]])},
+        ),
+        "actions/<int:pk>/checked/": (
+            f"/actions/{ids['unknown']}/checked/",
+            {"verdict": "not_happened", "note": "Not in Apptivo"},
+        ),
+        "actions/<int:pk>/check/": (f"/actions/{ids['unknown']}/check/", {}),
         "actions/<int:pk>/answer/": (
             f"/actions/{world.answerable[role]}/answer/",
             {"answer-amount": "10", "prompt_id": "P1"},
