@@ -8,6 +8,7 @@ with neither (nothing to compare with), the values that worked before are only o
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,7 @@ class Choice:
 class KnownValues:
     """The values of one list for one connection."""
 
-    list: ChoiceList
+    item: ChoiceList
     choices: tuple[Choice, ...] = ()
     #: Whether the CRM or an admin gave values (then others are refused).
     strict: bool = False
@@ -46,7 +47,7 @@ class KnownValues:
 
     def values_for(self, param: str) -> list[Choice]:
         """Return the values that fit ``param`` (names for a name, ids for an id)."""
-        return [c for c in self.choices if self.list.fits(param, c.value)]
+        return [c for c in self.choices if self.item.fits(param, c.value)]
 
     def knows(self, value: str) -> bool:
         return value in self.by_value
@@ -101,7 +102,7 @@ def choices_known(*, connection: Connection, item: ChoiceList) -> KnownValues:
         by_value.setdefault(choice.value, choice)
     ordered = sorted(by_value.values(), key=lambda c: c.value.casefold())[:MAX_OFFERED]
     return KnownValues(
-        list=item,
+        item=item,
         choices=tuple(ordered),
         strict=bool(crm or admin),
         read=read,
@@ -114,7 +115,9 @@ def _problem(item: ChoiceList, known: KnownValues, value: str) -> str:
     """Return why ``value`` is refused ("" when it is known)."""
     if known.knows(value):
         return ""
-    alike = [c.value for c in known.choices if c.value.casefold() == value.casefold()]
+    values = [c.value for c in known.choices]
+    alike = [v for v in values if v.casefold() == value.casefold()]
+    alike = alike or difflib.get_close_matches(value, values, n=1, cutoff=0.8)
     hint = f" Did you mean {alike[0]!r}?" if alike else " Choose one from the list."
     singular = item.label.lower().removesuffix("s")
     return f"{value!r} is not a known {singular} of this connection.{hint}"

@@ -49,7 +49,8 @@ class ConnectionChoiceForm(forms.ModelForm):
         fields = ["list_name", "value", "note"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         # The inline formset gives the row its connection through this field (even unsaved).
         parent = self.fields.get("connection")
         connection = getattr(parent, "parent_instance", None)

@@ -249,13 +249,37 @@ def _seed(crm, user) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         params={"plan": "PRM"},
         user=user,
     )
+    person = _contact("crmcom", ("person",))
+    composed = action_enqueue(  # its answer "lost": an unknown outcome a read can check
+        operation="communication_create",
+        connection=connections["crmcom"],
+        contact=person,
+        params={"direction": "OUTGOING", "media": "SMS", "subject": "CSP", "content": "Hi"},
+        user=user,
+    )
     _wait_state(succeeded, Action.State.SUCCEEDED)
     _wait_state(asking, Action.State.NEEDS_INPUT)
+    _wait_state(composed, Action.State.SUCCEEDED)
+    Action.objects.filter(pk=composed.pk).update(state=Action.State.UNKNOWN)
+    waiting = Batch.objects.create(  # a bulk run whose one action waits a day: to cancel
+        operation="add_contact_link", connection=connections["allclients"], size=1, params=link
+    )
+    Action.objects.create(
+        operation="add_contact_link",
+        connection=connections["allclients"],
+        contact=record,
+        params={**link, "contact_remote_id": record.remote_id},
+        batch=waiting,
+        requested_by=user,
+        not_before=timezone.now() + timedelta(days=1),
+    )
     return {
         "connections": connections,
         "unknown": unknown,
         "scheduled": scheduled,
         "asking": asking,
+        "composed": composed,
+        "waiting": waiting,
     }
 
 
@@ -350,8 +374,21 @@ def test_no_page_violates_the_policy(page, web_server, crm, admin_user, superuse
     page.get_by_role("button", name="Send the answer").click()
     expect(page.locator("[data-state=succeeded]")).to_be_visible()
     tour.open(reverse("console:action-detail", args=[seeded["unknown"].pk]))
-    page.get_by_role("button", name="Resend").click()  # confirmed in the dialog
+    page.get_by_role("button", name="Checked in the CRM: it did not").click()
+    expect(page.locator(".checked")).to_contain_text("it did not happen")
+    page.get_by_role("button", name="Resend").click()  # opens the new action's page
     expect(page.locator("[data-state=succeeded]")).to_be_visible()
+    tour.check("the resent action's page")
+    tour.open(reverse("console:action-detail", args=[seeded["composed"].pk]))
+    page.get_by_role("button", name="Check in the CRM").click()
+    expect(page.locator(".proposal")).to_be_visible()
+    tour.settle()
+    tour.check("an unknown outcome checked in the CRM")
+    tour.open(reverse("console:batch-detail", args=[seeded["waiting"].pk]))
+    page.get_by_role("button", name="Cancel the bulk run").click()  # confirmed in the dialog
+    expect(page.get_by_test_id("batch-cancelled")).to_be_visible()
+    tour.settle()
+    tour.check("a cancelled bulk run")
     tour.open(reverse("console:connection-detail", args=[connections["crmcom"].pk]))
     page.get_by_role("button", name="Test connection").click()
     tour.settle()
@@ -369,6 +406,14 @@ def test_no_page_violates_the_policy(page, web_server, crm, admin_user, superuse
     expect(page.get_by_test_id("batch-percent")).to_have_text("100%")
     tour.check("batch detail (after the bulk form)")
     batch = Batch.objects.latest("pk")
+    Action.objects.filter(pk=batch.actions.order_by("pk")[0].pk).update(state="failed")
+    tour.open(reverse("console:batch-detail", args=[batch.pk]))
+    page.get_by_test_id("retry-link").click()  # the retry's confirmation page, then confirm
+    page.get_by_role("button", name=re.compile(r"^Confirm: send 1 again")).click()
+    page.wait_for_url(re.compile(rf"/bulk/(?!{batch.pk}/)\d+/$"))
+    expect(page.get_by_test_id("batch-percent")).to_have_text("100%")
+    tour.settle()
+    tour.check("a retried bulk run")
     csv = page.request.get(web_server.url + reverse("console:batch-failures", args=[batch.pk]))
     assert csv.ok and csv.headers["content-type"].startswith("text/csv"), csv.status
     tour.answers.append(("GET", urlsplit(csv.url).path, csv.status))
@@ -392,6 +437,24 @@ def test_no_page_violates_the_policy(page, web_server, crm, admin_user, superuse
     for path in _console_paths(connections):
         tour.open(path)
         tour.click_through(path)
+
+    # Who is the same person: split a record out, undo it, join two people (their buttons).
+    person = Person.objects.annotate(records=Count("contacts")).order_by("-records", "pk")[0]
+    tour.open(reverse("console:person-detail", args=[person.pk]))
+    split = page.locator("details.correction").first
+    split.locator("summary").click()
+    split.get_by_role("button", name="Split this record out").click()
+    undo = page.locator("#person-matching").get_by_role("button", name="Undo")
+    expect(undo).to_have_count(1)
+    undo.click()
+    expect(page.locator("#person-matching li.muted")).to_have_count(1)  # undone
+    tour.settle()
+    lone = Contact.objects.exclude(person=person).filter(deleted_at__isnull=True).first()
+    page.get_by_label("Find the other person").fill(lone.display_name)
+    page.locator(".join-form").get_by_role("button", name="Join: same person").click()
+    expect(page.locator("#person-matching")).to_contain_text("Join")
+    tour.settle()
+    tour.check("a person's corrections (split, undo, join)")
 
     # The admin as a superuser (the sandbox's faults and ledger are theirs only).
     page.get_by_role("button", name="Sign out").click()

@@ -18,9 +18,9 @@ class CheckedForm(forms.Form):
 
     def problem(self) -> str:
         """Return the form's errors as one sentence (shown beside the status)."""
-        return " ".join(
-            f"{self.fields[name].label if name in self.fields else ''}: {' '.join(errors)}".lstrip(
-                ": "
-            )
-            for name, errors in self.errors.items()
-        )
+        parts = []
+        for name, errors in self.errors.items():
+            label = self.fields[name].label if name in self.fields else ""
+            text = " ".join(str(error) for error in errors)
+            parts.append(f"{label}: {text}" if label else text)
+        return " ".join(parts)
