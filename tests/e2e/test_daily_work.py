@@ -309,7 +309,9 @@ def test_every_live_part_ends_together_and_stops_polling(page, web_server, crm, 
         form = _open_act(page, record, "Run action set")
         form.get_by_label("Action set name").fill("Welcome Series")
         form.locator("button[type=submit]").click()
-        second = Action.objects.filter(operation="run_action_set").order_by("-pk").first()
+        acts = Action.objects.filter(operation="run_action_set")
+        wait_for(lambda: acts.count() == 2, message="the second act was not queued")
+        second = acts.order_by("-pk").first()
         page.goto(web_server.url + f"/actions/{second.pk}/")
         expect(page.locator("#action-live [data-state=failed]")).to_be_visible(timeout=30_000)
     finally:
