@@ -42,7 +42,7 @@ class Picker:
 
     @property
     def region_id(self) -> str:
-        return f"choices-{self.known.item.name}-{self.owner}"
+        return f"choice-list-{self.known.item.name}-{self.owner}"
 
 
 def owner_of(value: str, default: str) -> str:

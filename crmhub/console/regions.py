@@ -39,7 +39,7 @@ REGIONS: dict[str, Region] = {
     ),
     "queue_list": Region("console/queue.html", "queue-entries", "queue-entries-"),
     "get_contact_links": Region("console/person_detail.html", "contact-links", "contact-links-"),
-    "list_plans": Region("console/act_form.html", "choice-list", "choices-plan-"),
+    "list_plans": Region("console/act_form.html", "choice-list", "choice-list-plan-"),
 }
 
 

@@ -60,7 +60,7 @@ def test_collect_plans_load_from_the_crm_into_the_datalist(
     client.force_login(operator)
     collect, record = connections["collect"], ann["collect"]
     html = client.get(_act_url(record, "run_plan")).content.decode()
-    region = f'id="choices-plan-c{record.pk}"'
+    region = f'id="choice-list-plan-c{record.pk}"'
     assert region in html and 'hx-trigger="load"' in html  # nothing read yet: it asks
     read_url = reverse("console:connection-read", args=[collect.pk, "list_plans"])
     with django_capture_on_commit_callbacks():

@@ -164,19 +164,18 @@ def test_the_plan_form_lists_the_plans_or_says_they_are_not_available(
     form_url = reverse("console:contact-act", args=[ann["collect"].pk, "run_plan"])
     html = client.get(form_url).content.decode()
     plans_url = reverse("console:connection-read", args=[collect.pk, "list_plans"])
-    assert f'hx-post="{plans_url}" hx-trigger="load"' in html
-    assert f'list="collect-plans-{collect.pk}-list"' in html
-    assert "not loaded yet" in html
+    owner = f"c{ann['collect'].pk}"
+    load = f'hx-post="{plans_url}" hx-vals=\'{{"owner": "{owner}"}}\' hx-trigger="load"'
+    assert load in html
+    assert f'list="choices-plan-{owner}"' in html
+    assert "Not loaded yet" in html
     listed = {"plans": [{"code": "REV", "description": "Review account"}]}
     read = make_action(collect, "list_plans", safe=True, result={"message": "1", "data": listed})
     html = client.get(form_url).content.decode()
     assert '<option value="REV">Review account</option>' in html
-    assert f'hx-post="{plans_url}" hx-trigger="load"' not in html  # fresh: not asked again
+    assert load not in html  # fresh: not asked again
     Action.objects.filter(pk=read.pk).update(result=NOT_AVAILABLE)
     html = client.get(form_url).content.decode()
-    assert "The contact plan list is not available from this CRM" in html
-    assert (
-        "<option"
-        not in html.split(f'id="collect-plans-{collect.pk}-list"', 1)[1].split("</datalist>", 1)[0]
-    )
+    assert "The contact plans list is not available from this CRM" in html
+    assert "<option" not in html.split(f'id="choices-plan-{owner}"', 1)[1].split("</datalist>")[0]
     assert 'name="plan"' in html  # the code can still be typed

@@ -438,24 +438,6 @@ def test_no_page_violates_the_policy(page, web_server, crm, admin_user, superuse
         tour.open(path)
         tour.click_through(path)
 
-    # Who is the same person: split a record out, undo it, join two people (their buttons).
-    person = Person.objects.annotate(records=Count("contacts")).order_by("-records", "pk")[0]
-    tour.open(reverse("console:person-detail", args=[person.pk]))
-    split = page.locator("details.correction").first
-    split.locator("summary").click()
-    split.get_by_role("button", name="Split this record out").click()
-    undo = page.locator("#person-matching").get_by_role("button", name="Undo")
-    expect(undo).to_have_count(1)
-    undo.click()
-    expect(page.locator("#person-matching li.muted")).to_have_count(1)  # undone
-    tour.settle()
-    lone = Contact.objects.exclude(person=person).filter(deleted_at__isnull=True).first()
-    page.get_by_label("Find the other person").fill(lone.display_name)
-    page.locator(".join-form").get_by_role("button", name="Join: same person").click()
-    expect(page.locator("#person-matching")).to_contain_text("Join")
-    tour.settle()
-    tour.check("a person's corrections (split, undo, join)")
-
     # The admin as a superuser (the sandbox's faults and ledger are theirs only).
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(r"/login/"))
