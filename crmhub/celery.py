@@ -1,4 +1,4 @@
-"""The Celery app: JSON only, late ack, ids in messages, the periodic schedule."""
+"""The Celery app: JSON only, late ack, ids in messages, its queues, the periodic schedule."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import os
 from celery import Celery
 from kombu import Queue
 
+from crmhub.core import queues
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmhub.settings")
 
 app = Celery("crmhub")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = (Queue("actions"), Queue("sync"))
+app.conf.task_queues = tuple(Queue(name) for name in queues.ALL)
 app.autodiscover_tasks()
 
 
@@ -24,16 +26,22 @@ def _schedule(sender: Celery, **_: object) -> None:
         "sweep-actions": {
             "task": "crmhub.actions.tasks.actions_sweep",
             "schedule": settings.CRMHUB_SWEEP_SECONDS,
-            "options": {"queue": "actions", "expires": settings.CRMHUB_SWEEP_SECONDS * 4},
+            "options": {
+                "queue": queues.HOUSEKEEPING,
+                "expires": settings.CRMHUB_SWEEP_SECONDS * 4,
+            },
         },
         "dispatch-syncs": {
             "task": "crmhub.contacts.tasks.syncs_dispatch",
             "schedule": settings.CRMHUB_DISPATCH_SECONDS,
-            "options": {"queue": "sync", "expires": settings.CRMHUB_DISPATCH_SECONDS * 4},
+            "options": {
+                "queue": queues.HOUSEKEEPING,
+                "expires": settings.CRMHUB_DISPATCH_SECONDS * 4,
+            },
         },
         "housekeeping": {
             "task": "crmhub.actions.tasks.housekeeping",
             "schedule": 3600.0,
-            "options": {"queue": "actions", "expires": 3000},
+            "options": {"queue": queues.HOUSEKEEPING, "expires": 3000},
         },
     }

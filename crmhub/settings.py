@@ -15,6 +15,7 @@ from pathlib import Path
 import dj_database_url
 
 from crmhub.core import env as envmod
+from crmhub.core import queues
 
 ENV = os.environ
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,11 +34,15 @@ ALLOWED_HOSTS = envmod.read_list(
 CSRF_TRUSTED_ORIGINS = envmod.read_list(ENV, "CSRF_TRUSTED_ORIGINS", default=[])
 # The built-in sandbox CRMs: on by default in embedded mode, off in production.
 CRMHUB_SANDBOX = envmod.read_bool(ENV, "CRMHUB_SANDBOX", default=not PRODUCTION)
-# The processes of ``scripts/run``: the Procfile reads CRMHUB_HOST, CRMHUB_PORT and
-# CRMHUB_WORKERS itself (with these defaults); the web process takes its threads from here.
+# The processes of ``scripts/run``: the Procfile reads CRMHUB_HOST, CRMHUB_PORT and the pool
+# sizes itself (with these defaults); the web process takes its threads from here. One pool
+# per queue (``crmhub.core.queues``): acts, plans that may prompt, syncs; housekeeping has
+# one process of its own.
 CRMHUB_HOST = ENV.get("CRMHUB_HOST", "127.0.0.1")
 CRMHUB_PORT = int(ENV.get("CRMHUB_PORT", "8000"))
 CRMHUB_WORKERS = int(ENV.get("CRMHUB_WORKERS", "2"))
+CRMHUB_PROMPT_WORKERS = int(ENV.get("CRMHUB_PROMPT_WORKERS", "2"))
+CRMHUB_SYNC_WORKERS = int(ENV.get("CRMHUB_SYNC_WORKERS", "1"))
 CRMHUB_WEB_THREADS = int(ENV.get("CRMHUB_WEB_THREADS", "16"))
 # Where the console is reached (by default where scripts/run's web server listens); demo
 # connections point the sandbox there.
@@ -249,11 +254,18 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 270
 CELERY_RETRY_BACKOFF_MAX = 300
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 60.0
-CELERY_TASK_DEFAULT_QUEUE = "actions"
+# One queue per kind of wait, each with its own pool (``crmhub.core.queues``; Procfile):
+# housekeeping never queues behind work; an act is published to ``actions``, or to
+# ``prompts`` when its plan may wait for a person (``Action.queue``); syncs run apart.
+CELERY_TASK_DEFAULT_QUEUE = queues.ACTIONS
 CELERY_TASK_ROUTES = {
-    "crmhub.contacts.tasks.*": {"queue": "sync"},
-    "crmhub.connections.tasks.*": {"queue": "sync"},
-    "crmhub.actions.tasks.*": {"queue": "actions"},
+    # Exact names are looked up before the patterns below.
+    "crmhub.actions.tasks.actions_sweep": {"queue": queues.HOUSEKEEPING},
+    "crmhub.actions.tasks.housekeeping": {"queue": queues.HOUSEKEEPING},
+    "crmhub.contacts.tasks.syncs_dispatch": {"queue": queues.HOUSEKEEPING},
+    "crmhub.connections.tasks.*": {"queue": queues.ACTIONS},
+    "crmhub.contacts.tasks.*": {"queue": queues.SYNC},
+    "crmhub.actions.tasks.*": {"queue": queues.ACTIONS},
 }
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -277,6 +289,10 @@ CRMHUB_ACTION_LEASE_SECONDS = float(
 )
 CRMHUB_ACTION_REPUBLISH_SECONDS = float(ENV.get("CRMHUB_ACTION_REPUBLISH_SECONDS", "30"))
 CRMHUB_PROMPT_TIMEOUT_SECONDS = float(ENV.get("CRMHUB_PROMPT_TIMEOUT_SECONDS", "120"))
+# How long a Collect! plan may run without a word from the server before its outcome is
+# taken as unknown: no shorter than the longest a plan runs. Prompt waits and this fit in the
+# task's soft time limit (the start-up check ``crmhub.actions.checks`` holds it).
+CRMHUB_PLAN_IDLE_SECONDS = float(ENV.get("CRMHUB_PLAN_IDLE_SECONDS", "120"))
 CRMHUB_RATE_MAX_WAIT_SECONDS = float(ENV.get("CRMHUB_RATE_MAX_WAIT_SECONDS", "5"))
 # Syncs: a running sync renews its lease with every transaction of pages; past it, the
 # sync's worker is presumed dead and the run is failed (the next one starts over).

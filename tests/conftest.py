@@ -82,13 +82,14 @@ def celery_worker(transactional_db) -> Iterator[object]:  # type: ignore[no-unty
     from celery.contrib.testing.worker import start_worker
 
     from crmhub.celery import app
+    from crmhub.core import queues
 
     with start_worker(
         app,
         pool="threads",
         concurrency=4,
         perform_ping_check=False,
-        queues=["actions", "sync"],
+        queues=list(queues.ALL),
         shutdown_timeout=20,
         loglevel="WARNING",
     ) as worker:

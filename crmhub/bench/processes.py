@@ -22,7 +22,11 @@ from pathlib import Path
 
 from django.conf import settings
 
+from crmhub.core import queues
+
 HOST = "127.0.0.1"
+#: A worker serving every queue (one pool for all: the bench's and tests' default).
+ALL_QUEUES = ",".join(queues.ALL)
 
 
 def free_port() -> int:
@@ -102,7 +106,7 @@ def worker_command(
     *,
     name: str,
     app: str = "crmhub",
-    queues: str = "actions",
+    queues: str = ALL_QUEUES,
     pool: str = "prefork",
     concurrency: int = 2,
     beat_schedule: Path | None = None,
@@ -128,7 +132,7 @@ class Worker:
         workdir: Path,
         *,
         app: str = "crmhub",
-        queues: str = "actions",
+        queues: str = ALL_QUEUES,
         pool: str = "prefork",
         concurrency: int = 2,
         beat: bool = False,

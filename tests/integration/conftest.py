@@ -11,21 +11,23 @@ import pytest
 from crmhub.celery import app
 from crmhub.connections.models import Connection
 from crmhub.connectors import registry
+from crmhub.core import queues
 from crmhub.sandbox import faults
 from crmhub.sandbox.models import Call
 from tests.integration.harness import Worker
 from tests.integration.remote import KIND, LedgerConnector, LedgerRemote
 
 
-def _purge_actions_queue() -> None:
+def _purge_queues() -> None:
     with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge("actions")
+        for name in queues.ALL:
+            connection.default_channel.queue_purge(name)
 
 
 @pytest.fixture
 def workers(transactional_db, tmp_path: Path) -> Iterator[Callable[..., Worker]]:  # type: ignore[no-untyped-def]
     """Return a factory of started worker subprocesses; all are stopped after the test."""
-    _purge_actions_queue()
+    _purge_queues()
     started: list[Worker] = []
 
     def start(name: str = "w1", *, ready: bool = True, **options: object) -> Worker:
@@ -38,7 +40,7 @@ def workers(transactional_db, tmp_path: Path) -> Iterator[Callable[..., Worker]]
         worker.kill()
         # Shown by pytest only when the test failed.
         print(f"--- log of worker {worker.name} (last lines) ---\n{worker.text()[-4000:]}")
-    _purge_actions_queue()
+    _purge_queues()
 
 
 @pytest.fixture

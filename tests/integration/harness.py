@@ -70,11 +70,13 @@ class Worker(processes.Worker):
         pool: str = "prefork",
         concurrency: int = 2,
         beat: bool = False,
+        queues: str = processes.ALL_QUEUES,
     ) -> None:
         super().__init__(
             name,
             workdir,
             app="tests.integration.worker_app",
+            queues=queues,
             pool=pool,
             concurrency=concurrency,
             beat=beat,
