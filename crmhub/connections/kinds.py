@@ -1,14 +1,18 @@
 """What each kind of connection asks for, as its CRM declares it (``connectors.registry``).
 
 The rest of the product reads CRMs through here: the admin form (settings, secrets,
-defaults), the kind choices and labels, the operations an act may ask for.
+defaults), the kind choices and labels, the operations an act may ask for, and how
+AllClients takes a start time (the console shows the time it will be sent).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from crmhub.connectors import registry
+from crmhub.connectors.allclients.connector import SERVER_TIME_ZONE as ALLCLIENTS_SERVER_TIME_ZONE
+from crmhub.connectors.allclients.parsing import format_start
 from crmhub.connectors.declarations import (
     ON_CONNECTION,
     ON_CONTACT,
@@ -20,6 +24,7 @@ from crmhub.connectors.declarations import (
 )
 
 __all__ = [
+    "ALLCLIENTS_SERVER_TIME_ZONE",
     "KINDS",
     "ON_CONNECTION",
     "ON_CONTACT",
@@ -29,6 +34,7 @@ __all__ = [
     "Kind",
     "Operation",
     "Param",
+    "allclients_start_text",
     "kind_choices",
     "kind_label",
     "kind_syncs_incrementally",
@@ -64,6 +70,11 @@ def operation(kind: str, name: str) -> Operation | None:
     """Return the operation ``name`` that ``kind`` declares (None if it declares none)."""
     crm = KINDS.get(kind)
     return crm.operations_by_name.get(name) if crm else None
+
+
+def allclients_start_text(moment: datetime) -> str:
+    """Return ``moment`` as AllClients is sent it: ``startdatetime``, in US Central Time."""
+    return format_start(moment, ALLCLIENTS_SERVER_TIME_ZONE)
 
 
 def version() -> int:

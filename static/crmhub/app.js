@@ -65,6 +65,40 @@
   }
   window.addEventListener("load", drawActivityChart);
   document.addEventListener("htmx:afterSettle", drawActivityChart);
+  // Start times (data-central-time): given in the staff member's own time zone (the browser's,
+  // copied into the form's data-browser-zone field), shown beside the time the CRM is sent
+  // in its server's zone (the <output>'s data-server-zone: US Central Time for AllClients).
+  function browserZone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return ""; }
+  }
+  function wall(date, zone) {
+    return new Intl.DateTimeFormat("en-US", {timeZone: zone, year: "numeric", month: "numeric",
+      day: "numeric", hour: "numeric", minute: "2-digit", hour12: true})
+      .format(date).replace(",", "").replace(/\s+/g, " ");
+  }
+  function showServerTime(input) {
+    var output = document.getElementById(input.id + "_central");
+    var field = input.form ? input.form.querySelector("input[data-browser-zone]") : null;
+    var zone = browserZone() || (field && field.value) || "UTC";
+    if (field) { field.value = zone; }
+    if (!output) { return; }
+    if (!input.value) {
+      output.textContent = "Give it in your time zone (" + zone + "); AllClients is sent US Central Time.";
+      return;
+    }
+    var date = new Date(input.value);  // a date-time without offset is the browser's local time
+    if (isNaN(date.getTime())) { return; }
+    output.textContent = "Your time (" + zone + "): " + wall(date, zone) + " \u2192 sent to AllClients as " +
+      wall(date, output.dataset.serverZone) + " US Central Time.";
+  }
+  function showServerTimes() {
+    document.querySelectorAll("input[data-central-time]").forEach(showServerTime);
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("input[data-central-time]")) { showServerTime(event.target); }
+  });
+  window.addEventListener("load", showServerTimes);
+  document.addEventListener("htmx:afterSettle", showServerTimes);
   // Move focus to the first field of an act form that htmx just opened (keyboard users).
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;

@@ -73,13 +73,56 @@ def test_without_htmx_a_valid_act_redirects_to_the_action(client, operator, ann)
     assert response["Location"] == reverse("console:action-detail", args=[action.pk])
 
 
-def test_the_start_time_is_read_in_the_accounts_time_zone(client, operator, ann):
+def test_the_start_time_is_the_staff_members_own_time(client, operator, ann):
+    """The browser names the staff member's zone (app.js); the time given is read in it."""
+    client.force_login(operator)
+    client.post(
+        _act(ann["allclients"], "run_action_set"),
+        {
+            "action_set_id": "101",
+            "identify_method": "1",
+            "start_at": "2030-01-15T16:00",
+            "time_zone": "Europe/Berlin",
+        },
+    )
+    action = Action.objects.get()
+    assert action.params["start_at"] == "2030-01-15T16:00:00+01:00"
+    assert "time_zone" not in action.params
+
+
+def test_without_the_browsers_zone_the_start_time_is_in_the_consoles(client, operator, ann):
     client.force_login(operator)
     client.post(
         _act(ann["allclients"], "run_action_set"),
         {"action_set_id": "101", "identify_method": "1", "start_at": "2027-04-15T10:00"},
     )
-    assert Action.objects.get().params["start_at"] == "2027-04-15T10:00:00-05:00"  # Chicago, CDT
+    assert Action.objects.get().params["start_at"] == "2027-04-15T10:00:00+00:00"  # UTC
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_the_form_shows_the_staff_members_time_and_the_central_time_sent(
+    client, operator, ann, htmx
+):
+    client.force_login(operator)
+    headers = {"HX-Request": "true"} if htmx else {}
+    blank = client.get(_act(ann["allclients"], "run_action_set"), headers=headers)
+    html = blank.content.decode()
+    assert 'data-central-time=""' in html and 'data-browser-zone=""' in html
+    assert 'data-server-zone="America/Chicago"' in html
+    assert "Give it in your time zone (UTC); AllClients is sent US Central Time." in html
+    # Sent back with an error (no action set), the form shows both times of what was given.
+    again = client.post(
+        _act(ann["allclients"], "run_action_set"),
+        {"identify_method": "1", "start_at": "2030-07-15T09:30", "time_zone": "America/New_York"},
+        headers=headers,
+    )
+    html = again.content.decode()
+    assert not Action.objects.exists()
+    assert (
+        "Your time (America/New_York): 7/15/2030 9:30 AM → sent to AllClients as "
+        "7/15/2030 8:30 AM US Central Time."
+    ) in html
+    assert 'value="America/New_York"' in html
 
 
 def test_an_email_identify_method_is_offered_from_the_index(client, operator, ann):

@@ -184,6 +184,11 @@ def test_parse_datetime(text, expected):
         (datetime(2024, 1, 1, 0, 15, tzinfo=UTC), "12/31/2023 6:15 PM"),
         (datetime(2024, 7, 1, 5, 5, tzinfo=UTC), "7/1/2024 12:05 AM"),
         (datetime(2024, 7, 1, 17, 59, 59, tzinfo=UTC), "7/1/2024 12:59 PM"),
+        # Whatever zone the moment is given in, it is sent in Central time (CST, CDT).
+        (datetime(2030, 1, 15, 16, 0, tzinfo=ZoneInfo("Europe/Berlin")), "1/15/2030 9:00 AM"),
+        (datetime(2030, 7, 15, 9, 30, tzinfo=ZoneInfo("America/New_York")), "7/15/2030 8:30 AM"),
+        (datetime(2030, 3, 10, 3, 30, tzinfo=ZoneInfo("America/Chicago")), "3/10/2030 3:30 AM"),
+        (datetime(2030, 11, 3, 12, 0, tzinfo=ZoneInfo("Asia/Kolkata")), "11/3/2030 1:30 AM"),
     ],
 )
 def test_format_start_in_us_central(moment, expected):
