@@ -291,7 +291,7 @@ CRMHUB_ACTION_REPUBLISH_SECONDS = float(ENV.get("CRMHUB_ACTION_REPUBLISH_SECONDS
 CRMHUB_PROMPT_TIMEOUT_SECONDS = float(ENV.get("CRMHUB_PROMPT_TIMEOUT_SECONDS", "120"))
 # How long a Collect! plan may run without a word from the server before its outcome is
 # taken as unknown: no shorter than the longest a plan runs. Prompt waits and this fit in the
-# task's soft time limit (the start-up check ``crmhub.actions.checks`` holds it).
+# task's soft time limit (the start-up check ``crmhub.actions.timings`` holds it).
 CRMHUB_PLAN_IDLE_SECONDS = float(ENV.get("CRMHUB_PLAN_IDLE_SECONDS", "120"))
 CRMHUB_RATE_MAX_WAIT_SECONDS = float(ENV.get("CRMHUB_RATE_MAX_WAIT_SECONDS", "5"))
 # Syncs: a running sync renews its lease with every transaction of pages; past it, the

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from crmhub.actions.models import Action
 from crmhub.celery import app
-from crmhub.core import publishing
+from crmhub.core import publishing, queues
 
 logger = logging.getLogger("crmhub.actions")
 
@@ -31,8 +31,11 @@ MIN_WINDOW = 4
 WINDOW_SECONDS = 2.0
 
 
-def publish(action_ids: Iterable[int], *, countdown: float | None = None) -> bool:
-    """Send one ``action_execute`` message per id (ids only, JSON); return whether it could.
+def publish(
+    action_ids: Iterable[int], *, countdown: float | None = None, queue: str = queues.ACTIONS
+) -> bool:
+    """Send one ``action_execute`` message per id to ``queue`` (ids only, JSON); return
+    whether it could.
 
     When the broker cannot be reached the actions stay queued, unpublished and marked with
     ``BROKER_DOWN``, so that the sweeper publishes them once it is back; nothing raises.
@@ -48,7 +51,7 @@ def publish(action_ids: Iterable[int], *, countdown: float | None = None) -> boo
                     TASK_NAME,
                     args=[action_id],
                     countdown=countdown if countdown and countdown > 0 else None,
-                    queue="actions",
+                    queue=queue,
                     producer=producer,
                 )
 
@@ -58,6 +61,15 @@ def publish(action_ids: Iterable[int], *, countdown: float | None = None) -> boo
     waiting.update(published_at=None)
     waiting.filter(error="").update(error=publishing.BROKER_DOWN)
     return False
+
+
+def _publish_rows(rows: Iterable[tuple[int, str]]) -> bool:
+    """Publish ``(action id, queue)`` rows, each to its own queue; return whether all went."""
+    by_queue: dict[str, list[int]] = {}
+    for action_id, queue in rows:
+        by_queue.setdefault(queue, []).append(action_id)
+    sent = [publish(ids, queue=queue) for queue, ids in by_queue.items()]
+    return not any(result is False for result in sent)
 
 
 def window(rate_limit: float) -> int:
@@ -79,10 +91,10 @@ def dispatch(*, connection_id: int, rate_limit: float, now: datetime | None = No
     # The exact time stamp tells this dispatcher's rows from a concurrent one's.
     stamp = timezone.now()
     due.filter(pk__in=ids).update(published_at=stamp)
-    mine = list(queued.filter(pk__in=ids, published_at=stamp).values_list("id", flat=True))
-    if publish(mine) is False:  # the broker is down: left for the next sweep
+    mine = list(queued.filter(pk__in=ids, published_at=stamp).values_list("id", "queue"))
+    if _publish_rows(mine) is False:  # the broker is down: left for the next sweep
         return 0
-    queued.filter(pk__in=mine, error=publishing.BROKER_DOWN).update(error="")
+    queued.filter(pk__in=[pk for pk, _ in mine], error=publishing.BROKER_DOWN).update(error="")
     return len(mine)
 
 
@@ -95,8 +107,8 @@ def dispatch_next(*, connection_id: int) -> bool:
         published_at__isnull=True,
         not_before__lte=now,
     )
-    for action_id in due.order_by("not_before", "id").values_list("id", flat=True)[:3]:
+    for action_id, queue in due.order_by("not_before", "id").values_list("id", "queue")[:3]:
         if due.filter(pk=action_id).update(published_at=now):
-            publish([action_id])
+            publish([action_id], queue=queue)
             return True
     return False

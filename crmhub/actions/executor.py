@@ -8,7 +8,8 @@
    the attempt row is written in the same transaction.
 4. *Send* through the connector, with no transaction open.
 5. *Record* the outcome and the redacted calls, fenced by the attempt number, then refill
-   the connection's dispatch window.
+   the connection's dispatch window; a change the CRM confirmed is written through to the
+   index at once.
 """
 
 from __future__ import annotations
@@ -32,12 +33,17 @@ from crmhub.actions.models import Action, Attempt, Batch
 from crmhub.actions.outcomes import Outcome
 from crmhub.actions.prompts import PromptRelay
 from crmhub.connectors.base import Connector
-from crmhub.connectors.errors import ConnectorError, RateLimited
+from crmhub.connectors.errors import ConnectorError, NeedsInput, RateLimited
 from crmhub.connectors.registry import get_connector
+from crmhub.contacts.services import contact_write_through
 from crmhub.core import redaction
 
 logger = logging.getLogger("crmhub.actions")
 
+OUT_OF_TIME = (
+    "The task's time limit left no time to wait for an answer (the prompt waits and the "
+    "plan's run must fit in it)."
+)
 #: The states an attempt's outcome may still be written over (same attempt number):
 #: the sweeper may have presumed the worker lost (unknown, or queued again) meanwhile.
 RECORDABLE = (
@@ -50,9 +56,13 @@ RECORDABLE = (
 
 def action_execute(*, action_id: int, task_id: str = "") -> str:
     """Carry out action ``action_id`` if this delivery may; return what happened."""
+    started = time.monotonic()
     action = _receive(action_id)
     if action is None:
         return "skipped"
+    if not action.connection.is_active:
+        _switched_off(action)
+        return "connection inactive"
     if action.deliveries > settings.CRMHUB_MAX_DELIVERIES:
         _poisoned(action)
         return "poisoned"
@@ -65,7 +75,7 @@ def action_execute(*, action_id: int, task_id: str = "") -> str:
     attempt = _claim(action, task_id)
     if attempt is None:
         return "claimed elsewhere"
-    outcome = _send(action, attempt)
+    outcome = _send(action, attempt, until=_prompt_budget_end(started))
     fault_point("after_response", action_id=action.pk, first_try=attempt.number == 1)
     _record(action, attempt, outcome)
     return outcome.state
@@ -94,6 +104,19 @@ def _poisoned(action: Action) -> None:
     )
     if failed:  # two copies of the message may arrive at once: one of them fails it
         logger.error("action %s failed as poison after %s deliveries", action.pk, action.deliveries)
+
+
+def _switched_off(action: Action) -> None:
+    """Cancel an action whose connection was switched off before it could be sent."""
+    now = timezone.now()
+    Action.objects.filter(pk=action.pk, state=Action.State.QUEUED).update(
+        state=Action.State.CANCELLED,
+        error=f"Cancelled before it was sent: the connection {action.connection.name} is "
+        "switched off.",
+        finished_at=now,
+        updated_at=now,
+        published_at=None,
+    )
 
 
 def _unpublish(action: Action) -> None:
@@ -146,14 +169,26 @@ def _claim(action: Action, task_id: str) -> Attempt | None:
         )
 
 
-def _send(action: Action, attempt: Attempt) -> Outcome:
-    """Run the connector; return the outcome (the attempt's calls are kept on it)."""
+def _prompt_budget_end(started: float) -> float:
+    """Return by when (``time.monotonic()``) prompt waits must end for the plan to finish.
+
+    The task is stopped at its soft time limit; after the last answer the plan may still
+    run for ``CRMHUB_PLAN_IDLE_SECONDS``.
+    """
+    return started + settings.CELERY_TASK_SOFT_TIME_LIMIT - settings.CRMHUB_PLAN_IDLE_SECONDS
+
+
+def _send(action: Action, attempt: Attempt, *, until: float | None = None) -> Outcome:
+    """Run the connector; return the outcome (the attempt's calls are kept on it).
+
+    Prompts wait until ``until`` at the latest (``time.monotonic()``).
+    """
     try:
         connector: Connector = get_connector(action.connection.spec())
     except Exception as exc:
         logger.exception("action %s: cannot build its connector", action.pk)
         return outcomes.failed(f"The connection cannot be used: {type(exc).__name__}.")
-    relay = PromptRelay(action_id=action.pk, attempt=attempt.number)
+    relay = PromptRelay(action_id=action.pk, attempt=attempt.number, until=until)
     try:
         first_try = attempt.number == 1
         arm_after_send(connector, action_id=action.pk, first_try=first_try)
@@ -162,6 +197,9 @@ def _send(action: Action, attempt: Attempt) -> Outcome:
     except ConnectorError as exc:
         if isinstance(exc, RateLimited) and exc.retry_after:
             ratelimit.throttle_note(connection=action.connection, wait=exc.retry_after)
+        if isinstance(exc, NeedsInput) and relay.out_of_time:
+            exc.message = f"{exc} {OUT_OF_TIME}"
+            exc.args = (exc.message,)
         return _scrubbed(
             outcomes.from_error(exc, safe=action.safe, attempts=attempt.number), connector
         )
@@ -196,6 +234,27 @@ def _scrubbed(outcome: Outcome, connector: Connector) -> Outcome:
         return value
 
     return dataclasses.replace(outcome, error=scrub(outcome.error), result=scrub(outcome.result))
+
+
+def _write_through(action: Action, outcome: Outcome) -> None:
+    """Show what the act changed in the index at once (the next sync confirms it).
+
+    The action's outcome is already recorded: a failure here only leaves the index to the
+    next sync. A created record becomes the action's contact.
+    """
+    if outcome.contact is None and outcome.deleted_remote_id is None:
+        return
+    try:
+        contact = contact_write_through(
+            connection=action.connection,
+            remote=outcome.contact,
+            deleted_remote_id=outcome.deleted_remote_id,
+        )
+    except Exception:
+        logger.exception("action %s: the index was not updated; the next sync will", action.pk)
+        return
+    if contact is not None and action.contact_id is None:
+        Action.objects.filter(pk=action.pk, contact__isnull=True).update(contact=contact)
 
 
 def _record(action: Action, attempt: Attempt, outcome: Outcome) -> None:
@@ -238,7 +297,9 @@ def _record(action: Action, attempt: Attempt, outcome: Outcome) -> None:
         )
         return
     logger.info("action %s attempt %s: %s", action.pk, attempt.number, outcome.state)
+    if outcome.state == Action.State.SUCCEEDED:
+        _write_through(action, outcome)
     if countdown is not None and countdown <= dispatch.MAX_COUNTDOWN_SECONDS:
-        dispatch.publish([action.pk], countdown=countdown)
+        dispatch.publish([action.pk], countdown=countdown, queue=action.queue)
     if action.batch_id is not None:
         dispatch.dispatch_next(connection_id=action.connection_id)

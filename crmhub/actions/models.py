@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from crmhub.connections.models import Connection
 from crmhub.contacts.models import Contact
-from crmhub.core import publishing
+from crmhub.core import publishing, queues
 
 
 def new_idempotency_key() -> str:
@@ -51,11 +51,13 @@ class Batch(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
-    #: Who stopped it, and when (its queued actions were cancelled then).
+    #: Who stopped it, and when (its queued actions were cancelled then); and why, when it
+    #: was stopped for a reason of its own (its connection switched off).
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    cancel_reason = models.TextField(blank=True, default="", db_default="")
     #: The batch whose failures (and unknowns checked as not done) this one sends again.
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="retries"
@@ -92,6 +94,11 @@ class Action(models.Model):
     operation = models.CharField(max_length=60)
     #: Snapshot of ``Operation.safe`` at enqueue time: may it be repeated after any failure?
     safe = models.BooleanField(default=False)
+    #: The Celery queue its messages go to (``crmhub.core.queues``): ``prompts`` for a
+    #: plan that may wait for a person, so that it never holds a slot other acts need.
+    queue = models.CharField(
+        max_length=20, default=queues.ACTIONS, db_default=queues.ACTIONS, editable=False
+    )
     connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="actions")
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="actions"

@@ -16,7 +16,7 @@ from django.conf import settings
 
 from crmhub.actions.models import Action, Attempt
 from crmhub.connectors import errors
-from crmhub.connectors.base import OperationResult
+from crmhub.connectors.base import OperationResult, RemoteContact
 
 CHECK_AND_RESEND = "Check in the CRM whether it happened, and resend if it did not."
 
@@ -30,6 +30,9 @@ class Outcome:
     error: str = ""
     result: dict[str, Any] = field(default_factory=dict)
     retry_in: float | None = None
+    #: What a success changed in the CRM, for the index (never stored on the action).
+    contact: RemoteContact | None = None
+    deleted_remote_id: str | None = None
 
 
 def backoff(attempt: int) -> float:
@@ -49,7 +52,13 @@ def succeeded(result: OperationResult) -> Outcome:
     data = {"message": result.message, "data": dict(result.data)}
     if result.remote_id is not None:
         data["remote_id"] = result.remote_id
-    return Outcome(Action.State.SUCCEEDED, Attempt.Outcome.SUCCEEDED, result=data)
+    return Outcome(
+        Action.State.SUCCEEDED,
+        Attempt.Outcome.SUCCEEDED,
+        result=data,
+        contact=result.contact,
+        deleted_remote_id=result.deleted_remote_id,
+    )
 
 
 def failed(message: str) -> Outcome:

@@ -5,6 +5,10 @@ relay puts the action in ``needs_input`` with the prompt, then polls the row unt
 answers (``services.action_answer``) or the timeout passes. It returns the answer values
 (the action is ``sending`` again) or ``None``: the connector then gives up, the plan is
 cancelled on the server (which rolls back) and the action says so.
+
+Waits are budgeted against the task's time limit (``until``): a prompt waits its timeout
+or what is left of the budget, whichever is shorter, and is not shown at all when too
+little is left (the plan is cancelled rather than stopped by the time limit midway).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from crmhub.connectors.base import Prompt
 logger = logging.getLogger("crmhub.actions")
 
 POLL_SECONDS = 0.5
+#: A prompt is not worth showing for less than this: the plan is cancelled instead.
+MIN_WAIT_SECONDS = 5.0
 
 
 class PromptRelay:
@@ -37,20 +43,40 @@ class PromptRelay:
         attempt: int,
         timeout: float | None = None,
         poll: float = POLL_SECONDS,
+        until: float | None = None,
     ) -> None:
         self.action_id = action_id
         self.attempt = attempt
         self.timeout = settings.CRMHUB_PROMPT_TIMEOUT_SECONDS if timeout is None else timeout
         self.poll = poll
+        #: The ``time.monotonic()`` by which every wait must be over (the task's budget).
+        self.until = until
         self.timed_out = False
+        #: Set when the budget left no time to wait for an answer at all.
+        self.out_of_time = False
+
+    def _wait(self) -> float | None:
+        """Return how long the next prompt may wait: its timeout, within the budget (None
+        when too little of the budget is left to show the prompt at all)."""
+        if self.until is None:
+            return self.timeout
+        left = self.until - time.monotonic()
+        if left < min(self.timeout, MIN_WAIT_SECONDS):
+            return None
+        return min(self.timeout, left)
 
     def _mine(self, state: str) -> Any:
         return Action.objects.filter(pk=self.action_id, attempts=self.attempt, state=state)
 
     def __call__(self, prompt: Prompt) -> Mapping[str, Any] | None:
         """Return the answer to ``prompt``, or ``None`` if nobody answered in time."""
+        wait = self._wait()
+        if wait is None:
+            self.out_of_time = self.timed_out = True
+            logger.info("action %s: no time left in the task to wait for an answer", self.action_id)
+            return None
         now = timezone.now()
-        lease = timedelta(seconds=self.timeout + settings.CRMHUB_ACTION_LEASE_SECONDS)
+        lease = timedelta(seconds=wait + settings.CRMHUB_ACTION_LEASE_SECONDS)
         waiting = self._mine(Action.State.SENDING).update(
             state=Action.State.NEEDS_INPUT,
             prompt={**asdict(prompt), "fields": [dict(f) for f in prompt.fields]},
@@ -61,7 +87,7 @@ class PromptRelay:
         if not waiting:
             return None
         logger.info("action %s waits for an answer to prompt %s", self.action_id, prompt.prompt_id)
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             time.sleep(self.poll)
             answer = self._take_answer()
@@ -98,6 +124,6 @@ class PromptRelay:
         )
         if left:
             self.timed_out = True
-            logger.info("action %s: prompt not answered in %.0f s", self.action_id, self.timeout)
+            logger.info("action %s: prompt not answered in time", self.action_id)
             return None
         return self._take_answer()

@@ -31,6 +31,7 @@ from crmhub.connections.kinds import KINDS, Crm, Operation
 from crmhub.connections.models import Connection
 from crmhub.connectors.errors import InvalidParams
 from crmhub.contacts.models import Contact
+from crmhub.core import queues
 from crmhub.core.redaction import SECRET_NAME
 
 logger = logging.getLogger("crmhub.actions")
@@ -137,6 +138,40 @@ def _validated(
     return params
 
 
+def _queue_for(connection: Connection, spec: Operation, params: Mapping[str, Any]) -> str:
+    """Return the queue of an action: ``prompts`` unless it surely never waits for a person."""
+    prompts = spec.may_prompt(params, settings=connection.connector_settings())
+    return queues.ACTIONS if prompts is False else queues.PROMPTS
+
+
+def _refuse_prompting_in_bulk(
+    connection: Connection, spec: Operation, params: Mapping[str, Any]
+) -> None:
+    """Raise ``InvalidAct`` when the operation may prompt: bulk never waits for people.
+
+    A plan marked as prompting, or marked neither way, is refused (each action of the batch
+    would hold a worker until someone answered, one contact after the other).
+    """
+    prompts = spec.may_prompt(params, settings=connection.connector_settings())
+    if prompts is False:
+        return
+    plan = str(params.get("plan") or "").strip()
+    field = "plan" if plan else "__all__"
+    what = f"Plan {plan}" if plan else spec.label
+    if prompts:
+        message = (
+            f"{what} prompts for an answer, so it is never run in bulk: run it on one "
+            "contact at a time, where its question can be answered."
+        )
+    else:
+        message = (
+            f"{what} is not marked as one that never prompts on {connection.name}, so it may "
+            "wait for an answer and is not run in bulk. Run it on one contact at a time, or "
+            "ask an admin to list it under “Plans that never prompt”."
+        )
+    raise InvalidAct({field: [message]})
+
+
 def action_enqueue(
     *,
     operation: str,
@@ -170,6 +205,7 @@ def action_enqueue(
     action = Action(
         operation=operation,
         safe=spec.safe,
+        queue=_queue_for(connection, spec, values),
         connection=connection,
         contact=contact,
         params=values,
@@ -197,7 +233,10 @@ def action_enqueue(
         action_id = action.pk
         # robust: a broker that is down must not turn "queued" into an error page; the
         # sweeper publishes the committed row after the republish delay.
-        transaction.on_commit(lambda: dispatch.publish([action_id], countdown=delay), robust=True)
+        queue = action.queue
+        transaction.on_commit(
+            lambda: dispatch.publish([action_id], countdown=delay, queue=queue), robust=True
+        )
     logger.info("action %s queued: %s on connection %s", action.pk, operation, connection.pk)
     return action
 
@@ -240,6 +279,8 @@ def batch_enqueue(
         )
     # The shared parameters, checked on the first contact: an error there is everyone's.
     _validated(crm, spec, _params_for(params, contacts[0]), contacts[0], connection)
+    # Only then: a plan the CRM does not know is refused as such, not as one that may prompt.
+    _refuse_prompting_in_bulk(connection, spec, params)
     rows, skipped = _batch_rows(crm, spec, params, contacts, connection)
     with transaction.atomic():
         batch = Batch.objects.create(
@@ -259,6 +300,7 @@ def batch_enqueue(
             Action(
                 operation=operation,
                 safe=spec.safe,
+                queue=queues.ACTIONS,  # bulk never runs what may prompt (refused above)
                 connection=connection,
                 contact=contact,
                 params=values,
@@ -449,6 +491,37 @@ def batch_retry(*, batch: Batch, user: Actor, expected: str | None = None) -> Ba
         getattr(user, "username", "system"),
     )
     return retry
+
+
+def connection_work_cancel(
+    *, connection: Connection, reason: str, user: Actor = None
+) -> tuple[int, int]:
+    """Cancel the queued actions and the running batches of ``connection``, saying ``reason``.
+
+    For a connection switched off: nothing of it is sent any more (an action already being
+    sent finishes; a batch ends once those have). Return how many actions and batches were
+    cancelled.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        batches = Batch.objects.filter(
+            connection=connection, state=Batch.State.RUNNING, cancelled_at__isnull=True
+        ).update(cancelled_at=now, cancelled_by=_actor(user), cancel_reason=reason)
+        actions = Action.objects.filter(connection=connection, state=Action.State.QUEUED).update(
+            state=Action.State.CANCELLED,
+            error=f"Cancelled before it was sent: {reason}",
+            finished_at=now,
+            updated_at=now,
+            published_at=None,
+        )
+    logger.warning(
+        "connection %s: %d queued actions and %d batches cancelled (%s)",
+        connection.pk,
+        actions,
+        batches,
+        reason,
+    )
+    return actions, batches
 
 
 def action_answer(

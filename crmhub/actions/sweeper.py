@@ -7,7 +7,7 @@ Each run (beat, every ``CRMHUB_SWEEP_SECONDS``):
    been lost ``CRMHUB_MAX_DELIVERIES`` times);
 2. takes back actions published but unclaimed for ``CRMHUB_ACTION_REPUBLISH_SECONDS`` (the
    embedded broker loses the message of a killed worker), for the dispatcher;
-3. dispatches due actions of every connection, up to its window (a connection whose
+3. dispatches due actions of every active connection, up to its window (a connection whose
    backlog waits for its rate limit is shown "throttled until" the backlog can clear);
 4. brings batch totals up to date and finishes batches with nothing left to do;
 5. publishes again the connection checks ("Test connection") that were asked for but not
@@ -115,7 +115,8 @@ def _take_back_unclaimed(now: datetime) -> int:
 
 def _dispatch_all() -> int:
     published = 0
-    for connection in Connection.objects.only("pk", "rate_limit", "throttled_until"):
+    active = Connection.objects.filter(is_active=True)
+    for connection in active.only("pk", "rate_limit", "throttled_until"):
         published += dispatch.dispatch(
             connection_id=connection.pk, rate_limit=connection.rate_limit
         )

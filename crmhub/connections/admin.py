@@ -116,7 +116,7 @@ class ConnectionAdmin(DeactivateInsteadMixin, admin.ModelAdmin):
     actions = ["test_connection", "sync_now"]
 
     def deactivate(self, request: HttpRequest, obj: Connection) -> None:
-        services.connection_deactivate(connection=obj)
+        services.connection_deactivate(connection=obj, user=request.user)
 
     @admin.display(description="Kind", ordering="kind")
     def kind_name(self, obj: Connection) -> str:
@@ -234,6 +234,7 @@ class ConnectionAdmin(DeactivateInsteadMixin, admin.ModelAdmin):
             settings=form.kind_settings(),
             new_secrets=form.new_secrets(),
             may_allow_private=request.user.is_superuser,
+            user=request.user,
         )
 
     @admin.action(description="Test connection (checks the credentials in a worker)")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.db import models
 
 from crmhub.connections.kinds import KINDS, Kind, kind_label
@@ -134,10 +135,14 @@ class Connection(models.Model):
 
     def spec(self) -> ConnectionSpec:
         """Return what a connector needs to reach this account (secrets decrypted)."""
+        settings = self.connector_settings()
+        # How long a Collect! plan may run without a word from the server (a setting of
+        # the deployment, not of the connection: it must fit the task's time limit).
+        settings.setdefault("plan_idle_seconds", django_settings.CRMHUB_PLAN_IDLE_SECONDS)
         return ConnectionSpec(
             kind=self.kind,
             base_url=self.base_url,
-            settings=self.connector_settings(),
+            settings=settings,
             secrets=self.get_secrets(),
             allow_private_network=self.allow_private_network,
             allow_link_local=self.allow_link_local,

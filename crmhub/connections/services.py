@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from crmhub.actions.services import connection_work_cancel
 from crmhub.celery import app
 from crmhub.connections.addresses import address_changed
 from crmhub.connections.models import Connection, Health
@@ -104,11 +105,27 @@ def health_fields(error: Exception | None) -> dict[str, Any]:
     return fields
 
 
-def connection_deactivate(*, connection: Connection) -> None:
-    """Switch ``connection`` off: no more syncs or acts; its history is kept."""
-    Connection.objects.filter(pk=connection.pk).update(is_active=False, updated_at=timezone.now())
-    connection.is_active = False
+def connection_deactivate(*, connection: Connection, user: Any = None) -> None:
+    """Switch ``connection`` off: no more syncs or acts; its history is kept.
+
+    What was waiting to be sent through it (queued actions, running batches) is cancelled,
+    with the reason (``user`` is named in it).
+    """
+    with transaction.atomic():
+        switched = Connection.objects.filter(pk=connection.pk, is_active=True).update(
+            is_active=False, updated_at=timezone.now()
+        )
+        connection.is_active = False
+        if switched:
+            _work_cancel(connection, user)
     logger.info("connection %s deactivated", connection.pk)
+
+
+def _work_cancel(connection: Connection, user: Any) -> None:
+    """Cancel what was waiting to be sent through a connection just switched off."""
+    who = getattr(user, "get_username", lambda: "")() or "an admin"
+    reason = f"the connection {connection.name} was deactivated by {who}."
+    connection_work_cancel(connection=connection, reason=reason, user=user)
 
 
 def connection_save(
@@ -117,6 +134,7 @@ def connection_save(
     settings: dict[str, str],
     new_secrets: dict[str, str],
     may_allow_private: bool = True,
+    user: Any = None,
 ) -> Connection:
     """Save ``connection`` with its kind's settings; replace only the secrets given.
 
@@ -125,7 +143,8 @@ def connection_save(
     it), and, when the user may not allow private networks (``may_allow_private``), turns
     off the switches a superuser gave for the old address (see ``addresses``). Stored
     secrets that cannot be decrypted any more are dropped too. A changed base URL, setting
-    or secret resets the health to "not checked".
+    or secret resets the health to "not checked". Switching the connection off cancels its
+    queued actions and running batches (``user`` is named in the reason).
     """
     stored = Connection.objects.filter(pk=connection.pk).first() if connection.pk else None
     moved = stored is not None and address_changed(stored.base_url, connection.base_url)
@@ -144,7 +163,10 @@ def connection_save(
         connection.health = Health.UNKNOWN
         connection.health_error = ""
         connection.health_checked_at = None
-    connection.save()
+    with transaction.atomic():
+        connection.save()
+        if stored is not None and stored.is_active and not connection.is_active:
+            _work_cancel(connection, user)
     if moved:
         logger.info("connection %s moved to another address: stored secrets dropped", connection.pk)
     return connection

@@ -101,6 +101,10 @@ class OperationResult:
     message: str
     data: Mapping[str, Any] = field(default_factory=dict)
     remote_id: str | None = None
+    #: After a change: the record as the CRM now has it (written through to the index).
+    contact: RemoteContact | None = None
+    #: After a deletion: the remote id of the record the CRM no longer has.
+    deleted_remote_id: str | None = None
 
 
 #: The HTTP status of a call to an operation the server does not have.

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 #: Check one operation's parameters, given the connection's non-secret settings: return
 #: them cleaned, or raise ``InvalidParams`` (field → messages).
 Checker = Callable[[dict[str, Any], Mapping[str, Any]], dict[str, Any]]
+#: Say, from an operation's parameters and the connection's non-secret settings, whether a
+#: run may wait for a person: ``True``, ``False`` or ``None`` (not known).
+PromptRule = Callable[[Mapping[str, Any], Mapping[str, Any]], bool | None]
 #: Return every address a connection opens, given its base URL and non-secret settings.
 Addresses = Callable[[str, Mapping[str, Any]], tuple[str, ...]]
 
@@ -116,6 +119,9 @@ class Operation:
     bulk: bool = False
     #: How the console offers it; none: it is not offered (run by code only).
     act: ConsoleAct | None = None
+    #: Whether a run with given params may wait for a person's answer (see
+    #: ``may_prompt``); none: it never does.
+    prompts: PromptRule | None = None
 
     def clean(self, params: Mapping[str, Any], *, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Return ``params`` cleaned; raise ``InvalidParams`` naming each bad field."""
@@ -123,6 +129,11 @@ class Operation:
         if self.check is not None:
             return self.check(given, settings)
         return _generic_clean(self, given)
+
+    def may_prompt(self, params: Mapping[str, Any], *, settings: Mapping[str, Any]) -> bool | None:
+        """Return whether a run with ``params`` may wait for a person's answer: ``True`` it
+        does, ``False`` it never does, ``None`` not known (treat it as one that does)."""
+        return self.prompts(params, settings) if self.prompts is not None else False
 
 
 def _generic_clean(operation: Operation, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""Services of the contact index: ask for a sync, run one, dispatch those due.
+"""Services of the contact index: ask for a sync, run one, dispatch those due; write a
+change made through crmhub into the index at once.
 
 Thin entry points for the admin, the console and the tasks; the sync itself is the
-package ``contacts.sync`` (see its docstring).
+package ``contacts.sync`` (see its docstring), the write-through ``contacts.writethrough``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from crmhub.connections.models import Connection
-from crmhub.contacts.models import SyncRun
+from crmhub.connectors.base import RemoteContact
+from crmhub.contacts import writethrough
+from crmhub.contacts.models import Contact, SyncRun
 from crmhub.contacts.sync import runs, schedule
 
 
@@ -47,3 +50,21 @@ def contacts_sync(
 def syncs_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
     """Reap stuck syncs, then queue one for each active connection that is due."""
     return schedule.runs_dispatch(now=now)
+
+
+def contact_write_through(
+    *,
+    connection: Connection,
+    remote: RemoteContact | None = None,
+    deleted_remote_id: str | None = None,
+) -> Contact | None:
+    """Write what an act changed in the CRM into the index now; return the contact's row.
+
+    ``remote`` is the record as the CRM answered it after a create or update;
+    ``deleted_remote_id`` names a record the act deleted. The next sync confirms either.
+    """
+    if remote is not None:
+        return writethrough.contact_write(connection=connection, remote=remote)
+    if deleted_remote_id is not None:
+        return writethrough.contact_delete(connection=connection, remote_id=deleted_remote_id)
+    return None

@@ -4,7 +4,9 @@ Served by ``crmhub.asgi`` on the event loop of the one server process, at
 ``/sandbox/collect/api/v1/ws``. On connect the server sends ``{"websocket-id": id}``; the
 id is then named in ``runplan`` requests, whose plans (running on worker threads of the
 same process) prompt through ``crmhub.sandbox.collect.sockets`` and read the answers the
-client sends back here. Closing the socket cancels any prompt waiting on it.
+client sends back here. Closing the socket cancels any prompt waiting on it. With the setting
+``SANDBOX_COLLECT_WEBSOCKET_ABSENT`` the end point answers HTTP 404, as a Collect! server
+without it would (plans are then sent without a socket).
 """
 
 from __future__ import annotations
@@ -13,9 +15,21 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
+
 from crmhub.sandbox.collect import WEBSOCKET_PATH, sockets
 
 NOT_FOUND = 4404
+
+
+async def _absent(scope: Mapping[str, Any], send: Any) -> None:
+    """Answer the handshake as a server without this end point: HTTP 404."""
+    if "websocket.http.response" not in (scope.get("extensions") or {}):
+        await send({"type": "websocket.close", "code": NOT_FOUND})  # the server says 403
+        return
+    headers = [(b"content-type", b"text/plain; charset=utf-8")]
+    await send({"type": "websocket.http.response.start", "status": 404, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": b"Not Found"})
 
 
 async def websocket_app(scope: Mapping[str, Any], receive: Any, send: Any) -> None:
@@ -25,6 +39,9 @@ async def websocket_app(scope: Mapping[str, Any], receive: Any, send: Any) -> No
         return
     if scope.get("path") != WEBSOCKET_PATH:
         await send({"type": "websocket.close", "code": NOT_FOUND})
+        return
+    if getattr(settings, "SANDBOX_COLLECT_WEBSOCKET_ABSENT", False):
+        await _absent(scope, send)
         return
     await send({"type": "websocket.accept"})
     session = sockets.open_session(loop=asyncio.get_running_loop(), sender=send)

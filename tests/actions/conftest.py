@@ -32,13 +32,24 @@ def fake_crm() -> Iterator[type[FakeConnector]]:
     FakeConnector.script.clear()
 
 
-@pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float | None]]:
-    """Record task messages instead of sending them: (action id, countdown)."""
-    sent: list[tuple[int, float | None]] = []
+class Published(list[tuple[int, float | None]]):
+    """Task messages recorded instead of sent: (action id, countdown); ``queues`` by id."""
 
-    def publish(action_ids, *, countdown=None):  # type: ignore[no-untyped-def]
-        sent.extend((action_id, countdown) for action_id in action_ids)
+    def __init__(self) -> None:
+        super().__init__()
+        self.queues: dict[int, str] = {}
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> Published:
+    """Record task messages instead of sending them: (action id, countdown), and queues."""
+    sent = Published()
+
+    def publish(action_ids, *, countdown=None, queue="actions"):  # type: ignore[no-untyped-def]
+        for action_id in action_ids:
+            sent.append((action_id, countdown))
+            sent.queues[action_id] = queue
+        return True
 
     monkeypatch.setattr("crmhub.actions.dispatch.publish", publish)
     return sent

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any, ClassVar
 
 import pytest
@@ -117,3 +118,40 @@ def test_the_attempt_keeps_the_calls_with_secrets_masked(
     assert "/login/" in calls[0]["url"]
     dump = json.dumps(list(Action.objects.values()), default=str) + json.dumps(calls)
     assert "sekrit-api-key-123" not in dump
+
+
+def test_a_prompt_waits_no_longer_than_the_tasks_time_budget_allows(
+    connection, contact, prompting, published, settings
+):
+    """The plan must finish (CRMHUB_PLAN_IDLE_SECONDS) before the soft time limit: here that
+    leaves 6 s of the 120 a prompt may otherwise wait."""
+    settings.CRMHUB_PROMPT_TIMEOUT_SECONDS = 120
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 16
+    settings.CRMHUB_PLAN_IDLE_SECONDS = 10
+    action = _enqueue(connection, contact)
+    started = time.monotonic()
+    thread = _in_thread(action.pk)
+    wait_for(
+        lambda: Action.objects.filter(pk=action.pk, state=Action.State.NEEDS_INPUT).exists(),
+        timeout=10,
+    )
+    thread.join(timeout=30)
+    assert 5 < time.monotonic() - started < 12
+    done = Action.objects.get(pk=action.pk)
+    assert done.state == Action.State.CANCELLED
+    assert prompting.answers == [None]
+
+
+def test_with_no_time_left_the_prompt_is_not_shown_and_the_action_says_why(
+    connection, contact, prompting, published, settings
+):
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 12
+    settings.CRMHUB_PLAN_IDLE_SECONDS = 10
+    action = _enqueue(connection, contact)
+    started = time.monotonic()
+    _in_thread(action.pk).join(timeout=10)
+    assert time.monotonic() - started < 3
+    done = Action.objects.get(pk=action.pk)
+    assert done.state == Action.State.CANCELLED
+    assert done.prompt is None  # never shown: nobody could have answered in time
+    assert done.error.endswith(executor.OUT_OF_TIME)

@@ -400,7 +400,7 @@ def test_a_broker_down_at_publish_time_still_queues_and_the_sweeper_publishes_la
 ):
     from crmhub.actions.sweeper import actions_sweep
 
-    def broker_down(action_ids, *, countdown=None):  # type: ignore[no-untyped-def]
+    def broker_down(action_ids, *, countdown=None, queue=None):  # type: ignore[no-untyped-def]
         raise ConnectionRefusedError("broker down")
 
     monkeypatch.setattr("crmhub.actions.dispatch.publish", broker_down)
@@ -409,7 +409,7 @@ def test_a_broker_down_at_publish_time_still_queues_and_the_sweeper_publishes_la
     sent: list[int] = []
     monkeypatch.setattr(
         "crmhub.actions.dispatch.publish",
-        lambda action_ids, countdown=None: sent.extend(action_ids),
+        lambda action_ids, countdown=None, queue=None: sent.extend(action_ids),
     )
     settings.CRMHUB_ACTION_REPUBLISH_SECONDS = 0
     actions_sweep()

@@ -120,3 +120,39 @@ def test_the_canary_secret_is_in_no_table_and_no_admin_page(admin_client):
         assert CANARY not in admin_client.get(url).content.decode(), url
     assert LogEntry.objects.exists()
     assert CANARY not in database_dump()
+
+
+def _collect(**overrides: str) -> dict[str, str]:
+    data = {
+        "name": "Collections",
+        "kind": "collect",
+        "base_url": "https://93.184.215.14/api/v1/",
+        "country": "US",
+        "rate_limit": "5",
+        "sync_interval_minutes": "15",
+        "full_sync_interval_hours": "24",
+        "is_active": "on",
+        "setting_operator_id": "OP1",
+        "setting_database": "cv_masterdb",
+        "setting_websocket_path": "/api/v1/ws",
+        "secret_password": CANARY,
+    }
+    data.update(overrides)
+    return data
+
+
+def test_the_admin_marks_which_collect_plans_prompt(admin_client):
+    form = admin_client.get(ADD + "?kind=collect").content.decode()
+    assert "Plans that prompt" in form and "Plans that never prompt" in form
+    response = admin_client.post(
+        ADD + "?kind=collect",
+        _collect(setting_prompting_plans="prm,  del;PRM", setting_quiet_plans=" rev "),
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    settings = Connection.objects.get(name="Collections").settings
+    assert (settings["prompting_plans"], settings["quiet_plans"]) == ("PRM, DEL", "REV")
+    refused = admin_client.post(
+        ADD + "?kind=collect", _collect(name="Other", setting_quiet_plans="ELEVENCHARS")
+    )
+    errors = refused.context["adminform"].form.errors
+    assert "at most 10 characters" in " ".join(errors["setting_quiet_plans"])

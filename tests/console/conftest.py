@@ -19,7 +19,13 @@ from tests.factories import ConnectionFactory
 KIND_SETTINGS: dict[str, dict[str, str]] = {
     "allclients": {"account_id": "1001", "time_zone": "America/Chicago"},
     "apptivo": {},
-    "collect": {"operator_id": "op", "database": "cv_masterdb", "websocket_path": "/api/v1/ws"},
+    "collect": {
+        "operator_id": "op",
+        "database": "cv_masterdb",
+        "websocket_path": "/api/v1/ws",
+        "prompting_plans": "PRM, DEL",
+        "quiet_plans": "REV",
+    },
     "crmcom": {"username": "u", "organisation": "org", "release": "14"},
 }
 KIND_SECRETS: dict[str, dict[str, str]] = {

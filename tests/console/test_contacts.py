@@ -180,6 +180,31 @@ def test_a_person_row_acts_only_on_the_records_it_showed(
     ]
 
 
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        ("PRM", "Plan PRM prompts for an answer, so it is never run in bulk"),
+        ("DEL", "Plan DEL prompts for an answer, so it is never run in bulk"),
+        ("XYZ", "Plan XYZ is not marked as one that never prompts on Test collect"),
+    ],
+)
+def test_bulk_refuses_plans_that_may_prompt_with_a_clear_message(
+    client, operator, ann, connections, plan, message
+):
+    client.force_login(operator)
+    act = f"{connections['collect'].pk}:run_plan"
+    preview = client.get(reverse("console:bulk"), {"all": "1", "q": "ann", "act": act})
+    form = {"all": "1", "q": "ann", "act": act, "plan": plan}
+    form["targets"] = _digest(preview.content.decode())
+    for headers in ({}, HTMX):
+        response = client.post(reverse("console:bulk"), form, **headers)
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert message in html
+        assert 'id="id_runplan_n' in html  # the form again, the message beside its field
+    assert not Batch.objects.exists() and not Action.objects.exists()
+
+
 def test_bulk_on_a_whole_search_keeps_the_targets_it_resolved_at_confirm(
     client, operator, ann, connections, django_capture_on_commit_callbacks
 ):

@@ -40,7 +40,9 @@ CONTACT_ACTS = [
 
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr("crmhub.actions.dispatch.publish", lambda ids, countdown=None: None)
+    monkeypatch.setattr(
+        "crmhub.actions.dispatch.publish", lambda ids, countdown=None, queue=None: None
+    )
 
 
 @pytest.fixture

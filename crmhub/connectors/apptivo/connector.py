@@ -139,6 +139,7 @@ class ApptivoConnector(Connector):
             message=f"Created customer {contact.full_name} (#{contact.remote_id}).",
             data={"customer": parsing.summary(contact)},
             remote_id=contact.remote_id,
+            contact=contact,
         )
 
     def perform_update_customer(self, params: dict[str, Any]) -> OperationResult:
@@ -160,6 +161,7 @@ class ApptivoConnector(Connector):
             message=f"Updated customer {contact.full_name} (#{customer_id}): " + ", ".join(changes),
             data={"customer": parsing.summary(contact), "changed": list(changes)},
             remote_id=customer_id,
+            contact=contact,
         )
 
     def perform_delete_customer(self, params: dict[str, Any]) -> OperationResult:
@@ -169,6 +171,7 @@ class ApptivoConnector(Connector):
             message=f"Deleted customer #{customer_id}.",
             data={"customer_id": customer_id},
             remote_id=customer_id,
+            deleted_remote_id=str(customer_id),
         )
 
     def perform_get_config(self, params: dict[str, Any]) -> OperationResult:

@@ -55,8 +55,8 @@ CRM = Crm(
                 on=ON_CONNECTION,
                 submit="Create customer",
                 choices_from="get_config",
-                after="The customer appears in the contact search after the next sync of "
-                "the connection.",
+                after="The customer can be found in the contact search now; the next sync "
+                "confirms it.",
                 form=f"{FORMS}.apptivo.CreateCustomerForm",
             ),
         ),
@@ -67,7 +67,7 @@ CRM = Crm(
                 label="Edit customer",
                 submit="Save changes",
                 choices_from="get_config",
-                after="The index shows the change after the next sync of the connection.",
+                after="The contact search shows the change now; the next sync confirms it.",
                 form=f"{FORMS}.apptivo.UpdateCustomerForm",
             ),
         ),
@@ -77,7 +77,8 @@ CRM = Crm(
             ConsoleAct(
                 label="Delete customer",
                 confirm="Delete this customer in Apptivo? This cannot be undone.",
-                after="The index marks the customer deleted after the next sync of the connection.",
+                after="The contact search shows the customer deleted now; the next sync "
+                "confirms it.",
                 form=f"{FORMS}.apptivo.DeleteCustomerForm",
             ),
         ),

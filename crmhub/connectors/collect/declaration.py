@@ -70,6 +70,24 @@ CRM = Crm(
             help_text="Sent as x-collect-database (e.g. cv_masterdb).",
         ),
         Field("websocket_path", "Web Socket path", default=DEFAULT_WEBSOCKET_PATH, clean=_ws_path),
+        Field(
+            params.PROMPTING_PLANS,
+            "Plans that prompt",
+            required=False,
+            help_text="Codes of the contact plans that ask the operator something, "
+            "comma-separated (e.g. PRM, DEL). They run one contact at a time, never in bulk.",
+            max_length=500,
+            clean=params.plan_codes_clean,
+        ),
+        Field(
+            params.QUIET_PLANS,
+            "Plans that never prompt",
+            required=False,
+            help_text="Codes of the plans that never ask anything (e.g. REV). Only these "
+            "run in bulk: a plan in neither list is treated as one that prompts.",
+            max_length=500,
+            clean=params.plan_codes_clean,
+        ),
     ),
     addresses=addresses,
     operations=(
@@ -78,6 +96,7 @@ CRM = Crm(
             "Run a contact plan",
             record_types=RECORD_TYPES,
             check=_checker("run_plan"),
+            prompts=params.run_plan_prompts,
             bulk=True,
             act=ConsoleAct(
                 label="Run plan",

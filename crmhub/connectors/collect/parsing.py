@@ -224,6 +224,12 @@ def answer_message(prompt_id: str, values: Mapping[str, Any]) -> str:
     return json.dumps({"type": "answer", "prompt_id": prompt_id, "values": dict(values)})
 
 
-def runplan_body(*, plan: str, table: str, rowid: int, websocket_id: str) -> dict[str, Any]:
-    """Return the documented ``runplan`` body: ``{"plan", "<record>": rowid, "websocket-id"}``."""
-    return {"plan": plan, table: rowid, "websocket-id": websocket_id}
+def runplan_body(*, plan: str, table: str, rowid: int, websocket_id: str | None) -> dict[str, Any]:
+    """Return the documented ``runplan`` body: ``{"plan", "<record>": rowid, "websocket-id"}``.
+
+    Without a ``websocket_id`` the key is left out (a plan sent without a socket).
+    """
+    body: dict[str, Any] = {"plan": plan, table: rowid}
+    if websocket_id is not None:
+        body["websocket-id"] = websocket_id
+    return body

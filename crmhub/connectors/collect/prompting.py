@@ -34,7 +34,7 @@ from crmhub.connectors.errors import (
     Unavailable,
     UnknownOutcome,
 )
-from crmhub.connectors.http import Response
+from crmhub.connectors.http import HttpClient, Response
 from crmhub.connectors.http.guard import resolve_checked
 
 logger = logging.getLogger("crmhub.connectors.collect")
@@ -78,6 +78,30 @@ def _connected_socket(
     return sock
 
 
+class SocketUnavailable(Unavailable):
+    """The plan's Web Socket could not be opened (or gave no id); ``reason`` says why.
+
+    Nothing was sent: the plan can still be sent without a socket (see the connector).
+    """
+
+    request_sent = False
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            f"The Collect! Web Socket at {url} could not be opened: {reason}.", url=url
+        )
+        self.reason = reason
+
+
+def _handshake_failure(exc: Exception) -> tuple[int | None, str]:
+    """Return the HTTP status and the reason of a failed handshake, as staff read them."""
+    if isinstance(exc, websocket.WebSocketBadStatusException):
+        return exc.status_code, f"HTTP {exc.status_code}"
+    if isinstance(exc, socket.timeout | websocket.WebSocketTimeoutException):
+        return None, "no answer in time"
+    return None, type(exc).__name__
+
+
 def open_socket(
     url: str,
     *,
@@ -85,8 +109,23 @@ def open_socket(
     timeout: float,
     headers: Mapping[str, str],
     allow_link_local: bool = False,
+    http: HttpClient | None = None,
 ) -> tuple[websocket.WebSocket, str]:
-    """Open the plan's socket and return it with the id the server announced."""
+    """Open the plan's socket and return it with the id the server announced.
+
+    Raise ``SocketUnavailable`` when it cannot be opened or names no id (``BlockedAddress``
+    when the guard refuses its address). The handshake is kept in ``http``'s record of
+    calls, with its status (101 when the server switched protocols).
+    """
+    started = time.monotonic()
+
+    def record(status: int | None, error: str | None = None) -> None:
+        if http is not None:
+            request = {"headers": dict(headers)}
+            http.record_call(
+                "GET", url, request=request, status=status, started=started, error=error
+            )
+
     try:
         sock = _connected_socket(
             url, allow_private=allow_private, allow_link_local=allow_link_local, timeout=timeout
@@ -98,23 +137,22 @@ def open_socket(
             redirect_limit=0,
             header=[f"{name}: {value}" for name, value in headers.items()],
         )
-    except ConnectorError:
+    except ConnectorError as exc:
+        record(None, str(exc))
         raise
     except (OSError, websocket.WebSocketException) as exc:
-        raise Unavailable(
-            f"Could not open the Collect! Web Socket ({type(exc).__name__}).", request_sent=False
-        ) from None
+        status, reason = _handshake_failure(exc)
+        record(status, f"The Web Socket could not be opened: {reason}.")
+        raise SocketUnavailable(url, reason) from None
+    record(ws.getstatus())
     try:
         hello = parsing.parse_socket_message(ws.recv())
-    except (OSError, websocket.WebSocketException):
+    except (OSError, websocket.WebSocketException, BadResponse):
         ws.close()
-        raise Unavailable("The Collect! Web Socket sent no id.", request_sent=False) from None
-    except BadResponse:
-        ws.close()
-        raise
+        raise SocketUnavailable(url, "it sent no websocket-id") from None
     if hello.type != "hello" or not hello.websocket_id:
         ws.close()
-        raise BadResponse("The Collect! Web Socket's first message carried no websocket-id.")
+        raise SocketUnavailable(url, "its first message carried no websocket-id")
     return ws, hello.websocket_id
 
 

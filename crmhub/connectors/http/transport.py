@@ -257,6 +257,25 @@ class HttpClient:
             raise error_for_exception(exc, url) from None
         return b"".join(chunks)
 
+    def record_call(
+        self,
+        method: str,
+        url: str,
+        *,
+        request: Mapping[str, Any],
+        status: int | None,
+        started: float,
+        body: bytes = b"",
+        error: str | None = None,
+    ) -> None:
+        """Keep a call made outside this client (a Web Socket handshake) in the record.
+
+        ``started`` is the ``time.monotonic()`` of its start; what it sent is redacted here
+        like every other call's.
+        """
+        shown = self.redactor.url(url, None)
+        self._record(method, shown, self.redact_data(dict(request)), status, body, started, error)
+
     def _record(
         self,
         method: str,

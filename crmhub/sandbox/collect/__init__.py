@@ -9,6 +9,7 @@ from typing import Any
 
 from crmhub.sandbox.collect.auth import default_credentials
 from crmhub.sandbox.collect.seeding import seed
+from crmhub.sandbox.collect.tables import PLANS, plan_needs_socket
 from crmhub.sandbox.collect.urls import BASE_PATH, urlpatterns
 
 #: Where the sandbox serves the Collect! Web Socket (``crmhub.sandbox.websocket``).
@@ -21,6 +22,9 @@ def connection_settings(credentials: dict[str, Any]) -> tuple[dict[str, str], di
         "operator_id": str(credentials["op_id"]),
         "database": str(credentials.get("database", "cv_masterdb")),
         "websocket_path": WEBSOCKET_PATH,
+        # What an admin would mark for this server's plans (tables.PLANS).
+        "prompting_plans": ", ".join(p["cp_code"] for p in PLANS if plan_needs_socket(p)),
+        "quiet_plans": ", ".join(p["cp_code"] for p in PLANS if not plan_needs_socket(p)),
     }
     return settings, {"password": str(credentials["op_password"])}
 

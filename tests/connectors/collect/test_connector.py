@@ -262,7 +262,10 @@ class TestCollectConnector(ConnectorContract):
         assert caught.value.request_sent is False and caught.value.retry_after == 3
         assert not calls("app/runplan", applied=True)
 
-    def test_hang_after_apply_is_an_unknown_outcome(self, connector):  # type: ignore[no-untyped-def]
+    def test_hang_after_apply_is_an_unknown_outcome(self, spec):  # type: ignore[no-untyped-def]
+        # The plan may run 3 s without a word from the server; it hangs for 7.
+        idle = dataclasses.replace(spec, settings={**spec.settings, "plan_idle_seconds": 3})
+        connector = get_connector(idle)
         connector.check_credentials()
         faults.configure("collect", timeout_after_apply=True, timeout_rate=1.0, hang_seconds=7)
         with pytest.raises(errors.UnknownOutcome):
