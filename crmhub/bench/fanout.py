@@ -75,7 +75,9 @@ def _workers(count: int, concurrency: int, workdir: Path) -> Iterator[list[int]]
         yield [worker.pid for worker in workers]
 
 
-def _wait_done(batch: Batch, *, timeout: float, write: Callable[[str], None]) -> int:
+def wait_done(
+    batch: Batch, *, timeout: float, write: Callable[[str], None], label: str = SECTION
+) -> int:
     """Wait until no action of ``batch`` is left to do; return how many still are."""
     open_states = (Action.State.QUEUED, Action.State.SENDING, Action.State.NEEDS_INPUT)
     deadline = time.monotonic() + timeout
@@ -85,7 +87,7 @@ def _wait_done(batch: Batch, *, timeout: float, write: Callable[[str], None]) ->
         if not left or time.monotonic() > deadline:
             return left
         if time.monotonic() - last_report > 10:
-            write(f"fanout: {left} actions left")
+            write(f"{label}: {left} actions left")
             last_report = time.monotonic()
         time.sleep(0.5)
 
@@ -119,7 +121,7 @@ def section(context: BenchContext) -> list[Row]:
                 user=None,
                 contact_ids=contact_ids,
             )
-            left = _wait_done(batch, timeout=len(contact_ids) / rate * 3 + 120, write=context.write)
+            left = wait_done(batch, timeout=len(contact_ids) / rate * 3 + 120, write=context.write)
             cpu = sum(_cpu_seconds(group) for group in groups) - cpu_before
         faults.reset(KIND)
     rows = _rows(batch, rate=rate, left=left, broker=broker)

@@ -6,7 +6,7 @@ Imported, not discovered: a section that cannot be imported stops the command wi
 
 from __future__ import annotations
 
-from crmhub.bench import fanout, freshness, matching, memory, pages, search, sync
+from crmhub.bench import fanout, freshness, matching, memory, pages, pools, search, sync
 from crmhub.bench.base import Section
 from crmhub.bench.load import section as load
 
@@ -15,6 +15,7 @@ SECTIONS: dict[str, Section] = {
     "sync": sync.section,
     "memory": memory.section,
     "fanout": fanout.section,
+    "pools": pools.section,
     "pages": pages.section,
     "matching": matching.section,
     "load": load.section,
