@@ -105,6 +105,9 @@ def test_connection_settings_name_the_collect_kind_fields() -> None:
         "operator_id": "OWN",
         "database": "cv_masterdb",
         "websocket_path": "/sandbox/collect/api/v1/ws",
+        # The plans as an admin marks them: PRM and DEL prompt, REV never does.
+        "prompting_plans": "PRM, DEL",
+        "quiet_plans": "REV",
     }
     assert secrets == {"password": "pw-1234"}
 
