@@ -8,8 +8,8 @@
    the attempt row is written in the same transaction.
 4. *Send* through the connector, with no transaction open.
 5. *Record* the outcome and the redacted calls, fenced by the attempt number, then refill
-   the connection's dispatch window; a change the CRM confirmed is written through to the
-   index at once.
+   the connection's dispatch window; a change the CRM confirmed is first written through to
+   the index, so the index shows it by the time the action says it succeeded.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from crmhub.actions.prompts import PromptRelay
 from crmhub.connectors.base import Connector
 from crmhub.connectors.errors import ConnectorError, NeedsInput, RateLimited
 from crmhub.connectors.registry import get_connector
+from crmhub.contacts.models import Contact
 from crmhub.contacts.services import contact_write_through
 from crmhub.core import redaction
 
@@ -236,25 +237,24 @@ def _scrubbed(outcome: Outcome, connector: Connector) -> Outcome:
     return dataclasses.replace(outcome, error=scrub(outcome.error), result=scrub(outcome.result))
 
 
-def _write_through(action: Action, outcome: Outcome) -> None:
-    """Show what the act changed in the index at once (the next sync confirms it).
+def _write_through(action: Action, outcome: Outcome) -> Contact | None:
+    """Write what the CRM confirmed it changed into the index; return the contact's row.
 
-    The action's outcome is already recorded: a failure here only leaves the index to the
-    next sync. A created record becomes the action's contact.
+    Done before the success is recorded, so that whoever sees the action succeeded finds
+    the change in the index too (the CRM's answer is the proof, whatever the bookkeeping
+    of the action says next). A failure here only leaves the index to the next sync.
     """
     if outcome.contact is None and outcome.deleted_remote_id is None:
-        return
+        return None
     try:
-        contact = contact_write_through(
+        return contact_write_through(
             connection=action.connection,
             remote=outcome.contact,
             deleted_remote_id=outcome.deleted_remote_id,
         )
     except Exception:
         logger.exception("action %s: the index was not updated; the next sync will", action.pk)
-        return
-    if contact is not None and action.contact_id is None:
-        Action.objects.filter(pk=action.pk, contact__isnull=True).update(contact=contact)
+        return None
 
 
 def _record(action: Action, attempt: Attempt, outcome: Outcome) -> None:
@@ -281,6 +281,10 @@ def _record(action: Action, attempt: Attempt, outcome: Outcome) -> None:
         )
     else:
         values.update(result=outcome.result, error=outcome.error, finished_at=now)
+    if outcome.state == Action.State.SUCCEEDED:
+        contact = _write_through(action, outcome)
+        if contact is not None and action.contact_id is None:  # a record it created
+            values["contact"] = contact
     with transaction.atomic():
         Attempt.objects.filter(pk=attempt.pk).update(
             outcome=outcome.attempt, error=outcome.error, calls=attempt.calls, finished_at=now
@@ -297,8 +301,6 @@ def _record(action: Action, attempt: Attempt, outcome: Outcome) -> None:
         )
         return
     logger.info("action %s attempt %s: %s", action.pk, attempt.number, outcome.state)
-    if outcome.state == Action.State.SUCCEEDED:
-        _write_through(action, outcome)
     if countdown is not None and countdown <= dispatch.MAX_COUNTDOWN_SECONDS:
         dispatch.publish([action.pk], countdown=countdown, queue=action.queue)
     if action.batch_id is not None:

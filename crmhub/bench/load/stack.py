@@ -156,9 +156,11 @@ class Stack:
     # -- commands ----------------------------------------------------------------------------
     def manage(self, *args: str, timeout: float = 900) -> str:
         # Without the start-up checks: the stack's short lease (TIMINGS), fit for a bounded
-        # run of short acts, is shorter than the task time limit, which they refuse.
+        # run of short acts, is shorter than the task time limit, which they refuse (shell
+        # runs none).
+        skip = [] if args[0] == "shell" else ["--skip-checks"]
         result = subprocess.run(
-            [sys.executable, "manage.py", *args, "--skip-checks"],
+            [sys.executable, "manage.py", *args, *skip],
             cwd=settings.BASE_DIR,
             env=self.env,
             capture_output=True,
