@@ -123,7 +123,7 @@ def section(ctx: BenchContext) -> list[Row]:
             for kind in KINDS
         }  # fmt: skip
         env = {**os.environ, "CRMHUB_DISPATCH_SECONDS": DISPATCH_SECONDS}
-        worker = Worker("freshness", ctx.workdir, queues="actions,sync", beat=True, env=env)
+        worker = Worker("freshness", ctx.workdir, beat=True, env=env)  # every queue
         try:
             worker.wait_ready(timeout=60)
             ctx.write(f"freshness: {people} people per CRM, syncs every {interval} min")
