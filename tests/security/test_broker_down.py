@@ -9,9 +9,11 @@ what was saved, and a real worker carries it out.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
+from unittest import mock
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -63,6 +65,10 @@ def broker_stopped() -> Iterator[str]:
     conf = app.conf
     saved = (conf.broker_url, conf.broker_transport, app._pool, app.amqp._producer_pool)
     url = f"redis://127.0.0.1:{free_port()}/0"
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration (CI's
+    # Redis leg sets it), so the dead address goes there too.
+    environ = mock.patch.dict(os.environ, {"CELERY_BROKER_URL": url})
+    environ.start()
     conf.broker_url, conf.broker_transport = url, None
     app._pool = app.amqp._producer_pool = None
     try:
@@ -70,6 +76,7 @@ def broker_stopped() -> Iterator[str]:
     finally:
         if app._pool is not None:
             app._pool.force_close_all()
+        environ.stop()
         conf.broker_url, conf.broker_transport = saved[0], saved[1]
         app._pool, app.amqp._producer_pool = saved[2], saved[3]
 
