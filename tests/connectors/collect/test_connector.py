@@ -118,8 +118,11 @@ class TestCollectConnector(ConnectorContract):
         set_credential(token_lifetime=1)
         time.sleep(2.1)
         assert len(list(connector.iter_contact_pages(page_size=50))) == 4
-        assert len(calls("auth/login", status=200)) == 2
-        assert [c.status for c in calls("data/list")].count(401) == 1
+        # Every refused (expired) token costs exactly one new login. The new tokens live 1 s
+        # too, so on a loaded machine one may expire again before the last page: count them.
+        expired = [c.status for c in calls("data/list")].count(401)
+        assert expired >= 1
+        assert len(calls("auth/login", status=200)) == 1 + expired
 
     def test_only_one_relogin_when_tokens_keep_failing(self, connector):  # type: ignore[no-untyped-def]
         set_credential(token_lifetime=0)
