@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "crmhub.core.middleware.UserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -100,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "crmhub.core.context_processors.roles",
+                "crmhub.core.context_processors.time_zone",
             ],
         },
     },
@@ -178,6 +180,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = ENV.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+#: One way to write a moment, in the console and the admin alike (see crmhub.core.times).
+FORMAT_MODULE_PATH = ["crmhub.formats"]
 
 # --- Static files ----------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from crmhub.core.views import AdminLoginForm, LoginForm
+from crmhub.core.views import AdminLoginForm, LoginForm, favicon
 
 admin.site.login_form = AdminLoginForm
 
@@ -19,6 +19,7 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("favicon.ico", favicon, name="favicon"),
     path("", include("crmhub.console.urls")),
 ]
 if settings.CRMHUB_SANDBOX:

@@ -6,7 +6,7 @@ import uuid
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
-PUBLIC_PREFIXES = ("login/", "logout/", "admin/", "sandbox/", "static/")
+PUBLIC_PREFIXES = ("login/", "logout/", "admin/", "sandbox/", "static/", "favicon.ico")
 SAMPLE = {"int": "1", "str": "x", "slug": "x", "uuid": str(uuid.uuid4()), "path": "x"}
 
 

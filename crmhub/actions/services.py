@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from crmhub.actions import dispatch
+from crmhub.actions import answers, dispatch
 from crmhub.actions.choices import choices_check
 from crmhub.actions.errors import InvalidAct
 from crmhub.actions.models import Action, Batch
@@ -530,8 +530,10 @@ def action_answer(
     """Give the answer to the prompt a running plan is waiting on.
 
     ``prompt_id`` (from the page that showed the prompt) makes sure a late answer does not
-    land on a newer prompt. Raises ``ActionStateError`` when nothing is waiting and
-    ``InvalidAct`` for a field the prompt did not ask for.
+    land on a newer prompt. "No" to a yes/no prompt cancels the action in the name of
+    ``user`` (the plan is stopped and rolled back, see ``answers``). Raises
+    ``ActionStateError`` when nothing is waiting and ``InvalidAct`` for a field the prompt
+    did not ask for.
     """
     prompt = action.prompt or {}
     names = {str(f.get("name")) for f in prompt.get("fields", []) if isinstance(f, Mapping)}
@@ -543,9 +545,34 @@ def action_answer(
     )
     if prompt_id is not None:
         waiting = waiting.filter(prompt__prompt_id=prompt_id)
-    answered = waiting.update(answer=dict(values), updated_at=timezone.now())
+    who = getattr(user, "username", "") or "system"
+    if answers.says_no(prompt, values):
+        answered = _declined(waiting, prompt=prompt, who=who)
+    else:
+        answered = waiting.update(answer=dict(values), updated_at=timezone.now())
     action.refresh_from_db()
     if not answered:
         raise ActionStateError("This action is not waiting for an answer (any more).")
-    logger.info("action %s: prompt answered by %s", action.pk, getattr(user, "username", "system"))
+    logger.info("action %s: prompt answered by %s", action.pk, who)
     return action
+
+
+def _declined(waiting: Any, *, prompt: Mapping[str, Any], who: str) -> int:
+    """Cancel the waiting action whose yes/no prompt ``who`` answered "No"; return 1 if so.
+
+    No answer is handed to the plan: the worker waiting on the prompt sees the action
+    cancelled and closes the plan's socket, which stops the plan and rolls it back.
+    """
+    now = timezone.now()
+    question = str(prompt.get("message") or "the plan's question")
+    return int(
+        waiting.update(
+            state=Action.State.CANCELLED,
+            prompt={**prompt, "declined_by": who},
+            error=f"Cancelled by {who}, who answered “No” to “{question}”. The plan was "
+            "stopped; Collect! rolls back what it had done.",
+            finished_at=now,
+            updated_at=now,
+            lease_until=None,
+        )
+    )

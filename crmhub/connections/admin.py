@@ -8,15 +8,17 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from crmhub.connections import services
 from crmhub.connections.choices import choice_list, list_name_choices
 from crmhub.connections.forms import COMMON_FIELDS, ConnectionForm
 from crmhub.connections.kinds import KINDS, kind_choices
-from crmhub.connections.models import Connection, ConnectionChoice
+from crmhub.connections.models import Connection, ConnectionChoice, Health
 from crmhub.core import publishing
 from crmhub.core.admin import DeactivateInsteadMixin
 from crmhub.core.publishing import BROKER_DOWN
+from crmhub.core.times import moment_text
 
 UNREADABLE_NOTE = (
     "The stored credentials cannot be decrypted with the current CRMHUB_FIELD_KEYS (the key "
@@ -100,17 +102,17 @@ class ConnectionAdmin(DeactivateInsteadMixin, admin.ModelAdmin):
         "base_url",
         "is_active",
         "health",
-        "health_checked_at",
+        "checked",
         "short_error",
-        "throttled_until",
+        "throttled",
     ]
     list_filter = [KindFilter, "health", "is_active"]
     search_fields = ["name", "base_url"]
     readonly_fields = [
         "health",
         "health_error",
-        "health_checked_at",
-        "throttled_until",
+        "checked",
+        "throttled",
         "secrets_status",
     ]
     actions = ["test_connection", "sync_now"]
@@ -131,6 +133,14 @@ class ConnectionAdmin(DeactivateInsteadMixin, admin.ModelAdmin):
         if request.method == "POST" and "choices-TOTAL_FORMS" not in request.POST:
             return []
         return super().get_inline_instances(request, obj)
+
+    @admin.display(description="Checked", ordering="health_checked_at")
+    def checked(self, obj: Connection) -> str:
+        return moment_text(obj.health_checked_at) or "never"
+
+    @admin.display(description="Throttled until", ordering="throttled_until")
+    def throttled(self, obj: Connection) -> str:
+        return moment_text(obj.throttled_until) or "—"
 
     @admin.display(description="Last error")
     def short_error(self, obj: Connection) -> str:
@@ -218,8 +228,8 @@ class ConnectionAdmin(DeactivateInsteadMixin, admin.ModelAdmin):
                     "fields": [
                         "health",
                         "health_error",
-                        "health_checked_at",
-                        "throttled_until",
+                        "checked",
+                        "throttled",
                         "secrets_status",
                     ]
                 },
@@ -239,17 +249,41 @@ class ConnectionAdmin(DeactivateInsteadMixin, admin.ModelAdmin):
 
     @admin.action(description="Test connection (checks the credentials in a worker)")
     def test_connection(self, request: HttpRequest, queryset: Any) -> None:
+        """Check each connection in a worker and say what came back, and when."""
+        asked = timezone.now()
+        connections = list(queryset)
         with publishing.watch() as watch:
-            for connection in queryset:
+            for connection in connections:
                 services.connection_check_request(connection=connection)
         if watch.broker_down:
             self.message_user(request, f"Test connection: {BROKER_DOWN}", messages.WARNING)
             return
+        answered = services.connection_checks_wait(
+            connection_ids=[c.pk for c in connections], since=asked
+        )
+        for connection in connections:
+            self._say_check(request, connection, answered.get(connection.pk), asked)
+
+    def _say_check(
+        self, request: HttpRequest, connection: Connection, checked: Connection | None, asked: Any
+    ) -> None:
+        if checked is None:
+            self.message_user(
+                request,
+                f"Test connection: {connection.name}: no answer from the worker within "
+                f"{services.CHECK_WAIT_SECONDS:g} s of {moment_text(asked)} (it may be busy "
+                "or stopped); the Health column shows the result once it comes.",
+                messages.WARNING,
+            )
+            return
+        result = checked.get_health_display()
+        if checked.health_error:
+            result += f": {checked.health_error}"
         self.message_user(
             request,
-            f"Checking {queryset.count()} connection(s); the health "
-            "column updates when the worker has answered.",
-            messages.INFO,
+            f"Test connection: {connection.name}: {result} (checked "
+            f"{moment_text(checked.health_checked_at)}).",
+            messages.SUCCESS if checked.health == Health.OK else messages.ERROR,
         )
 
     @admin.action(description="Sync now")

@@ -7,11 +7,14 @@ from django.db.models import QuerySet
 from crmhub.connections.models import Connection
 
 
-def connection_list(*, active: bool | None = None) -> QuerySet[Connection]:
-    """Return the connections by name (only the switched-on ones with ``active=True``)."""
+def connection_list(*, active: bool | None = None, kind: str = "") -> QuerySet[Connection]:
+    """Return the connections by name (only the switched-on ones with ``active=True``, only
+    those of one CRM with ``kind``)."""
     connections = Connection.objects.order_by("name")
     if active is not None:
         connections = connections.filter(is_active=active)
+    if kind:
+        connections = connections.filter(kind=kind)
     return connections
 
 

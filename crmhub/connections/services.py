@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +43,32 @@ def _check_publish(connection_id: int) -> bool:
         lambda: app.send_task(CHECK_TASK, args=[connection_id]),
         what=f"check of connection {connection_id}",
     )
+
+
+#: How long the admin's "Test connection" waits for the worker's answer before it says so.
+CHECK_WAIT_SECONDS = 10.0
+
+
+def connection_checks_wait(
+    *,
+    connection_ids: Iterable[int],
+    since: datetime,
+    timeout: float = CHECK_WAIT_SECONDS,
+    poll: float = 0.25,
+) -> dict[int, Connection]:
+    """Wait up to ``timeout`` seconds for the checks asked at ``since`` to be answered;
+    return the connections whose check has been, by id (the others: no answer yet).
+
+    Inside a transaction nothing is waited for: the checks are sent once it commits.
+    """
+    ids = list(connection_ids)
+    deadline = time.monotonic() + (0 if transaction.get_connection().in_atomic_block else timeout)
+    while True:
+        answered = Connection.objects.filter(pk__in=ids, health_checked_at__gte=since)
+        found = {connection.pk: connection for connection in answered}
+        if len(found) == len(ids) or time.monotonic() >= deadline:
+            return found
+        time.sleep(poll)
 
 
 def connection_check_claim(*, connection_id: int) -> bool:

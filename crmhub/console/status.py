@@ -100,7 +100,9 @@ def status_context(
         and action.state in (Action.State.UNKNOWN, Action.State.FAILED)
         and may_resend,
         "can_cancel": can_act and action.state == Action.State.QUEUED,
-        "prompt_timed_out": action.state == Action.State.CANCELLED and bool(action.prompt),
+        "prompt_timed_out": action.state == Action.State.CANCELLED
+        and bool(action.prompt)
+        and not (action.prompt or {}).get("declined_by"),
         "notice": notice,
         "verdicts": [(v, Action.Verdict(v).label) for v in verdicts],
         "check": check,

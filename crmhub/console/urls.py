@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from crmhub.console.views import actions, acts, bulk, connections, contacts, dashboard, matching
+from crmhub.console.views import (
+    actions,
+    acts,
+    bulk,
+    connections,
+    contacts,
+    dashboard,
+    matching,
+    profile,
+)
 
 app_name = "console"
 urlpatterns = [
@@ -43,4 +52,7 @@ urlpatterns = [
     path("connections/<int:pk>/sync/", connections.connection_sync, name="connection-sync"),
     path("connections/<int:pk>/check/", connections.connection_check, name="connection-check"),
     path("connections/<int:pk>/queue/", connections.queue, name="queue"),
+    path("queue/", connections.queue_index, name="queue-index"),
+    # the signed-in user's own settings
+    path("profile/", profile.profile, name="profile"),
 ]

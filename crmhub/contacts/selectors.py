@@ -18,6 +18,7 @@ from crmhub.core.counting import created_per_range
 
 __all__ = [
     "Filters",
+    "SearchCount",
     "SearchPage",
     "SearchRow",
     "SyncOverview",
@@ -25,6 +26,7 @@ __all__ = [
     "contact_detail",
     "contact_ids_selected",
     "contact_search",
+    "contact_search_count",
     "contact_search_ids",
     "contacts_live",
     "person_contacts",
@@ -35,6 +37,8 @@ __all__ = [
     "sync_runs_per_range",
 ]
 MAX_LIMIT = 200
+#: Up to this many people a search counts exactly; past it the count says "1,000+".
+COUNT_CAP = 1_000
 _CHUNK = 5000
 #: Groups fetched beyond the page, for those a previous page already showed.
 SLACK_GROUPS = 5
@@ -233,6 +237,47 @@ def contact_search(
     more = stopped or truncated
     next_after = f"{last[0]}-{last[1]}" if more and last else None
     return SearchPage(rows=tuple(rows), next_after=next_after)
+
+
+@dataclass(frozen=True)
+class SearchCount:
+    """How many people (result rows) a search finds: exactly, or at least (``more``)."""
+
+    people: int
+    #: More may be found than ``people``: the count stopped at its cap.
+    more: bool = False
+
+    @property
+    def text(self) -> str:
+        """Return the count in words: "1 person", "37 people", "1,000+ people"."""
+        noun = "person" if self.people == 1 and not self.more else "people"
+        return f"{self.people:,}{'+' if self.more else ''} {noun}"
+
+
+def contact_search_count(
+    *,
+    query: str,
+    filters: Filters | Mapping[str, Any] | None = None,
+    first_page: SearchPage | None = None,
+    cap: int = COUNT_CAP,
+) -> SearchCount:
+    """Return how many people (rows of ``contact_search``) ``query`` finds, up to ``cap``.
+
+    A ``first_page`` that holds every result is counted as it is (no query). Otherwise
+    each tier reads at most ``cap + 1`` contact ids in index order (the tiers stop at the
+    first that fills, as a search page does), folded into people: cheap at any size. Past
+    ``cap`` people, or when a tier was cut short, the count is a lower bound (``more``).
+    """
+    if first_page is not None and first_page.next_after is None:
+        return SearchCount(people=len(first_page.rows))
+    plan = search.plan_for(query)
+    if plan.empty:
+        return SearchCount(people=0)
+    groups = search.candidates(plan, _filters(filters), after=None, limit=cap + 1)
+    people = {_group_key(pk, person) for group in groups for _, pk, person in group}
+    if len(people) >= cap + 1:
+        return SearchCount(people=cap, more=True)
+    return SearchCount(people=len(people), more=any(len(group) > cap for group in groups))
 
 
 def contact_search_ids(*, saved: Mapping[str, Any], limit: int) -> tuple[list[int], list[int]]:

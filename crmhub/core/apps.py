@@ -33,13 +33,18 @@ class CoreConfig(AppConfig):
     verbose_name = "crmhub"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from crmhub.connectors.http import transport
         from crmhub.core import redaction
+        from crmhub.core.middleware import time_zone_on_sign_in
         from crmhub.core.services import roles_ensure
 
         for folder in data_folders():
             folder.mkdir(parents=True, exist_ok=True)
         post_migrate.connect(roles_ensure, dispatch_uid="crmhub-roles")
+        # A session knows its user's time zone from the sign-in (no query per page).
+        user_logged_in.connect(time_zone_on_sign_in, dispatch_uid="crmhub-time-zone")
         # Session tokens a connector obtains are masked in every log line and error report.
         if redaction.register_secret not in transport.SECRET_LISTENERS:
             transport.SECRET_LISTENERS.append(redaction.register_secret)

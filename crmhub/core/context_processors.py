@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.utils import timezone
 
 from crmhub.core import roles as role_rules
 
@@ -13,3 +14,8 @@ def roles(request: HttpRequest) -> dict[str, bool]:
         "can_correct": role_rules.can_correct(user),
         "can_manage_connections": role_rules.can_manage_connections(user),
     }
+
+
+def time_zone(request: HttpRequest) -> dict[str, str]:
+    """Name the zone the page's times are written in (the user's, else the site's)."""
+    return {"time_zone_name": timezone.get_current_timezone_name()}

@@ -2,16 +2,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractUser, Group, Permission
+from django.contrib.auth.models import (
+    AbstractBaseUser,
+    AbstractUser,
+    AnonymousUser,
+    Group,
+    Permission,
+)
 from django.db.models import Q
 
+from crmhub.core.models import Profile
 from crmhub.core.roles import ROLE_PERMISSIONS
+from crmhub.core.times import zone_of
 
 
 def user_deactivate(*, user: AbstractUser) -> None:
     """Stop ``user`` signing in (their sessions end too); their history keeps their name."""
     type(user)._default_manager.filter(pk=user.pk).update(is_active=False)
     user.is_active = False
+
+
+def profile_save(*, user: AbstractBaseUser | AnonymousUser, time_zone: str) -> Profile:
+    """Save ``user``'s own settings: the zone their times are shown in ("" for the site's).
+
+    Raises ``ValueError`` for a zone name this machine does not know, or nobody signed in.
+    """
+    if not user.is_authenticated:
+        raise ValueError("Only a signed-in user has a profile.")
+    if time_zone and zone_of(time_zone) is None:
+        raise ValueError(f"Unknown time zone {time_zone!r}.")
+    profile, _ = Profile.objects.update_or_create(
+        user_id=user.pk, defaults={"time_zone": time_zone}
+    )
+    return profile
 
 
 def roles_ensure(**_: Any) -> None:

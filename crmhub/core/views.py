@@ -5,10 +5,18 @@ from typing import Any
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxLengthValidator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.urls import reverse
+from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRedirect
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Send a browser asking for /favicon.ico (a page without a link to it) to the icon."""
+    return HttpResponsePermanentRedirect(static("crmhub/favicon.svg"))
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -6,8 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import forms
+from django.forms import BoundField
 
+from crmhub.actions import answers
 from crmhub.console.forms.base import ActForm
+
+#: The two answers of a yes/no prompt, as its buttons send them.
+YES_NO = [("yes", "Yes"), ("no", "No")]
 
 
 class RunPlanForm(ActForm):
@@ -37,14 +42,33 @@ _FIELD_TYPES: dict[str, tuple[type[forms.Field], dict[str, str]]] = {
 
 
 class PromptAnswerForm(forms.Form):
-    """The fields a running plan asked for, built from the prompt it sent."""
+    """The fields a running plan asked for, built from the prompt it sent.
+
+    A yes/no prompt (one boolean field, or none: "continue?") is answered with a "Yes" and
+    a "No" button (``yes_no_field``), never a lone checkbox.
+    """
 
     def __init__(self, data: Mapping[str, Any] | None = None, *, prompt: Mapping[str, Any]):
         super().__init__(data, prefix="answer")
-        for number, spec in enumerate(prompt.get("fields") or ()):
-            self._add(number, spec if isinstance(spec, Mapping) else {"name": str(spec)})
-        if not self.fields:
-            self.fields["confirm"] = forms.BooleanField(label="Continue the plan", required=False)
+        self.yes_no = answers.yes_no_field(prompt)
+        if self.yes_no is not None:
+            specs = answers.prompt_fields(prompt)
+            label = str((specs[0].get("label") if specs else "") or "Continue the plan")
+            self.fields[self.yes_no] = forms.TypedChoiceField(
+                label=label,
+                choices=YES_NO,
+                coerce=lambda value: value == "yes",
+                widget=forms.HiddenInput,  # the two buttons carry the value
+                error_messages={"required": "Answer with “Yes” or “No”."},
+            )
+            return
+        for number, spec in enumerate(answers.prompt_fields(prompt)):
+            self._add(number, spec)
+
+    @property
+    def yes_no_field(self) -> BoundField | None:
+        """Return the field a "Yes" or "No" button answers, if this is a yes/no prompt."""
+        return self[self.yes_no] if self.yes_no is not None else None
 
     def _add(self, number: int, spec: Mapping[str, Any]) -> None:
         name = str(spec.get("name") or spec.get("id") or f"field{number}")

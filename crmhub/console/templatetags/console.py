@@ -7,9 +7,12 @@ import uuid
 from typing import Any
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from crmhub.connections.kinds import kind_label as _kind_label
 from crmhub.console.acts import label_for
+from crmhub.core import times
 from crmhub.core.redaction import redact_text, redact_value
 
 register = template.Library()
@@ -19,6 +22,35 @@ register = template.Library()
 def request_key() -> str:
     """Return a fresh key for one form: posting it twice makes one Action."""
     return uuid.uuid4().hex
+
+
+@register.filter
+def when(value: Any, empty: str = "—") -> SafeString | str:
+    """Write a moment the one way the console writes them: in the reader's zone, with it.
+
+    ``<time datetime="…">2026-03-04 14:05:07 CET</time>``; ``empty`` when there is none.
+    """
+    moment = times.as_moment(value)
+    if moment is None:
+        return empty
+    return format_html(
+        '<time datetime="{}">{}</time>', moment.isoformat(), times.moment_text(moment)
+    )
+
+
+@register.filter
+def ago(value: Any, empty: str = "—") -> SafeString | str:
+    """Write how long ago a moment was ("just now", "5 minutes ago"), the moment itself in
+    its title."""
+    moment = times.as_moment(value)
+    if moment is None:
+        return empty
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        moment.isoformat(),
+        times.moment_text(moment),
+        times.relative_text(moment),
+    )
 
 
 @register.filter

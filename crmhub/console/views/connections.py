@@ -25,6 +25,7 @@ from crmhub.core import publishing
 LIST_TEMPLATE = "console/connection_list.html"
 DETAIL_TEMPLATE = "console/connection_detail.html"
 QUEUE_TEMPLATE = "console/queue.html"
+QUEUE_INDEX_TEMPLATE = "console/queue_index.html"
 
 
 class SyncForm(forms.Form):
@@ -108,11 +109,25 @@ def connection_check(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @viewer_required
 @require_GET
+def queue_index(request: HtmxHttpRequest) -> HttpResponse:
+    """Open the CRM.COM communication queue: the one connection's, or a choice of them."""
+    queues = list(connection_selectors.connection_list(active=True, kind="crmcom"))
+    if len(queues) == 1:
+        return _queue(request, queues[0])
+    return render_page(request, QUEUE_INDEX_TEMPLATE, {"queues": queues})
+
+
+@viewer_required
+@require_GET
 def queue(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Show a CRM.COM connection's communication queue (latest read), refreshed live."""
     connection = _connection(pk)
     if connection.kind != "crmcom":
         raise Http404("Only CRM.COM connections have a communication queue.")
+    return _queue(request, connection)
+
+
+def _queue(request: HtmxHttpRequest, connection: Connection) -> HttpResponse:
     source = QueueSourceForm(request.GET or None)
     params = read_params("queue_list", request.GET)
     context = {

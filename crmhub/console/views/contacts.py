@@ -44,6 +44,10 @@ def contact_list(request: HtmxHttpRequest) -> HttpResponse:
         "rows": selectors.result_rows(page.rows),
         "search": search,
     }
+    if after is None:  # the first page says how many people the search finds
+        context["count"] = contact_selectors.contact_search_count(
+            query=search["query"], filters=search["filters"], first_page=page
+        )
     if not request.htmx:
         context["connection_acts"] = [
             (connection, act)
