@@ -6,7 +6,17 @@ Imported, not discovered: a section that cannot be imported stops the command wi
 
 from __future__ import annotations
 
-from crmhub.bench import fanout, freshness, matching, memory, pages, pools, search, sync
+from crmhub.bench import (
+    fanout,
+    freshness,
+    matching,
+    memory,
+    pages,
+    pools,
+    search,
+    sync,
+    typing,
+)
 from crmhub.bench.base import Section
 from crmhub.bench.load import section as load
 
@@ -18,6 +28,7 @@ SECTIONS: dict[str, Section] = {
     "pools": pools.section,
     "pages": pages.section,
     "matching": matching.section,
+    "typing": typing.section,
     "load": load.section,
     "freshness": freshness.section,
 }

@@ -36,7 +36,8 @@ def test_table_prints_value_baseline_and_ratio():
 
 def test_every_section_is_registered_in_one_place():
     assert list(SECTIONS) == [
-        "search", "sync", "memory", "fanout", "pools", "pages", "matching", "load", "freshness"
+        "search", "sync", "memory", "fanout", "pools", "pages", "matching", "typing", "load",
+        "freshness",
     ]  # fmt: skip
     assert all(callable(section) for section in SECTIONS.values())
 

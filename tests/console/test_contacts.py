@@ -279,3 +279,24 @@ def test_bulk_failures_download_as_csv(client, viewer, ann, connections):
     assert rows[2][4].startswith("'=HYPERLINK")  # not run as a formula by a spreadsheet
     page = client.get(reverse("console:batch-detail", args=[batch.pk]), HTTP_HX_REQUEST="true")
     assert page.status_code == 286 and "100%" in page.content.decode()
+
+
+def test_the_results_say_how_many_people_were_found(client, viewer, ann, connections):
+    client.force_login(viewer)
+    index(
+        connections["allclients"],
+        [
+            remote(str(700 + n), "Zoe", f"Count{n:02d}", email=f"zc{n}@example.com")
+            for n in range(60)
+        ],
+    )
+    html = _search(client, q="zoe").content.decode()
+    assert '<strong id="result-count" data-people="60">60 people</strong>' in html
+    html = _search(client, q="ann lee").content.decode()
+    assert ">1 person</strong>" in html  # one person in four CRMs
+    more = client.get(
+        reverse("console:contact-list") + "?q=zoe&after=1-0",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="load-more",
+    ).content.decode()
+    assert "result-count" not in more  # "Load more" adds rows, not another count

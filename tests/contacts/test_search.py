@@ -209,3 +209,41 @@ def test_a_typo_in_a_name_still_finds_it_on_postgresql(index):
     assert names(page) == ["John Smith"]
     assert page.rows[0].tier == TIER_FUZZY
     assert contact_search(query="Smith").rows[0].tier < TIER_FUZZY
+
+
+# -- how many people a search finds ---------------------------------------------------------------
+def test_the_count_is_of_people_exact_below_its_cap(index):
+    from crmhub.contacts.selectors import contact_search_count
+
+    # Kim Park is in three CRMs: one person; Kimberly Park (Collect!) shares Kim's email.
+    people = len(contact_search(query="kim").rows)
+    count = contact_search_count(query="kim")
+    assert (count.people, count.more) == (people, False)
+    assert contact_search_count(query="jo").text == "4 people"  # John, Johnny, José, Johnson
+    assert contact_search_count(query="zzzz").text == "0 people"
+    one = contact_search_count(query="john.smith@example.com")
+    assert one.text == "1 person"
+    assert contact_search_count(query="jo", filters={"kinds": ["apptivo"]}).text == "1 person"
+
+
+def test_past_its_cap_the_count_says_at_least(index):
+    from crmhub.contacts.selectors import contact_search_count
+
+    capped = contact_search_count(query="", cap=3)  # everyone in the index: more than 3
+    assert (capped.people, capped.more, capped.text) == (3, True, "3+ people")
+    exact = contact_search_count(query="", cap=100)
+    assert not exact.more and exact.people == len(contact_search(query="", limit=100).rows)
+
+
+def test_a_first_page_holding_every_result_is_counted_without_a_query(
+    index, django_assert_num_queries
+):
+    from crmhub.contacts.selectors import contact_search_count
+
+    page = contact_search(query="park")
+    assert page.next_after is None
+    with django_assert_num_queries(0):
+        assert contact_search_count(query="park", first_page=page).people == len(page.rows)
+    partial = contact_search(query="", limit=2)
+    assert partial.next_after is not None
+    assert contact_search_count(query="", first_page=partial).people > 2

@@ -577,6 +577,75 @@ def test_prompt_answer_form(client, operator, world, data):
         assert response.status_code == 302 or "not waiting" in body
 
 
+YES_NO = {
+    "prompt_id": "p-2",
+    "message": "Delete the record?",
+    "fields": [{"name": "confirm", "label": "Delete", "type": "boolean", "required": False}],
+}
+
+
+@FUZZ
+@given(data=st.data())
+def test_yes_no_prompt_answer(client, operator, world, data):
+    client.force_login(operator)
+    action = world.waiting
+    Action.objects.filter(pk=action.pk).update(
+        state=Action.State.NEEDS_INPUT, answer=None, prompt=YES_NO, error=""
+    )
+    plausible = {
+        "answer-confirm": st.sampled_from(["yes", "no"]),
+        "prompt_id": st.sampled_from(["", "p-2"]),
+    }
+    sent = data.draw(form_data(plausible), label="form")
+    htmx = data.draw(st.booleans(), label="htmx")
+    before = table_rows()
+
+    response = client.post(
+        reverse("console:action-answer", args=[action.pk]), sent, **(HTMX if htmx else {})
+    )
+    body = page(response)
+    after = Action.objects.get(pk=action.pk)
+    event(after.state if after.answer is None else "answered")
+    assert table_rows() == before
+    if after.answer is not None:  # only a plain "yes" is an answer
+        assert sent.get("answer-confirm") == "yes" and after.answer == {"confirm": True}
+    elif after.state == Action.State.CANCELLED:  # only a plain "no" cancels, in their name
+        assert sent.get("answer-confirm") == "no"
+        assert after.error.startswith("Cancelled by operator")
+    elif 'class="errorlist' in body:
+        assert sent.get("answer-confirm") not in ("yes", "no")
+    else:  # a prompt id that is not the one waiting: told so, nothing stored
+        assert sent.get("prompt_id") not in (None, "", "p-2")
+
+
+# -- each user's profile: the zone of their times ------------------------------------------------
+@FUZZ
+@given(
+    sent=form_data(
+        {"time_zone": st.sampled_from(["", "UTC", "Asia/Tokyo", "America/Argentina/Buenos_Aires"])}
+    ),
+    htmx=st.booleans(),
+)
+def test_profile_form(client, viewer, world, sent, htmx):
+    from crmhub.core.models import Profile
+    from crmhub.core.times import zone_names
+
+    client.force_login(viewer)
+    Profile.objects.filter(user=viewer).delete()
+    before = table_rows()
+    response = client.post(reverse("console:profile"), sent, **(HTMX if htmx else {}))
+    body = page(response)
+    assert table_rows() == before
+    stored = Profile.objects.filter(user=viewer).values_list("time_zone", flat=True).first()
+    zone = sent.get("time_zone", "")
+    if zone == "" or zone in zone_names():
+        assert response.status_code == 302 and stored == zone
+        page(client.get(reverse("console:profile")))
+    else:  # refused: the reason beside the field, nothing stored
+        assert response.status_code == 400 and 'class="errorlist' in body
+        assert stored is None
+
+
 # -- connection pages: sync mode, a read's parameters --------------------------------------------
 @FUZZ
 @given(sent=fields(["mode"]), htmx=st.booleans())

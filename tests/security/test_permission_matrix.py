@@ -135,6 +135,9 @@ CONSOLE: dict[str, Rule] = {
     "connections/": page(),
     "connections/<int:pk>/": page(),
     "connections/<int:pk>/queue/": page(),
+    "queue/": page(),  # the one CRM.COM connection's queue (a list when there are several)
+    # each user's own settings (the zone of their times): anyone signed in
+    "profile/": Rule(VIEWER, VIEWER, post_ok=(302,)),
     # connection management: admins only (sync now, test the credentials)
     "connections/<int:pk>/sync/": act(ADMIN),
     "connections/<int:pk>/check/": act(ADMIN),
@@ -143,6 +146,8 @@ CONSOLE: dict[str, Rule] = {
 SIGN_IN: dict[str, Rule] = {
     "login/": Rule(ANONYMOUS, ANONYMOUS, get_ok=(200, 302), post_ok=(200, 302)),
     "logout/": Rule(ANONYMOUS, ANONYMOUS, get_ok=(405,), post_ok=(302,)),
+    # browsers ask every site for it: sent on to the static icon
+    "favicon.ico": Rule(ANONYMOUS, ANONYMOUS, get_ok=(301,), post_ok=(405,)),
 }
 
 ADMIN_SITE: dict[str, Rule] = {
