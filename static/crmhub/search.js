@@ -41,11 +41,13 @@
   }
 
   // The results shown with the page are those of the form as it was served.
+  // form.dataset.asked: the last search asked for (sent, or queued behind the one in
+  // flight); form.dataset.shown: the search whose results are on the page.
   document.addEventListener("htmx:load", function (event) {
     var root = event.target;
     var forms = isLive(root) ? [root] : (root.querySelectorAll ? root.querySelectorAll("form[data-live-search]") : []);
     Array.prototype.forEach.call(forms, function (form) {
-      if (form.dataset.searched === undefined) { form.dataset.searched = keyOf(form); }
+      if (form.dataset.asked === undefined) { form.dataset.asked = form.dataset.shown = keyOf(form); }
     });
   });
 
@@ -53,18 +55,20 @@
     var form = event.detail.elt;
     if (!isLive(form)) { return; }
     var trigger = event.detail.triggeringEvent;
+    if (trigger && trigger.crmhubAsked) { return; }  // asked before, queued, going out now
     var blurred = trigger && trigger.type === "change" && trigger.target && trigger.target.name === "q";
     var key = keyOf(form);
-    if (blurred || key === form.dataset.searched) {
+    if (blurred || key === form.dataset.asked) {
       event.preventDefault();  // nothing new to ask: the results stay as they are
       return;
     }
-    form.dataset.searched = key;
+    form.dataset.asked = key;
+    if (trigger) { trigger.crmhubAsked = true; }
   });
 
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (isLive(event.detail.elt) && event.detail.xhr) {
-      event.detail.xhr.crmhubSearch = event.detail.elt.dataset.searched;
+      event.detail.xhr.crmhubSearch = keyOf(event.detail.elt);
     }
   });
 
@@ -81,6 +85,7 @@
     var form = config.elt;
     var key = event.detail.xhr ? event.detail.xhr.crmhubSearch : undefined;
     if (key === undefined) { return; }  // "Load more": not a new search
+    form.dataset.shown = key;
     settleLater();
     if (form.dataset.openFirst !== undefined && form.dataset.openFirst === key) {
       delete form.dataset.openFirst;
@@ -91,7 +96,7 @@
   function forget(event) {
     var form = event.detail && event.detail.elt;
     if (!isLive(form)) { return; }
-    form.dataset.searched = "";  // it failed: the same search may be asked again
+    form.dataset.asked = "";  // it failed: the same search may be asked again
     delete form.dataset.openFirst;
   }
   document.addEventListener("htmx:responseError", forget);
@@ -114,12 +119,14 @@
     if (!form || box.name !== "q" || !window.htmx) { return; }
     event.preventDefault();
     var key = keyOf(form);
-    if (key === form.dataset.searched && !form.classList.contains("htmx-request")) {
+    if (key === form.dataset.shown && key === form.dataset.asked) {
       openFirstResult();  // the results of what is typed are on the page
       return;
     }
     form.dataset.openFirst = key;
-    window.htmx.trigger(form, "submit");  // at once (no wait for the pause); or await it
+    if (key !== form.dataset.asked) {
+      window.htmx.trigger(form, "submit");  // at once, without the pause
+    }  // else: that search is on its way; its first result opens when it arrives
   });
 
   window.addEventListener("popstate", function () {

@@ -286,6 +286,7 @@ def _seed(crm, user) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 def _console_paths(connections: dict[str, Connection]) -> list[str]:
     """Return a concrete URL for each GET page of the console, with real objects."""
     paths = ["/", "/contacts/", "/contacts/?q=a", "/actions/", "/connections/", "/bulk/"]
+    paths += ["/queue/", "/profile/"]
     # The person found in the most CRMs: one page with every kind's record, acts and reads.
     person = Person.objects.annotate(records=Count("contacts")).order_by("-records", "pk")[0]
     paths.append(reverse("console:person-detail", args=[person.pk]))
