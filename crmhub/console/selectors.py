@@ -93,6 +93,8 @@ class ResultRow:
     """One search result as the contacts page shows it (built here: templates are slow)."""
 
     pick: str
+    #: The row's person ("p12") or lone contact ("c34"): the same from one search to the next.
+    key: str
     href: str
     title: str
     company: str
@@ -121,6 +123,7 @@ def result_rows(rows: Iterable[Any]) -> list[ResultRow]:
         built.append(
             ResultRow(
                 pick=_pick(person_id, row.contacts) if person_id else f"c{contact.pk}",
+                key=f"p{person_id}" if person_id else f"c{contact.pk}",
                 href=f"{person_url}{person_id}/" if person_id else f"{contact_url}{contact.pk}/",
                 title=row.title or "(no name)",
                 company=contact.company if contact.company != row.title else "",

@@ -3,6 +3,9 @@
 //
 // - A search runs only when what it asks changed: a blur (the "change" of the box, which
 //   pressing the mouse on a result causes) never replaces the results under the pointer.
+//   One search is on its way at a time (hx-sync "queue last": the newest waits, none is
+//   aborted); a focused result keeps the focus when newer results arrive (its id names
+//   the person, and htmx focuses the element of the same id after a swap).
 // - Enter in the box opens the first result of what is typed, once that search has arrived
 //   (at once when its results are already shown).
 // - The first search typed pushes a history entry; the searches after it while typing
