@@ -116,7 +116,9 @@ def connection_check(*, connection: Connection) -> str:
     error: Exception | None = None
     try:
         connector = get_connector(connection.spec())
-        connector.http.pacer = RequestPacer(connection, max_throttle=CHECK_MAX_THROTTLE_SECONDS)
+        connector.http.pacer = RequestPacer(
+            connection, max_throttle=CHECK_MAX_THROTTLE_SECONDS, ahead=0
+        )
         try:
             connector.check_credentials()
         finally:

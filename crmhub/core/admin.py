@@ -1,4 +1,5 @@
-"""Admin pieces every app shares, and the admin's own log (read-only)."""
+"""Admin pieces every app shares (read-only lists, deactivate instead of delete), the user
+admin, and the admin's own log (read-only)."""
 
 from __future__ import annotations
 
