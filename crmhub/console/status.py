@@ -57,8 +57,9 @@ def retry_url(action: Action) -> str:
         url = reverse("console:contact-act", args=[action.contact_id, action.operation])
     else:
         url = reverse("console:connection-act", args=[action.connection_id, action.operation])
-    fields = set(act.form.base_fields)
-    values = {k: v for k, v in (action.params or {}).items() if k in fields and v is not None}
+    params = action.params or {}
+    # In the form's field order: PostgreSQL's jsonb keeps no key order of its own.
+    values = {k: params[k] for k in act.form.base_fields if params.get(k) is not None}
     return f"{url}?{urlencode(values)}" if values else url
 
 

@@ -36,7 +36,9 @@ from crmhub.connectors.declarations import ConsoleAct, Crm, Field, Operation, Pa
 from crmhub.contacts.models import Contact, SyncRun
 from tests.contacts.helpers import sync
 
-pytestmark = pytest.mark.django_db
+# The sync's threads write through their own database connections (rate-limit slots, pages),
+# as in a worker: the tests' data is committed, not held in one test transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 KIND = "tinycrm"
 TOKEN = "tiny-token-5b1e0c"
