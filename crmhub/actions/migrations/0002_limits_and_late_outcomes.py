@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('actions', '0002_checks_and_bulk_control'),
+        ('actions', '0001_initial'),
     ]
 
     operations = [
