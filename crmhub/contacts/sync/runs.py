@@ -227,9 +227,9 @@ def run_execute(
         if run.mode == SyncRun.Mode.FULL:
             outcome, note = full_pass_finish(run, state, now)
         cursor = min(state.latest_update or started, started)
-        _health_set(run.connection_id, None)  # the remote answered: before the run shows done
         if not _finish(run, state=outcome, error=note, cursor=cursor, finished_at=now):
             raise LeaseLost(f"sync run {run.pk} was finished by the reaper")
+        _health_set(run.connection_id, None)
     except LeaseLost:
         logger.warning("sync run %s lost its lease; stopped", run.pk)
         run.refresh_from_db()
