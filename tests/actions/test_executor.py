@@ -14,13 +14,6 @@ from crmhub.connectors import errors
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _database_store(settings):  # type: ignore[no-untyped-def]
-    """The executor's tests read the buckets in the database (both stores have their own
-    tests in test_ratelimit.py), whatever the broker."""
-    settings.CRMHUB_RATE_LIMIT_STORE = "database"
-
-
 @pytest.fixture
 def action(connection, contact, published):  # type: ignore[no-untyped-def]
     return action_enqueue(
