@@ -171,9 +171,8 @@ def _pace(action: Action) -> bool:
     ratelimit.throttle_note(connection=action.connection, wait=slot.wait)
     wait = slot.wait
     if slot.granted:
-        if slot.wait <= 0:
-            return True  # the slot was decided with the pause as it is now
-        time.sleep(slot.wait)
+        if slot.wait > 0:
+            time.sleep(slot.wait)
         wait = ratelimit.pause_remaining(connection=action.connection)
         if wait <= 0:
             return True
