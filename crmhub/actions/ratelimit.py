@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -39,10 +38,8 @@ from crmhub.connectors.errors import RateLimited
 #: Waits shorter than this do not mark the connection "throttled".
 THROTTLE_NOTE_SECONDS = 1.0
 _DB_TRIES = 50
-#: The longest a sync or a check sleeps at once waiting for a slot (then it asks again), and
-#: the most slots it reserves at once.
+#: The longest a sync or a check sleeps at once waiting for a slot (then it asks again).
 PACER_STEP_SECONDS = 5.0
-PACER_MAX_AHEAD = 100
 
 
 @dataclass(frozen=True)
@@ -110,68 +107,28 @@ def decide(
     return Slot(granted=True, wait=wait), (tat + limits.interval, today, used + 1)
 
 
-@dataclass(frozen=True)
-class Slots:
-    """Several slots taken at once: the wait before each (seconds from now, ascending).
-
-    None granted: ``retry_in`` says when to ask again (``quota``: the daily quota is used
-    up and it runs to midnight UTC).
-    """
-
-    waits: tuple[float, ...]
-    retry_in: float = 0.0
-    quota: bool = False
-
-
-def decide_many(
-    next_at: float,
-    day: date | None,
-    day_count: int,
-    *,
-    now: float,
-    limits: Limits,
-    count: int,
-    paused_until: float = 0.0,
-) -> tuple[Slots, tuple[float, date, int] | None]:
-    """Return up to ``count`` consecutive slots (``decide`` for each, stopping at the first
-    refused) and the bucket's new state (None: unchanged)."""
-    waits: list[float] = []
-    state: tuple[float, date | None, int] = (next_at, day, day_count)
-    new: tuple[float, date, int] | None = None
-    for _ in range(max(1, count)):
-        slot, taken = decide(*state, now=now, limits=limits, paused_until=paused_until)
-        if taken is None:
-            if not waits:
-                return Slots((), retry_in=slot.wait, quota=slot.quota), None
-            break
-        waits.append(slot.wait)
-        state = new = taken
-    return Slots(tuple(waits)), new
-
-
 # -- database backend ----------------------------------------------------------------------
-def _take_database(connection: Connection, limits: Limits, count: int) -> Slots:
+def _take_database(connection: Connection, limits: Limits) -> Slot:
     for _ in range(_DB_TRIES):
         bucket, _ = RateBucket.objects.get_or_create(connection_id=connection.pk)
-        slots, state = decide_many(
+        slot, state = decide(
             bucket.next_at,
             bucket.day,
             bucket.day_count,
             now=time.time(),
             limits=limits,
-            count=count,
             paused_until=bucket.paused_until,
         )
         if state is None:
-            return slots
+            return slot
         next_at, day, day_count = state
         taken = RateBucket.objects.filter(pk=bucket.pk, version=bucket.version).update(
             next_at=next_at, day=day, day_count=day_count, version=F("version") + 1
         )
         if taken:
-            return slots
+            return slot
     # Heavy contention: behave as if the bucket were full for one interval.
-    return Slots((), retry_in=limits.interval)
+    return Slot(granted=False, wait=limits.interval)
 
 
 def _pause_database(connection: Connection, seconds: float) -> float:
@@ -201,36 +158,26 @@ local tolerance = tonumber(ARGV[2])
 local quota = tonumber(ARGV[3])
 local max_wait = tonumber(ARGV[4])
 local to_midnight = tonumber(ARGV[5])
-local count = tonumber(ARGV[6])
 local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+if quota > 0 and used >= quota then
+  return {0, tostring(to_midnight), 1}
+end
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local paused = tonumber(redis.call('GET', KEYS[3]) or '0')
 if tat < paused + tolerance then tat = paused + tolerance end
-local waits = {}
-local refused = {0, '0', 0}
-for i = 1, count do
-  if quota > 0 and used >= quota then
-    refused = {0, tostring(to_midnight), 1}
-    break
-  end
-  local wait = tat - tolerance - now
-  if wait < 0 then wait = 0 end
-  if wait > max_wait then
-    refused = {0, tostring(wait), 0}
-    break
-  end
-  waits[#waits + 1] = tostring(wait)
-  tat = tat + interval
-  used = used + 1
+local wait = tat - tolerance - now
+if wait < 0 then wait = 0 end
+if wait > max_wait then
+  return {0, tostring(wait), 0}
 end
-if #waits == 0 then return refused end
-redis.call('SET', KEYS[1], tostring(tat), 'EX', math.ceil(tat - now + tolerance) + 60)
+redis.call('SET', KEYS[1], tostring(tat + interval), 'EX',
+  math.ceil(tat + interval - now + tolerance) + 60)
 if quota > 0 then
-  redis.call('INCRBY', KEYS[2], #waits)
+  redis.call('INCR', KEYS[2])
   redis.call('EXPIRE', KEYS[2], math.ceil(to_midnight) + 3600)
 end
-return {#waits, '0', 0, unpack(waits)}
+return {1, tostring(wait), 0}
 """
 # Pause the bucket until the server's now + ARGV[1] seconds (never shortening a pause).
 _LUA_PAUSE = """
@@ -270,7 +217,7 @@ def _pause_key(connection: Connection) -> str:
     return f"crmhub:pause:{connection.uid}"
 
 
-def _take_redis(connection: Connection, limits: Limits, url: str, count: int) -> Slots:
+def _take_redis(connection: Connection, limits: Limits, url: str) -> Slot:
     now = time.time()
     today = datetime.fromtimestamp(now, tz=UTC).date().isoformat()
     keys = [
@@ -280,12 +227,8 @@ def _take_redis(connection: Connection, limits: Limits, url: str, count: int) ->
     ]
     args = [limits.interval, limits.tolerance, limits.quota or 0, limits.max_wait]
     take = _redis_scripts(url)[0]
-    granted, retry_in, quota, *waits = take(
-        keys=keys, args=[*args, seconds_to_midnight(now), max(1, count)]
-    )
-    if not granted:
-        return Slots((), retry_in=float(retry_in), quota=bool(quota))
-    return Slots(tuple(float(wait) for wait in waits))
+    granted, wait, quota = take(keys=keys, args=[*args, seconds_to_midnight(now)])
+    return Slot(granted=bool(granted), wait=float(wait), quota=bool(quota))
 
 
 # -- either backend ------------------------------------------------------------------------
@@ -308,23 +251,14 @@ def backend() -> str:
 
 def slot_take(*, connection: Connection, max_wait: float | None = None) -> Slot:
     """Return a slot of ``connection``'s rate limit (reserved only when ``granted``)."""
-    slots = slots_take(connection=connection, count=1, max_wait=max_wait)
-    if not slots.waits:
-        return Slot(granted=False, wait=slots.retry_in, quota=slots.quota)
-    return Slot(granted=True, wait=slots.waits[0])
-
-
-def slots_take(*, connection: Connection, count: int, max_wait: float | None = None) -> Slots:
-    """Reserve up to ``count`` consecutive slots of ``connection``'s rate limit at once (one
-    write however many; each counts towards the daily quota)."""
     limits = Limits.of(
         connection,
         max_wait=settings.CRMHUB_RATE_MAX_WAIT_SECONDS if max_wait is None else max_wait,
     )
     url = store()
     if url != "database":
-        return _take_redis(connection, limits, url, count)
-    return _take_database(connection, limits, count)
+        return _take_redis(connection, limits, url)
+    return _take_database(connection, limits)
 
 
 def bucket_pause(*, connection: Connection, seconds: float) -> float:
@@ -386,10 +320,6 @@ class RequestPacer:
     over — a read, which the answer says was not carried out. Throttling adds up to
     ``max_throttle`` seconds at most (``CRMHUB_THROTTLE_MAX_SECONDS``), and a single pause
     longer than ``max_pause`` is not waited out here: the rate-limit error is raised.
-
-    Slots are reserved ``ahead`` seconds' worth at a time (at least one), so that a fast
-    sync writes the bucket once for many pages rather than once a page, while its own
-    transactions hold SQLite's write lock; what is left when it ends is not used.
     """
 
     def __init__(
@@ -398,7 +328,6 @@ class RequestPacer:
         *,
         max_throttle: float | None = None,
         max_pause: float | None = None,
-        ahead: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.connection = connection
@@ -406,52 +335,38 @@ class RequestPacer:
             settings.CRMHUB_THROTTLE_MAX_SECONDS if max_throttle is None else max_throttle
         )
         self.max_pause = self.max_throttle if max_pause is None else max_pause
-        rate = max(float(connection.rate_limit or 0), 0.001)
-        self.batch = max(1, min(PACER_MAX_AHEAD, int(rate * ahead)))
         self.sleep = sleep
-        self._reserved: deque[float] = deque()  # monotonic times of the slots reserved
         #: Seconds waited out because of rate-limit answers, and how many there were.
         self.throttled = 0.0
         self.answers = 0
-        #: Requests paced (slots used).
+        #: Slots taken (requests paced).
         self.slots = 0
-
-    def _reserve(self) -> None:
-        while not self._reserved:
-            slots = slots_take(
-                connection=self.connection, count=self.batch, max_wait=PACER_STEP_SECONDS
-            )
-            if slots.quota:
-                raise QuotaUsedUp(
-                    "The connection's daily quota is used up: nothing more is sent to it "
-                    f"before midnight UTC (in {slots.retry_in / 3600:.1f} h).",
-                    retry_after=slots.retry_in,
-                )
-            if not slots.waits:
-                self.sleep(min(slots.retry_in, PACER_STEP_SECONDS))
-                continue
-            now = time.monotonic()
-            self._reserved.extend(now + wait for wait in slots.waits)
 
     def before_request(self) -> None:
         """Return once this request may be sent; raise ``QuotaUsedUp`` past the quota."""
         while True:
-            self._reserve()
-            delay = self._reserved.popleft() - time.monotonic()
-            if delay > 0:
-                self.sleep(delay)
+            slot = slot_take(connection=self.connection, max_wait=PACER_STEP_SECONDS)
+            if slot.quota:
+                raise QuotaUsedUp(
+                    "The connection's daily quota is used up: nothing more is sent to it "
+                    f"before midnight UTC (in {slot.wait / 3600:.1f} h).",
+                    retry_after=slot.wait,
+                )
+            if not slot.granted:
+                self.sleep(min(slot.wait, PACER_STEP_SECONDS))
+                continue
+            if slot.wait > 0:
+                self.sleep(slot.wait)
             paused = pause_remaining(connection=self.connection)
             if paused <= 0:
                 self.slots += 1
                 return
-            self._reserved.clear()  # they fall inside the pause
             self.sleep(min(paused, PACER_STEP_SECONDS))
 
     def rate_limited(self, error: RateLimited) -> bool:
         """Pause the bucket after ``error``; return whether to send the request again."""
         pause = rate_limited_pause(error)
         self.answers += 1
-        self._reserved.clear()
         bucket_pause(connection=self.connection, seconds=pause)
         if pause > self.max_pause or self.throttled + pause > self.max_throttle:
             return False

@@ -116,9 +116,7 @@ def connection_check(*, connection: Connection) -> str:
     error: Exception | None = None
     try:
         connector = get_connector(connection.spec())
-        connector.http.pacer = RequestPacer(
-            connection, max_throttle=CHECK_MAX_THROTTLE_SECONDS, ahead=0
-        )
+        connector.http.pacer = RequestPacer(connection, max_throttle=CHECK_MAX_THROTTLE_SECONDS)
         try:
             connector.check_credentials()
         finally:

@@ -1,5 +1,4 @@
-"""Admin pieces every app shares (read-only lists, deactivate instead of delete), the user
-admin, and the admin's own log (read-only)."""
+"""Admin pieces every app shares, and the admin's own log (read-only)."""
 
 from __future__ import annotations
 

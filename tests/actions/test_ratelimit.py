@@ -189,19 +189,6 @@ def test_a_pause_holds_every_slot_back_on_either_store(store):
     assert connection.throttled_until is not None
 
 
-@pytest.mark.django_db
-def test_several_slots_are_taken_at_once_as_if_one_by_one(store):
-    connection = Connection.objects.create(
-        name="Batched", kind="apptivo", base_url="https://x.test/", rate_limit=5, daily_quota=12
-    )
-    first = ratelimit.slots_take(connection=connection, count=8, max_wait=1.0)
-    assert [round(w, 1) for w in first.waits] == [0, 0, 0, 0, 0, 0.2, 0.4, 0.6]
-    second = ratelimit.slots_take(connection=connection, count=8, max_wait=5.0)
-    assert len(second.waits) == 4, "the quota of 12 is used up after four more"
-    third = ratelimit.slots_take(connection=connection, count=8)
-    assert third.waits == () and third.quota
-
-
 class _Throttling(BaseHTTPRequestHandler):
     """Answers 429 (Retry-After: 1) to the first request, then 200; notes arrival times."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -39,16 +38,14 @@ def test_messages_are_taken_in_the_order_they_were_put_across_a_boundary(
         "control_folder": str(tmp_path / "control"),
         "store_processed": False,
     }
-    # A name of its own: kombu's virtual transports keep declared exchanges in the class.
-    name = f"order-{uuid.uuid4().hex}"
-    queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
+    queue = Queue("probe", Exchange("probe", type="direct"), routing_key="probe")
     with Connection(
         "filesystem://", transport="crmhub.core.broker:Transport", transport_options=options
     ) as conn:
         channel = conn.default_channel
         queue(channel).declare()
-        producer = Producer(channel, exchange=queue.exchange, routing_key=name)
+        producer = Producer(channel, exchange=queue.exchange, routing_key="probe")
         for n in range(5):
             producer.publish({"n": n})
-        taken = [channel.basic_get(name, no_ack=True).payload["n"] for _ in range(5)]
+        taken = [channel.basic_get("probe", no_ack=True).payload["n"] for _ in range(5)]
     assert taken == [0, 1, 2, 3, 4]
