@@ -33,7 +33,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db import connection as db
 from django.db.models import Case, F, Q, Value, When
-from django.db.models.functions import Coalesce, Concat
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crmhub.actions import dispatch, outcomes, ratelimit
@@ -97,26 +97,21 @@ def action_execute(*, action_id: int, task_id: str = "") -> str:
 def _receive(action_id: int, task_id: str = "") -> Action | None:
     """Count this delivery when it counts; return the action if it is queued.
 
-    Counted: the first message since the action was rescheduled or the sweeper found a
-    worker lost, and a message received again (the broker redelivers it after its worker
-    was lost). Not counted: a new copy of a message (the sweeper republished it).
+    Counted: the first message since the action was last rescheduled, and a message
+    received again (the broker redelivers it after its worker was lost). Not counted: a
+    new copy of a message already received (the sweeper republished it; the sweeper counts
+    the loss itself when a received message went silent).
     """
     counted: Any = F("deliveries") + 1
-    received: dict[str, Any] = {}
     if task_id:
-        again = Q(received_task_ids__contains=task_id)
+        first_or_again = Q(received_task_id="") | Q(received_task_id=task_id[:64])
         counted = Case(
-            When(again | Q(received_task_ids=""), then=counted),
+            When(first_or_again, then=counted),
             default=F("deliveries"),
             output_field=Action._meta.get_field("deliveries"),
         )
-        received["received_task_ids"] = Case(
-            When(again, then=F("received_task_ids")),
-            default=Concat(F("received_task_ids"), Value(f" {task_id}")),
-            output_field=Action._meta.get_field("received_task_ids"),
-        )
     Action.objects.filter(pk=action_id, state=Action.State.QUEUED).update(
-        deliveries=counted, received_at=timezone.now(), **received
+        deliveries=counted, received_task_id=task_id[:64], received_at=timezone.now()
     )
     try:
         action = Action.objects.select_related("connection").get(pk=action_id)
@@ -153,7 +148,7 @@ def _switched_off(action: Action) -> None:
 
 
 #: What rescheduling an action resets: its messages start counting anew.
-RESCHEDULED = {"published_at": None, "deliveries": 0, "received_task_ids": "", "received_at": None}
+RESCHEDULED = {"published_at": None, "deliveries": 0, "received_task_id": "", "received_at": None}
 
 
 def _unpublish(action: Action) -> None:
