@@ -6,9 +6,7 @@ Each run (beat, every ``CRMHUB_SWEEP_SECONDS``):
    may have been sent becomes ``unknown``; a safe one is queued again (failed once it has
    been lost ``CRMHUB_MAX_DELIVERIES`` times);
 2. takes back actions published but unclaimed for ``CRMHUB_ACTION_REPUBLISH_SECONDS`` (the
-   embedded broker loses the message of a killed worker), for the dispatcher; one whose
-   message a worker received and then went silent counts as a lost worker (once: the new
-   copy the dispatcher publishes does not count again, see ``executor._receive``);
+   embedded broker loses the message of a killed worker), for the dispatcher;
 3. dispatches due actions of every active connection, up to its window (a connection whose
    backlog waits for its rate limit is shown "throttled until" the backlog can clear);
 4. brings batch totals up to date and finishes batches with nothing left to do;
@@ -29,7 +27,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import F
 from django.utils import timezone
 
 from crmhub.actions import dispatch, ratelimit
@@ -78,8 +75,6 @@ def _resolve_lost(pk: int, attempts: int, *, safe: bool, state: str, deliveries:
             state=Action.State.QUEUED,
             lease_until=None,
             published_at=None,
-            deliveries=F("deliveries") + 1,  # a lost worker
-            received_at=None,
             not_before=now,
             updated_at=now,
             error="Its worker was lost; queued again.",
@@ -113,12 +108,9 @@ def _resolve_lost(pk: int, attempts: int, *, safe: bool, state: str, deliveries:
 
 def _take_back_unclaimed(now: datetime) -> int:
     cutoff = now - timedelta(seconds=settings.CRMHUB_ACTION_REPUBLISH_SECONDS)
-    unclaimed = Action.objects.filter(state=Action.State.QUEUED, published_at__lt=cutoff)
-    # Received, then silent as long: the worker that took the message was lost with it.
-    lost = unclaimed.filter(received_at__lt=cutoff).update(
-        published_at=None, deliveries=F("deliveries") + 1, received_at=None
+    return Action.objects.filter(state=Action.State.QUEUED, published_at__lt=cutoff).update(
+        published_at=None
     )
-    return lost + unclaimed.update(published_at=None)
 
 
 def _dispatch_all() -> int:

@@ -81,21 +81,18 @@ class AllClientsConnector(Connector):
     def iter_contact_pages(
         self, *, since: datetime | None = None, page_size: int = 100
     ) -> Iterator[ContactPage]:
-        """Yield GetContacts pages (``pagingsize``/``pagingoffset``) until an empty one.
+        """Yield GetContacts pages (``pagingsize``/``pagingoffset``) to the first short one.
 
-        GetContacts says no total, and a server may serve fewer than asked (a page-size cap
-        of its own), so a short page is not taken for the end: the listing ends only once
-        the next offset is confirmed empty. AllClients has no "changed since" filter, so
-        ``since`` is ignored: a full listing.
+        AllClients has no "changed since" filter, so ``since`` is ignored: a full listing.
         """
         size = max(1, min(page_size, MAX_PAGE_SIZE))
         previous: tuple[str, ...] = ()
-        number, offset = 0, 0
+        number = 0
         while True:
             contacts = self.client.read(
                 "GetContacts",
                 lambda body: parsing.parse_contacts(body, self.zone),
-                {"pagingsize": size, "pagingoffset": offset},
+                {"pagingsize": size, "pagingoffset": number * size},
             )
             ids = tuple(contact.remote_id for contact in contacts)
             if ids and ids == previous:
@@ -105,10 +102,10 @@ class AllClientsConnector(Connector):
                 )
             if contacts or number == 0:
                 yield ContactPage(contacts=contacts, total=None, number=number)
-            if not contacts:
+            if len(contacts) < size:
                 return
             previous = ids
-            number, offset = number + 1, offset + len(contacts)
+            number += 1
 
     # -- acts --------------------------------------------------------------------------------
     def perform_run_action_set(self, params: dict[str, Any]) -> OperationResult:
