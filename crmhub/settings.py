@@ -298,9 +298,19 @@ CRMHUB_PROMPT_TIMEOUT_SECONDS = float(ENV.get("CRMHUB_PROMPT_TIMEOUT_SECONDS", "
 # task's soft time limit (the start-up check ``crmhub.actions.timings`` holds it).
 CRMHUB_PLAN_IDLE_SECONDS = float(ENV.get("CRMHUB_PLAN_IDLE_SECONDS", "120"))
 CRMHUB_RATE_MAX_WAIT_SECONDS = float(ENV.get("CRMHUB_RATE_MAX_WAIT_SECONDS", "5"))
+# Rate limits: where the buckets live (empty: Redis when the broker is Redis, else the
+# database; "database", or a redis:// URL); how long a "too many requests" answer without
+# Retry-After pauses the connection; and the longest an action or a sync keeps being
+# throttled before it gives up (rate-limit answers do not count as attempts).
+CRMHUB_RATE_LIMIT_STORE = ENV.get("CRMHUB_RATE_LIMIT_STORE", "").strip()
+CRMHUB_RATE_PAUSE_SECONDS = float(ENV.get("CRMHUB_RATE_PAUSE_SECONDS", "5"))
+CRMHUB_THROTTLE_MAX_SECONDS = float(ENV.get("CRMHUB_THROTTLE_MAX_SECONDS", "3600"))
 # Syncs: a running sync renews its lease with every transaction of pages; past it, the
 # sync's worker is presumed dead and the run is failed (the next one starts over).
 CRMHUB_SYNC_LEASE_SECONDS = float(ENV.get("CRMHUB_SYNC_LEASE_SECONDS", "600"))
+# A full pass over a listing without a remote total applies its deletions only when they
+# are at most this share of the live contacts (else the run is flagged for staff).
+CRMHUB_SYNC_NO_TOTAL_ANOMALY_SHARE = float(ENV.get("CRMHUB_SYNC_NO_TOTAL_ANOMALY_SHARE", "0.1"))
 # Retries of retryable failures: first delay (doubling, with jitter, capped by
 # CELERY_RETRY_BACKOFF_MAX) and the most attempts before the action is failed.
 CRMHUB_RETRY_BASE_SECONDS = float(ENV.get("CRMHUB_RETRY_BASE_SECONDS", "1"))

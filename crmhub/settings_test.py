@@ -43,6 +43,18 @@ if not ENV.get("CELERY_BROKER_URL", "").strip():
     ).resolve()
     _, CELERY_BROKER_TRANSPORT_OPTIONS = envmod.embedded_broker(CRMHUB_BROKER_DIR)
 
+# A worker a test starts may be told to give up waiting for a database lock sooner (the test
+# of an outcome written while the database is locked): seconds, SQLite's busy timeout or
+# PostgreSQL's lock_timeout.
+if ENV.get("TEST_DB_LOCK_TIMEOUT"):
+    _lock_wait = float(ENV["TEST_DB_LOCK_TIMEOUT"])
+    for _config in DATABASES.values():
+        if _config["ENGINE"] == "django.db.backends.sqlite3":
+            _config["OPTIONS"] = {**_config.get("OPTIONS", {}), "timeout": _lock_wait}
+        else:
+            _options = f"-c lock_timeout={int(_lock_wait * 1000)}"
+            _config["OPTIONS"] = {**_config.get("OPTIONS", {}), "options": _options}
+
 # Fast sign-ins: the tests create and log in many users.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -130,3 +130,39 @@ def sandbox_spec(web_server):  # type: ignore[no-untyped-def]
         )
 
     return make
+
+
+# -- Redis, when there is one -------------------------------------------------------------
+def reachable_redis() -> tuple[str | None, str]:
+    """Return (a Redis URL the tests may use, or None; why).
+
+    The broker's when ``CELERY_BROKER_URL`` is Redis (CI's second leg), else
+    ``TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/14``) when a server answers there.
+    """
+    import os
+
+    import redis
+    from django.conf import settings
+
+    broker = str(getattr(settings, "CELERY_BROKER_URL", "") or "")
+    if broker.startswith(("redis://", "rediss://")):
+        return broker, "the broker is Redis"
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.RedisError as exc:
+        return None, (
+            f"no Redis: the broker is not Redis and none answers at {url} ({exc}); "
+            "set TEST_REDIS_URL or CELERY_BROKER_URL=redis://… to run this"
+        )
+    return url, "a local Redis answers"
+
+
+@pytest.fixture
+def redis_url(settings) -> str:  # type: ignore[no-untyped-def]
+    """A reachable Redis that holds the rate limits for this test (skip when there is none)."""
+    url, why = reachable_redis()
+    if url is None:
+        pytest.skip(why)
+    settings.CRMHUB_RATE_LIMIT_STORE = url
+    return url

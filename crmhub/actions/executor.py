@@ -1,15 +1,22 @@
 """Carry out one action: receive, pace, claim, send, record — each step a short transaction.
 
-1. *Receive*: count the delivery (a message that keeps killing its worker is failed after
-   ``CRMHUB_MAX_DELIVERIES``); anything but a due, queued action is left alone.
+1. *Receive*: count the delivery — the first message, and each one received again after
+   its worker was lost, not a new copy the sweeper published (a message that keeps
+   killing its worker is failed after ``CRMHUB_MAX_DELIVERIES``); anything but a due,
+   queued action is left alone.
 2. *Pace*: take a slot of the connection's rate limit (sleep a little, or put the action
-   back for later without claiming it).
+   back for later without claiming it); a connection paused by a rate-limit answer is
+   not sent to, whoever reserved the slot.
 3. *Claim*: ``queued → sending`` with a conditional update, so only one worker ever sends;
    the attempt row is written in the same transaction.
-4. *Send* through the connector, with no transaction open.
-5. *Record* the outcome and the redacted calls, fenced by the attempt number, then refill
-   the connection's dispatch window; a change the CRM confirmed is first written through to
-   the index, so the index shows it by the time the action says it succeeded.
+4. *Send* through the connector, with no transaction open. A rate-limit answer pauses the
+   connection for every worker.
+5. *Record* the outcome and the redacted calls, fenced by the attempt number (tried
+   again on a transient database error), then refill the connection's dispatch window; a
+   change the CRM confirmed is first written through to the index, so the index shows it
+   by the time the action says it succeeded. An answer arriving after staff resent the
+   action (it had been presumed lost) does not overwrite it: it is kept on its attempt,
+   marked late.
 """
 
 from __future__ import annotations
@@ -17,14 +24,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import InterfaceError, OperationalError, transaction
+from django.db import connection as db
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
 from crmhub.actions import dispatch, outcomes, ratelimit
@@ -40,6 +49,7 @@ from crmhub.contacts.services import contact_write_through
 from crmhub.core import redaction
 
 logger = logging.getLogger("crmhub.actions")
+T = TypeVar("T")
 
 OUT_OF_TIME = (
     "The task's time limit left no time to wait for an answer (the prompt waits and the "
@@ -53,12 +63,14 @@ RECORDABLE = (
     Action.State.UNKNOWN,
     Action.State.QUEUED,
 )
+#: Writing an outcome is tried again on a transient database error for this long.
+OUTCOME_WRITE_SECONDS = 120.0
 
 
 def action_execute(*, action_id: int, task_id: str = "") -> str:
     """Carry out action ``action_id`` if this delivery may; return what happened."""
     started = time.monotonic()
-    action = _receive(action_id)
+    action = _receive(action_id, task_id)
     if action is None:
         return "skipped"
     if not action.connection.is_active:
@@ -82,9 +94,29 @@ def action_execute(*, action_id: int, task_id: str = "") -> str:
     return outcome.state
 
 
-def _receive(action_id: int) -> Action | None:
+def _receive(action_id: int, task_id: str = "") -> Action | None:
+    """Count this delivery when it counts; return the action if it is queued.
+
+    Counted: the first message since the action was rescheduled or the sweeper found a
+    worker lost, and a message received again (the broker redelivers it after its worker
+    was lost). Not counted: a new copy of a message (the sweeper republished it).
+    """
+    counted: Any = F("deliveries") + 1
+    received: dict[str, Any] = {}
+    if task_id:
+        again = Q(received_task_ids__contains=task_id)
+        counted = Case(
+            When(again | Q(received_task_ids=""), then=counted),
+            default=F("deliveries"),
+            output_field=Action._meta.get_field("deliveries"),
+        )
+        received["received_task_ids"] = Case(
+            When(again, then=F("received_task_ids")),
+            default=Concat(F("received_task_ids"), Value(f" {task_id}")),
+            output_field=Action._meta.get_field("received_task_ids"),
+        )
     Action.objects.filter(pk=action_id, state=Action.State.QUEUED).update(
-        deliveries=F("deliveries") + 1
+        deliveries=counted, received_at=timezone.now(), **received
     )
     try:
         action = Action.objects.select_related("connection").get(pk=action_id)
@@ -120,27 +152,37 @@ def _switched_off(action: Action) -> None:
     )
 
 
+#: What rescheduling an action resets: its messages start counting anew.
+RESCHEDULED = {"published_at": None, "deliveries": 0, "received_task_ids": "", "received_at": None}
+
+
 def _unpublish(action: Action) -> None:
     """Hand an early message's action back to the dispatcher (it publishes when due)."""
-    Action.objects.filter(pk=action.pk, state=Action.State.QUEUED).update(
-        published_at=None, deliveries=0
-    )
+    Action.objects.filter(pk=action.pk, state=Action.State.QUEUED).update(**RESCHEDULED)
 
 
 def _pace(action: Action) -> bool:
-    """Wait for a rate-limit slot; return False if the action was put back for later."""
+    """Wait for a rate-limit slot; return False if the action was put back for later.
+
+    A slot reserved before the connection was paused (another worker got a rate-limit
+    answer meanwhile) is not used: the action waits for the pause to end.
+    """
     slot = ratelimit.slot_take(connection=action.connection)
     ratelimit.throttle_note(connection=action.connection, wait=slot.wait)
+    wait = slot.wait
     if slot.granted:
-        if slot.wait > 0:
-            time.sleep(slot.wait)
-        return True
+        if slot.wait <= 0:
+            return True  # the slot was decided with the pause as it is now
+        time.sleep(slot.wait)
+        wait = ratelimit.pause_remaining(connection=action.connection)
+        if wait <= 0:
+            return True
     now = timezone.now()
-    later: dict[str, object] = {"not_before": now + timedelta(seconds=slot.wait)}
+    later: dict[str, object] = {"not_before": now + timedelta(seconds=wait)}
     if slot.quota:
         later["error"] = "The connection's daily quota is used up: waits until midnight UTC."
     Action.objects.filter(pk=action.pk, state=Action.State.QUEUED).update(
-        published_at=None, deliveries=0, updated_at=now, **later
+        updated_at=now, **RESCHEDULED, **later
     )
     return False
 
@@ -196,14 +238,10 @@ def _send(action: Action, attempt: Attempt, *, until: float | None = None) -> Ou
         fault_point("before_send", action_id=action.pk, first_try=first_try)
         result = connector.run(action.operation, action.params, on_prompt=relay)
     except ConnectorError as exc:
-        if isinstance(exc, RateLimited) and exc.retry_after:
-            ratelimit.throttle_note(connection=action.connection, wait=exc.retry_after)
         if isinstance(exc, NeedsInput) and relay.out_of_time:
             exc.message = f"{exc} {OUT_OF_TIME}"
             exc.args = (exc.message,)
-        return _scrubbed(
-            outcomes.from_error(exc, safe=action.safe, attempts=attempt.number), connector
-        )
+        return _scrubbed(_from_error(action, attempt, exc), connector)
     except SoftTimeLimitExceeded as exc:
         if action.safe:
             return outcomes.retry("Took too long; stopped.", attempts=attempt.number)
@@ -216,6 +254,22 @@ def _send(action: Action, attempt: Attempt, *, until: float | None = None) -> Ou
     finally:
         attempt.calls = [call.as_dict() for call in connector.drain_calls()]
         connector.close()
+
+
+def _from_error(action: Action, attempt: Attempt, exc: ConnectorError) -> Outcome:
+    """Return the outcome of ``exc``; a rate-limit answer pauses the connection for every
+    worker and uses up no attempt (the throttling has its own time cap)."""
+    counted = attempt.number - action.throttles
+    if not isinstance(exc, RateLimited):
+        return outcomes.from_error(exc, safe=action.safe, attempts=counted)
+    pause = ratelimit.bucket_pause(
+        connection=action.connection, seconds=ratelimit.rate_limited_pause(exc)
+    )
+    since = action.throttled_since
+    throttled_for = (timezone.now() - since).total_seconds() if since else None
+    return outcomes.from_error(
+        exc, safe=action.safe, attempts=counted, pause=pause, throttled_for=throttled_for
+    )
 
 
 def _scrubbed(outcome: Outcome, connector: Connector) -> Outcome:
@@ -273,25 +327,31 @@ def _record(action: Action, attempt: Attempt, outcome: Outcome) -> None:
         countdown = outcome.retry_in
         start = now + timedelta(seconds=countdown)
         soon = countdown <= dispatch.MAX_COUNTDOWN_SECONDS
-        values.update(
-            not_before=start,
-            published_at=start if soon else None,
-            deliveries=0,
-            error=outcome.error,
-        )
+        values.update(RESCHEDULED, not_before=start, error=outcome.error)
+        values["published_at"] = start if soon else None
     else:
         values.update(result=outcome.result, error=outcome.error, finished_at=now)
     if outcome.state == Action.State.SUCCEEDED:
         contact = _write_through(action, outcome)
         if contact is not None and action.contact_id is None:  # a record it created
             values["contact"] = contact
-    with transaction.atomic():
-        Attempt.objects.filter(pk=attempt.pk).update(
-            outcome=outcome.attempt, error=outcome.error, calls=attempt.calls, finished_at=now
+    if outcome.throttled:
+        values.update(
+            throttles=F("throttles") + 1,
+            throttled_since=Coalesce(F("throttled_since"), Value(now)),
         )
-        written = Action.objects.filter(
-            pk=action.pk, attempts=attempt.number, state__in=RECORDABLE
-        ).update(**values)
+    written, late = _transient_retried(
+        action, lambda: _outcome_write(action, attempt, outcome, values, now)
+    )
+    if late:
+        logger.warning(
+            "action %s: outcome of attempt %s (%s) arrived after it was resent; kept on the "
+            "attempt only",
+            action.pk,
+            attempt.number,
+            outcome.attempt,
+        )
+        return
     if not written:
         logger.warning(
             "action %s: outcome of attempt %s (%s) not recorded, the action moved on",
@@ -305,3 +365,50 @@ def _record(action: Action, attempt: Attempt, outcome: Outcome) -> None:
         dispatch.publish([action.pk], countdown=countdown, queue=action.queue)
     if action.batch_id is not None:
         dispatch.dispatch_next(connection_id=action.connection_id)
+
+
+def _outcome_write(
+    action: Action, attempt: Attempt, outcome: Outcome, values: dict[str, object], now: object
+) -> tuple[bool, bool]:
+    """Write the outcome in one transaction; return (written on the action, arrived late).
+
+    Late: the action is an unknown outcome that staff have resent since; the outcome is
+    then kept on its attempt only, so the resend is never contradicted behind their back.
+    """
+    with transaction.atomic():
+        mine = Action.objects.filter(pk=action.pk, attempts=attempt.number, state__in=RECORDABLE)
+        not_resent = ~Q(state=Action.State.UNKNOWN) | Q(resent_at__isnull=True)
+        written = bool(mine.filter(not_resent).update(**values))
+        late = not written and mine.filter(state=Action.State.UNKNOWN).exists()
+        Attempt.objects.filter(pk=attempt.pk).update(
+            outcome=outcome.attempt,
+            error=outcome.error,
+            calls=attempt.calls,
+            finished_at=now,
+            late=late,
+        )
+    return written, late
+
+
+def _transient_retried(action: Action, write: Callable[[], T]) -> T:
+    """Return ``write()``, tried again on a transient database error ("database is locked",
+    a lost connection) for up to ``OUTCOME_WRITE_SECONDS``. ``write`` must be one
+    transaction, fenced so that running it twice changes nothing more."""
+    delay = 0.05
+    deadline = time.monotonic() + OUTCOME_WRITE_SECONDS
+    while True:
+        try:
+            return write()
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning(
+                "action %s: writing its outcome failed (%s); trying again in %.2f s",
+                action.pk,
+                exc,
+                delay,
+            )
+            if not db.in_atomic_block and db.connection is not None and not db.is_usable():
+                db.close()  # a lost connection: the next query opens a new one
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)

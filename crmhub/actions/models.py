@@ -113,8 +113,22 @@ class Action(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     #: Times a worker claimed it (one ``Attempt`` each).
     attempts = models.PositiveIntegerField(default=0)
-    #: Messages received while queued since it was last rescheduled (poison cap).
+    #: Of those, the attempts the CRM answered "too many requests": they do not count
+    #: towards ``CRMHUB_MAX_ATTEMPTS`` (throttling has its own time cap, from
+    #: ``throttled_since``, its first such answer).
+    throttles = models.PositiveIntegerField(default=0)
+    throttled_since = models.DateTimeField(null=True, blank=True)
+    #: Since it was last rescheduled: its first message received, and each time a worker
+    #: was lost while handling it (the poison cap). A new copy of a message (published by
+    #: the sweeper) does not count: see ``received_task_ids``.
     deliveries = models.PositiveIntegerField(default=0)
+    #: The task ids of the messages received for it since then (space-separated): one
+    #: received again was redelivered after its worker was lost.
+    received_task_ids = models.TextField(blank=True, default="")
+    #: When a message for it was last received (cleared once the sweeper counted a loss).
+    received_at = models.DateTimeField(null=True, blank=True)
+    #: When staff resent it (an unknown outcome): a late answer no longer overwrites it.
+    resent_at = models.DateTimeField(null=True, blank=True)
     #: While sending: past this time the worker is presumed lost (see the sweeper).
     lease_until = models.DateTimeField(null=True, blank=True)
     requested_by = models.ForeignKey(
@@ -196,12 +210,15 @@ class Attempt(models.Model):
         UNKNOWN = "unknown", "Unknown"
         LOST = "lost", "Worker lost"
         CANCELLED = "cancelled", "Cancelled"
+        THROTTLED = "throttled", "Rate limited"
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="attempt_set")
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
+    #: Its outcome arrived after the action had been resent: recorded here only.
+    late = models.BooleanField(default=False)
     error = models.TextField(blank=True, default="")
     #: The connector's redacted ``CallRecord``s (method, url, request, status, response).
     calls = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
@@ -225,6 +242,8 @@ class RateBucket(models.Model):
     )
     #: Unix time of the next free slot (the bucket's theoretical arrival time).
     next_at = models.FloatField(default=0.0)
+    #: Unix time until which nothing is sent (the remote answered "too many requests").
+    paused_until = models.FloatField(default=0.0)
     day = models.DateField(null=True, blank=True)
     day_count = models.PositiveIntegerField(default=0)
     version = models.PositiveBigIntegerField(default=0)

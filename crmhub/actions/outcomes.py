@@ -3,7 +3,9 @@
 The rule (design.md "Side effects"): anything may be retried when the request provably
 never reached the server (connection refused, DNS failure, a rate-limit answer); safe
 operations are also retried after timeouts and 5xx; an unsafe operation whose request may
-have been carried out is ``unknown`` ("check and resend"), never resent silently.
+have been carried out is ``unknown`` ("check and resend"), never resent silently. A
+rate-limit answer does not use up an attempt: it is retried once the connection's pause
+is over, until the action has been throttled for ``CRMHUB_THROTTLE_MAX_SECONDS``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ class Outcome:
     #: What a success changed in the CRM, for the index (never stored on the action).
     contact: RemoteContact | None = None
     deleted_remote_id: str | None = None
+
+    @property
+    def throttled(self) -> bool:
+        """Whether this is a rate-limit answer to retry (not counted as an attempt)."""
+        return self.attempt == Attempt.Outcome.THROTTLED
 
 
 def backoff(attempt: int) -> float:
@@ -88,8 +95,37 @@ def retry(message: str, *, attempts: int, wait: float | None = None) -> Outcome:
     return Outcome(Action.State.QUEUED, Attempt.Outcome.RETRY, error=message, retry_in=delay)
 
 
-def from_error(exc: errors.ConnectorError, *, safe: bool, attempts: int) -> Outcome:
-    """Return the outcome of a connector error for a safe or unsafe operation."""
+def throttled(message: str, *, pause: float, throttled_for: float | None) -> Outcome:
+    """Return a retry once the connection's ``pause`` is over, or failure once the action
+    has been throttled (for ``throttled_for`` seconds) past ``CRMHUB_THROTTLE_MAX_SECONDS``.
+
+    Either way nothing was applied: a rate-limit answer means the request was refused.
+    """
+    cap = float(settings.CRMHUB_THROTTLE_MAX_SECONDS)
+    if throttled_for is not None and throttled_for + pause > cap:
+        return failed(
+            f"The CRM kept answering 'too many requests' for {throttled_for / 60:.0f} min "
+            f"(the limit is {cap / 60:.0f} min), so crmhub gave up; nothing was applied. "
+            f"{message}"
+        )
+    delay = pause + random.uniform(0, min(1.0, pause / 4))  # not all back at one instant
+    return Outcome(Action.State.QUEUED, Attempt.Outcome.THROTTLED, error=message, retry_in=delay)
+
+
+def from_error(
+    exc: errors.ConnectorError,
+    *,
+    safe: bool,
+    attempts: int,
+    pause: float = 0.0,
+    throttled_for: float | None = None,
+) -> Outcome:
+    """Return the outcome of a connector error for a safe or unsafe operation.
+
+    ``attempts``: the attempts that count (rate-limited ones do not); for a rate-limit
+    answer, ``pause`` is how long the connection is paused and ``throttled_for`` how long
+    the action has been throttled already (None: this is the first time).
+    """
     message = str(exc)
     if isinstance(exc, errors.NeedsInput):
         return Outcome(
@@ -99,7 +135,7 @@ def from_error(exc: errors.ConnectorError, *, safe: bool, attempts: int) -> Outc
             f"(the CRM rolls its changes back). {message}",
         )
     if isinstance(exc, errors.RateLimited):
-        return retry(message, attempts=attempts, wait=exc.retry_after)
+        return throttled(message, pause=pause, throttled_for=throttled_for)
     if isinstance(exc, errors.UnknownOutcome):
         return unknown(message)
     if exc.retryable and not exc.request_sent:

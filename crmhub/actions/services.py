@@ -349,7 +349,8 @@ def action_resend(*, action: Action, user: Actor) -> Action:
     """Queue a new action doing what ``action`` (unknown or failed) asked; return it.
 
     Refused while an earlier resend of it is still pending or may have worked, so two
-    people cannot both resend the same thing.
+    people cannot both resend the same thing. Once resent, an answer to the original that
+    arrives late no longer changes it (it is shown on its attempt, "arrived late").
     """
     with transaction.atomic():
         original = Action.objects.select_for_update().get(pk=action.pk)
@@ -363,6 +364,8 @@ def action_resend(*, action: Action, user: Actor) -> Action:
         if earlier is not None:
             raise ActionStateError(f"Already resent as action {earlier.pk} ({earlier.state}).")
         params = {k: v for k, v in original.params.items() if k != "contact_remote_id"}
+        # From now on a late answer to the original is kept on its attempt only.
+        Action.objects.filter(pk=original.pk).update(resent_at=timezone.now())
         resent = action_enqueue(
             operation=original.operation,
             connection=original.connection,

@@ -6,7 +6,10 @@ Each run (beat, every ``CRMHUB_SWEEP_SECONDS``):
    may have been sent becomes ``unknown``; a safe one is queued again (failed once it has
    been lost ``CRMHUB_MAX_DELIVERIES`` times);
 2. takes back actions published but unclaimed for ``CRMHUB_ACTION_REPUBLISH_SECONDS`` (the
-   embedded broker loses the message of a killed worker), for the dispatcher;
+   embedded broker loses the message of a killed worker), for the dispatcher — not those
+   whose message was received lately (it is alive). When a received message went silent,
+   or a safe action's lease ran out, a worker was lost: the next message received counts
+   it, once, whichever copy it is (see ``executor._receive``);
 3. dispatches due actions of every active connection, up to its window (a connection whose
    backlog waits for its rate limit is shown "throttled until" the backlog can clear);
 4. brings batch totals up to date and finishes batches with nothing left to do;
@@ -75,6 +78,9 @@ def _resolve_lost(pk: int, attempts: int, *, safe: bool, state: str, deliveries:
             state=Action.State.QUEUED,
             lease_until=None,
             published_at=None,
+            # A lost worker: the next message received counts it (whichever copy it is).
+            received_task_ids="",
+            received_at=None,
             not_before=now,
             updated_at=now,
             error="Its worker was lost; queued again.",
@@ -107,10 +113,16 @@ def _resolve_lost(pk: int, attempts: int, *, safe: bool, state: str, deliveries:
 
 
 def _take_back_unclaimed(now: datetime) -> int:
+    """Hand unclaimed actions back to the dispatcher, unless their message was received
+    lately (it is alive: being handled, or redelivered after a lost worker)."""
     cutoff = now - timedelta(seconds=settings.CRMHUB_ACTION_REPUBLISH_SECONDS)
-    return Action.objects.filter(state=Action.State.QUEUED, published_at__lt=cutoff).update(
-        published_at=None
+    unclaimed = Action.objects.filter(state=Action.State.QUEUED, published_at__lt=cutoff)
+    # Received, then silent as long: the worker that took the message was lost with it.
+    # The next message received counts that loss (whichever copy it is), once.
+    lost = unclaimed.filter(received_at__lt=cutoff).update(
+        published_at=None, received_task_ids="", received_at=None
     )
+    return lost + unclaimed.filter(received_at__isnull=True).update(published_at=None)
 
 
 def _dispatch_all() -> int:

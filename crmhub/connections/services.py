@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from crmhub.actions.ratelimit import RequestPacer
 from crmhub.actions.services import connection_work_cancel
 from crmhub.celery import app
 from crmhub.connections.addresses import address_changed
@@ -100,15 +101,24 @@ def health_for_error(error: Exception) -> str:
     return Health.ERROR
 
 
+#: The longest a connection check waits out rate-limit answers before it reports them.
+CHECK_MAX_THROTTLE_SECONDS = 30.0
+
+
 def connection_check(*, connection: Connection) -> str:
     """Make one cheap authenticated call to the remote and record the connection's health.
 
-    Never raises for a remote failure: the reason goes into ``health_error`` (secrets
-    masked by the connector) and the state says what went wrong.
+    Its requests take slots of the connection's rate limit (and count towards its daily
+    quota) like those of acts and syncs. Never raises for a remote failure: the reason goes
+    into ``health_error`` (secrets masked by the connector) and the state says what went
+    wrong.
     """
     error: Exception | None = None
     try:
         connector = get_connector(connection.spec())
+        connector.http.pacer = RequestPacer(
+            connection, max_throttle=CHECK_MAX_THROTTLE_SECONDS, ahead=0
+        )
         try:
             connector.check_credentials()
         finally:

@@ -95,20 +95,34 @@ class SyncRunAdmin(ReadOnlyAdmin):
     def short_error(self, run: SyncRun) -> str:
         return run.error[:120]
 
-    @admin.action(description="Run a full sync again, applying the deletions it finds")
+    @admin.action(description="Re-run allowing deletions (at most those this run found)")
     def rerun_allowing_deletions(self, request: HttpRequest, queryset: QuerySet[SyncRun]) -> None:
-        from crmhub.contacts.services import sync_request
+        from crmhub.contacts.services import sync_deletions_confirm
 
         if not request.user.has_perm("connections.manage_connection"):
             self.message_user(request, "Only connection admins may do this.", messages.ERROR)
             return
         flagged = queryset.filter(state=SyncRun.State.FLAGGED).select_related("connection")
-        connections = {run.connection_id: run.connection for run in flagged}
-        for connection in connections.values():
-            sync_request(
-                connection=connection,
-                mode=SyncRun.Mode.FULL,
-                requested_by=request.user.get_username(),
-                allow_mass_deletion=True,
+        latest: dict[int, SyncRun] = {}
+        for run in flagged.order_by("created_at", "pk"):  # the latest flagged run of each
+            latest[run.connection_id] = run
+        for run in latest.values():
+            queued, new = sync_deletions_confirm(
+                flagged=run, requested_by=request.user.get_username()
             )
-        self.message_user(request, f"Full sync queued for {len(connections)} connection(s).")
+            if new:
+                self.message_user(
+                    request,
+                    f"Full sync of {run.connection} queued: it applies at most the "
+                    f"{run.missing} deletions run {run.pk} found.",
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"A sync of {run.connection} is already {queued.get_state_display().lower()}"
+                    f" (run {queued.pk}): nothing was queued or confirmed. Once it ends, "
+                    "confirm again if it is flagged.",
+                    messages.WARNING,
+                )
+        if not latest:
+            self.message_user(request, "Choose flagged runs.", messages.WARNING)

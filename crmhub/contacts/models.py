@@ -150,13 +150,19 @@ class SyncRun(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     requested_by = models.CharField(max_length=150, blank=True, default="schedule")
     created_at = models.DateTimeField(auto_now_add=True)
+    #: When it was last queued: its request, or a retry after a failed attempt (the
+    #: dispatcher and the reaper measure from here).
+    queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
-    #: Staff confirmed the remote really lost many records: apply a full pass's deletions
-    #: even when the anomaly check would hold them back.
+    #: Staff confirmed the deletions of the flagged run ``confirms``: a full pass applies
+    #: those the anomaly check would hold back, but no more than that run found missing.
     allow_mass_deletion = models.BooleanField(default=False)
+    confirms = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="confirmed_by"
+    )
     #: Incremental runs: records changed since this instant were asked for.
     since = models.DateTimeField(null=True, blank=True)
     #: Where the next incremental run may start (set when the run succeeds).
@@ -169,6 +175,9 @@ class SyncRun(models.Model):
     deleted = models.PositiveIntegerField(default=0)
     #: Full runs: contacts not seen that a complete pass would have marked deleted.
     missing = models.PositiveIntegerField(default=0)
+    #: A flagged run: the ids of those contacts, packed (``sync.pages.ids_pack``), so that a
+    #: confirmation applies to exactly them.
+    missing_ids = models.BinaryField(null=True, blank=True, editable=False)
     #: Live contacts of the connection when the run started (the anomaly check's base).
     live_before = models.PositiveIntegerField(null=True, blank=True)
     expected_total = models.PositiveIntegerField(null=True, blank=True)

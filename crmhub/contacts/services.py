@@ -21,20 +21,32 @@ def sync_request(
     connection: Connection,
     mode: str | None = None,
     requested_by: str = "schedule",
-    allow_mass_deletion: bool = False,
+    confirms: SyncRun | None = None,
 ) -> SyncRun:
     """Queue a sync of ``connection`` and return its run, or the run already active.
 
     ``mode`` is ``"full"``, or left to choose (see ``runs.run_mode_choose``);
-    ``allow_mass_deletion`` lets a full pass apply deletions the anomaly check would
-    otherwise hold back.
+    ``confirms`` (a flagged run) lets a full pass apply the deletions the anomaly check
+    held back there, and no more.
     """
     return runs.run_request(
-        connection=connection,
-        mode=mode,
-        requested_by=requested_by,
-        allow_mass_deletion=allow_mass_deletion,
+        connection=connection, mode=mode, requested_by=requested_by, confirms=confirms
     )
+
+
+def sync_deletions_confirm(*, flagged: SyncRun, requested_by: str) -> tuple[SyncRun, bool]:
+    """Queue a full sync applying the deletions ``flagged`` held back (at most those).
+
+    Return the run and whether it was queued now: when a sync of the connection is
+    already active, that run is returned and nothing is confirmed.
+    """
+    run = runs.run_request(
+        connection=flagged.connection,
+        mode=SyncRun.Mode.FULL,
+        requested_by=requested_by,
+        confirms=flagged,
+    )
+    return run, run.confirms_id == flagged.pk and run.state == SyncRun.State.QUEUED
 
 
 def contacts_sync(

@@ -1,8 +1,12 @@
+"""Admin pieces every app shares (read-only lists, deactivate instead of delete), the user
+admin, and the admin's own log (read-only)."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import User
@@ -100,3 +104,15 @@ class UserAdmin(DeactivateInsteadMixin, DjangoUserAdmin):
 
 admin.site.unregister(User)
 admin.site.register(User, UserAdmin)
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(ReadOnlyAdmin):
+    """The admin's own log (who added, changed or deleted what): read-only, for superusers
+    (no role is given its view permission)."""
+
+    list_display = ("action_time", "user", "content_type", "object_repr", "action_flag")
+    list_filter = ("action_flag", "content_type")
+    list_select_related = ("user", "content_type")
+    search_fields = ("object_repr",)
+    date_hierarchy = "action_time"

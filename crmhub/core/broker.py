@@ -6,7 +6,9 @@ A consumer that lists the folder between the create and the write reads an empty
 the Celery worker stops on an "Unrecoverable error: JSONDecodeError"; two consumers can
 both copy one message. Here a message is written under a hidden name and renamed into the
 queue (readers see it whole or not at all), and taken by renaming it in the same folder
-(exactly one consumer wins). Selected by ``CELERY_BROKER_TRANSPORT`` in settings.
+(exactly one consumer wins). Names start with the time of writing, zero-padded to a fixed
+width (``message_name``), so that sorting the names sorts the messages in enqueue order
+whatever the number of digits of the clock. Selected by ``CELERY_BROKER_TRANSPORT``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import os
 import uuid
 from queue import Empty
-from time import monotonic
+from time import time_ns
 from typing import Any
 
 from kombu.exceptions import ChannelError
@@ -23,6 +25,19 @@ from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
 _TAKEN = ".taken-"
+#: Digits of the time stamp in a message name: nanoseconds since 1970 take 19 until 2286.
+STAMP_DIGITS = 20
+
+
+def message_name(queue: str, *, now_ns: int | None = None) -> str:
+    """Return the file name of a new message of ``queue``: ``<time>_<uuid>.<queue>.msg``.
+
+    The time (nanoseconds since 1970, the wall clock every process on the machine shares)
+    is zero-padded to ``STAMP_DIGITS`` digits: as strings, the names sort as the times do
+    (unpadded, "9999" would sort after "10000").
+    """
+    stamp = time_ns() if now_ns is None else now_ns
+    return f"{stamp:0{STAMP_DIGITS}d}_{uuid.uuid4()}.{queue}.msg"
 
 
 class Channel(filesystem.Channel):
@@ -39,7 +54,7 @@ class Channel(filesystem.Channel):
         self, queue: str, payload: Any, **kwargs: Any
     ) -> None:
         """Write the message whole under a hidden name, then rename it into the queue."""
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        name = message_name(queue)
         final = os.path.join(self.data_folder_out, name)
         partial = os.path.join(self.data_folder_out, f".{name}.part")
         try:

@@ -7,11 +7,18 @@ from django.test import override_settings
 from django.utils import timezone
 
 from crmhub.actions import executor, outcomes
-from crmhub.actions.models import Action, Attempt
+from crmhub.actions.models import Action, Attempt, RateBucket
 from crmhub.actions.services import action_enqueue
 from crmhub.connectors import errors
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _database_store(settings):  # type: ignore[no-untyped-def]
+    """The executor's tests read the buckets in the database (both stores have their own
+    tests in test_ratelimit.py), whatever the broker."""
+    settings.CRMHUB_RATE_LIMIT_STORE = "database"
 
 
 @pytest.fixture
@@ -93,17 +100,15 @@ def test_an_unsafe_operation_is_never_retried_after_it_may_have_been_sent(
         assert "resend" in done.error
 
 
-@pytest.mark.parametrize(
-    "error",
-    [
-        errors.Unavailable("Could not connect to the server.", request_sent=False),
-        errors.RateLimited("Slow down.", retry_after=None),
-    ],
-)
-def test_anything_is_retried_when_the_request_never_reached_the_server(
-    action, fake_crm, published, error
-):
-    fake_crm.script.append(error)
+def unpause(connection) -> None:  # type: ignore[no-untyped-def]
+    """As if the connection's pause had run out (instead of waiting for it)."""
+    RateBucket.objects.filter(connection=connection).update(paused_until=0.0)
+
+
+def test_a_request_that_never_reached_the_server_is_retried(action, fake_crm, published):
+    fake_crm.script.append(
+        errors.Unavailable("Could not connect to the server.", request_sent=False)
+    )
     before = timezone.now()
     waiting = run(action)
     assert waiting.state == Action.State.QUEUED
@@ -114,6 +119,78 @@ def test_anything_is_retried_when_the_request_never_reached_the_server(
     assert done.state == Action.State.SUCCEEDED
     assert done.attempts == 2
     assert len(fake_crm.performed) == 1
+
+
+@override_settings(CRMHUB_MAX_ATTEMPTS=1)
+def test_rate_limit_answers_use_up_no_attempt_and_pause_the_connection(action, fake_crm, published):
+    for _ in range(3):
+        fake_crm.script.append(errors.RateLimited("Slow down.", retry_after=None))
+    for _ in range(3):
+        before = timezone.now()
+        waiting = run(action, due=True)
+        assert waiting.state == Action.State.QUEUED
+        assert waiting.not_before >= before + timedelta(seconds=5), "CRMHUB_RATE_PAUSE_SECONDS"
+        paused = RateBucket.objects.get(connection=action.connection).paused_until
+        assert paused >= before.timestamp() + 4.9
+        unpause(action.connection)
+    done = run(action, due=True)
+    assert done.state == Action.State.SUCCEEDED, "three 429s and one attempt allowed"
+    assert (done.attempts, done.throttles) == (4, 3)
+    assert done.throttled_since is not None
+    assert list(done.attempt_set.values_list("outcome", flat=True)) == [
+        "throttled",
+        "throttled",
+        "throttled",
+        "succeeded",
+    ]
+    assert len(fake_crm.performed) == 1
+
+
+@override_settings(CRMHUB_THROTTLE_MAX_SECONDS=600)
+def test_throttling_past_its_time_cap_fails_with_the_reason(action, fake_crm, published):
+    fake_crm.script += [errors.RateLimited("429", retry_after=2)] * 2
+    assert run(action).state == Action.State.QUEUED
+    Action.objects.filter(pk=action.pk).update(
+        throttled_since=timezone.now() - timedelta(seconds=599)
+    )
+    unpause(action.connection)
+    done = run(action, due=True)
+    assert done.state == Action.State.FAILED
+    assert "too many requests" in done.error and "nothing was applied" in done.error
+    assert done.throttles == 1, "the last answer ended it"
+    assert fake_crm.performed == []
+
+
+def test_pacing_reads_the_pause_of_a_rate_limit_answer(action, fake_crm, published):
+    from crmhub.actions import ratelimit
+
+    ratelimit.bucket_pause(connection=action.connection, seconds=10)
+    before = timezone.now()
+    assert executor.action_execute(action_id=action.pk) == "deferred"
+    waiting = Action.objects.get(pk=action.pk)
+    assert waiting.attempts == 0, "not claimed"
+    assert waiting.published_at is None
+    assert before + timedelta(seconds=9) <= waiting.not_before <= before + timedelta(seconds=11)
+    assert fake_crm.performed == []
+
+
+def test_a_slot_reserved_before_a_pause_is_not_used(action, fake_crm, published, monkeypatch):
+    from crmhub.actions import ratelimit
+
+    take = ratelimit.slot_take
+
+    def reserved_then_paused(**kwargs):  # type: ignore[no-untyped-def]
+        assert take(**kwargs).granted
+        # Another worker's request is answered 429 while this one waits for its slot.
+        ratelimit.bucket_pause(connection=action.connection, seconds=3)
+        return ratelimit.Slot(granted=True, wait=0.2)  # a slot a little ahead
+
+    monkeypatch.setattr(ratelimit, "slot_take", reserved_then_paused)
+    assert executor.action_execute(action_id=action.pk) == "deferred"
+    waiting = Action.objects.get(pk=action.pk)
+    assert waiting.attempts == 0 and waiting.state == Action.State.QUEUED
+    assert waiting.not_before > timezone.now() + timedelta(seconds=2)
+    assert fake_crm.performed == []
 
 
 def test_safe_operation_retries_a_503_storm_with_growing_delays(safe_action, fake_crm, published):
@@ -156,6 +233,7 @@ def test_retry_after_is_honoured_and_long_waits_live_in_the_database(action, fak
     assert published[-1] == (action.pk, pytest.approx(published[-1][1])) and published[-1][1] >= 30
     fake_crm.script.append(errors.RateLimited("429", retry_after=600))
     Action.objects.filter(pk=action.pk).update(not_before=timezone.now())
+    unpause(action.connection)
     waiting = run(Action.objects.get(pk=action.pk))
     assert waiting.state == Action.State.QUEUED
     assert waiting.published_at is None, "a wait past a minute is not a broker countdown"
@@ -172,6 +250,32 @@ def test_a_message_that_comes_early_is_handed_back_to_the_dispatcher(action, fak
     assert action.state == Action.State.QUEUED
     assert action.published_at is None
     assert fake_crm.performed == []
+
+
+def test_a_copy_the_sweeper_republished_counts_no_lost_worker(action, fake_crm):
+    from crmhub.actions.sweeper import actions_sweep
+
+    assert executor._receive(action.pk, "first").deliveries == 1
+    assert executor._receive(action.pk, "copy").deliveries == 1, "a copy, not a loss"
+    assert executor._receive(action.pk, "first").deliveries == 2, "redelivered: a loss"
+    # Received, then silent past the republish delay: that worker was lost with its
+    # message; the sweeper has a new copy published, whose receipt counts the loss once.
+    actions_sweep(now=timezone.now() + timedelta(hours=1))
+    assert executor._receive(action.pk, "new").deliveries == 3, "the loss, counted once"
+    assert executor._receive(action.pk, "first").deliveries == 3, "that loss, not again"
+    assert executor._receive(action.pk, "new").deliveries == 4, "redelivered: a loss"
+
+
+def test_an_action_whose_message_was_just_received_is_not_republished(action, fake_crm, settings):
+    from crmhub.actions.sweeper import actions_sweep
+
+    executor._receive(action.pk, "first")
+    later = timezone.now() + timedelta(seconds=settings.CRMHUB_ACTION_REPUBLISH_SECONDS + 1)
+    Action.objects.filter(pk=action.pk).update(received_at=later)  # its worker is on it
+    published = Action.objects.get(pk=action.pk).published_at
+    assert actions_sweep(now=later)["republished"] == 0
+    kept = Action.objects.get(pk=action.pk)
+    assert (kept.published_at, kept.deliveries) == (published, 1)
 
 
 def test_a_poison_message_is_failed_without_running_again(action, fake_crm, settings):
@@ -196,6 +300,47 @@ def test_the_outcome_of_a_presumed_lost_attempt_still_lands_when_it_comes(action
     Action.objects.filter(pk=action.pk).update(state=Action.State.UNKNOWN)
     executor._record(action, attempt, outcomes.succeeded(_result()))
     assert Action.objects.get(pk=action.pk).state == Action.State.SUCCEEDED
+
+
+def test_a_late_outcome_never_overwrites_an_unknown_already_resent(action, fake_crm):
+    from crmhub.actions.services import action_resend
+    from crmhub.actions.sweeper import actions_sweep
+
+    attempt = executor._claim(action, "t")
+    # The worker went silent: the sweeper calls it unknown, and staff resend it.
+    Action.objects.filter(pk=action.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    actions_sweep()
+    lost = Action.objects.get(pk=action.pk)
+    assert lost.state == Action.State.UNKNOWN
+    resent = action_resend(action=lost, user=None)
+    # Then the first worker's answer arrives after all.
+    executor._record(action, attempt, outcomes.succeeded(_result()))
+    kept = Action.objects.get(pk=action.pk)
+    assert kept.state == Action.State.UNKNOWN, "the resend is not contradicted"
+    assert "resend" in kept.error
+    late = Attempt.objects.get(pk=attempt.pk)
+    assert late.late and late.outcome == Attempt.Outcome.SUCCEEDED
+    assert Action.objects.get(pk=resent.pk).state == Action.State.QUEUED
+
+
+def test_writing_an_outcome_is_retried_on_a_transient_database_error(action, fake_crm):
+    from django.db import OperationalError, connection
+
+    attempt = executor._claim(action, "t")
+    failures = []
+
+    def locked(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        if sql.startswith('UPDATE "actions_action"') and len(failures) < 2:
+            failures.append(sql)
+            raise OperationalError("database is locked")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(locked):
+        executor._record(action, attempt, outcomes.succeeded(_result()))
+    assert len(failures) == 2
+    done = Action.objects.get(pk=action.pk)
+    assert done.state == Action.State.SUCCEEDED
+    assert done.attempt_set.get().outcome == Attempt.Outcome.SUCCEEDED
 
 
 def test_the_outcome_of_an_older_attempt_is_not_written_over_a_newer_one(action, fake_crm):

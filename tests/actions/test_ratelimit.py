@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import connections
@@ -93,25 +94,12 @@ def _assert_paced(used: list[float], rate: float, seconds: float) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_database_bucket_paces_every_worker_together(settings):
-    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CRMHUB_RATE_LIMIT_STORE = "database"
     connection = Connection.objects.create(
         name="Paced", kind="apptivo", base_url="https://x.test/", rate_limit=10
     )
     assert ratelimit.backend() == "database"
     _assert_paced(_granted_times(connection, workers=4, seconds=3.0), rate=10, seconds=3.0)
-
-
-@pytest.fixture
-def redis_url(settings):  # type: ignore[no-untyped-def]
-    import redis
-
-    url = "redis://127.0.0.1:6379/14"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
-    except redis.RedisError:
-        pytest.skip("no Redis server on 127.0.0.1:6379")
-    settings.CELERY_BROKER_URL = url
-    return url
 
 
 @pytest.mark.django_db(transaction=True)
@@ -136,7 +124,7 @@ def test_redis_bucket_keeps_the_daily_quota(redis_url):
 
 @pytest.mark.django_db
 def test_database_bucket_keeps_the_daily_quota(settings):
-    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CRMHUB_RATE_LIMIT_STORE = "database"
     connection = Connection.objects.create(
         name="Quota", kind="apptivo", base_url="https://x.test/", rate_limit=100, daily_quota=3
     )
@@ -158,3 +146,142 @@ def test_throttled_until_is_noted_only_for_waits_worth_showing():
     throttle_note(connection=connection, wait=5)  # earlier than what is shown: no change
     connection.refresh_from_db()
     assert connection.throttled_until == first
+
+
+# -- pauses (a rate-limit answer) ----------------------------------------------------------
+def test_no_slot_falls_inside_a_pause_and_none_is_a_burst_after_it():
+    rule = limits(5, max_wait=2)
+    slot, _ = decide(0.0, None, 0, now=NOON, limits=rule, paused_until=NOON + 3)
+    assert slot.granted is False and slot.wait == pytest.approx(3)
+    rule = limits(5, max_wait=10)
+    waits = []
+    next_at, day, used = 0.0, None, 0
+    for _ in range(3):
+        slot, (next_at, day, used) = decide(
+            next_at, day, used, now=NOON, limits=rule, paused_until=NOON + 3
+        )
+        waits.append(round(slot.wait, 3))
+    assert waits == [3.0, 3.2, 3.4], "paced from the end of the pause, no burst"
+
+
+@pytest.fixture(params=["database", "redis"])
+def store(request, settings):  # type: ignore[no-untyped-def]
+    if request.param == "redis":
+        return request.getfixturevalue("redis_url")
+    settings.CRMHUB_RATE_LIMIT_STORE = "database"
+    return "database"
+
+
+@pytest.mark.django_db
+def test_a_pause_holds_every_slot_back_on_either_store(store):
+    connection = Connection.objects.create(
+        name="Paused", kind="apptivo", base_url="https://x.test/", rate_limit=50
+    )
+    assert ratelimit.pause_remaining(connection=connection) == 0
+    assert ratelimit.bucket_pause(connection=connection, seconds=3) == pytest.approx(3, abs=0.1)
+    assert ratelimit.bucket_pause(connection=connection, seconds=1) == pytest.approx(3, abs=0.1)
+    assert ratelimit.pause_remaining(connection=connection) == pytest.approx(3, abs=0.2)
+    refused = slot_take(connection=connection, max_wait=1.0)
+    assert not refused.granted and refused.wait == pytest.approx(3, abs=0.2)
+    waiting = slot_take(connection=connection, max_wait=5.0)
+    assert waiting.granted and waiting.wait == pytest.approx(3, abs=0.2)
+    connection.refresh_from_db()
+    assert connection.throttled_until is not None
+
+
+@pytest.mark.django_db
+def test_several_slots_are_taken_at_once_as_if_one_by_one(store):
+    connection = Connection.objects.create(
+        name="Batched", kind="apptivo", base_url="https://x.test/", rate_limit=5, daily_quota=12
+    )
+    first = ratelimit.slots_take(connection=connection, count=8, max_wait=1.0)
+    assert [round(w, 1) for w in first.waits] == [0, 0, 0, 0, 0, 0.2, 0.4, 0.6]
+    second = ratelimit.slots_take(connection=connection, count=8, max_wait=5.0)
+    assert len(second.waits) == 4, "the quota of 12 is used up after four more"
+    third = ratelimit.slots_take(connection=connection, count=8)
+    assert third.waits == () and third.quota
+
+
+class _Throttling(BaseHTTPRequestHandler):
+    """Answers 429 (Retry-After: 1) to the first request, then 200; notes arrival times."""
+
+    arrivals: list[tuple[float, int]] = []
+
+    def do_GET(self) -> None:
+        status = 429 if not self.arrivals else 200
+        self.arrivals.append((time.monotonic(), status))
+        self.send_response(status)
+        if status == 429:
+            self.send_header("Retry-After", "1")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.django_db
+def test_a_paced_client_waits_out_a_429_and_asks_for_the_same_page_again():
+    from crmhub.connectors.http import HttpClient
+
+    _Throttling.arrivals = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Throttling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    connection = Connection.objects.create(
+        name="Paced", kind="apptivo", base_url="https://x.test/", rate_limit=20
+    )
+    try:
+        client = HttpClient(
+            base_url=f"http://127.0.0.1:{server.server_address[1]}/",
+            allow_private_network=True,
+        )
+        pacer = ratelimit.RequestPacer(connection)
+        client.pacer = pacer
+        assert client.request("GET", "contacts", params={"offset": 40}).status == 200
+    finally:
+        server.shutdown()
+    (first, limited), (second, ok) = _Throttling.arrivals
+    assert (limited, ok) == (429, 200)
+    assert second - first >= 0.95, "the Retry-After was waited out"
+    assert [call.status for call in client.drain_calls()] == [429, 200]
+    assert (pacer.slots, pacer.answers, pacer.throttled) == (2, 1, 1.0)
+
+
+@pytest.mark.django_db
+def test_a_paced_client_gives_up_past_its_throttling_cap():
+    from crmhub.connectors.errors import RateLimited
+    from crmhub.connectors.http import HttpClient
+
+    _Throttling.arrivals = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Throttling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    connection = Connection.objects.create(
+        name="Paced", kind="apptivo", base_url="https://x.test/", rate_limit=20
+    )
+    try:
+        client = HttpClient(
+            base_url=f"http://127.0.0.1:{server.server_address[1]}/",
+            allow_private_network=True,
+        )
+        client.pacer = ratelimit.RequestPacer(connection, max_throttle=0.5)
+        with pytest.raises(RateLimited):
+            client.request("GET", "contacts")
+    finally:
+        server.shutdown()
+    assert len(_Throttling.arrivals) == 1
+    assert ratelimit.pause_remaining(connection=connection) > 0, "the pause stands for all"
+
+
+@pytest.mark.django_db
+def test_a_paced_client_stops_at_the_daily_quota():
+    from crmhub.connectors.http import HttpClient
+
+    connection = Connection.objects.create(
+        name="Quota", kind="apptivo", base_url="https://x.test/", rate_limit=20, daily_quota=1
+    )
+    assert slot_take(connection=connection).granted  # an act used the day's only slot
+    client = HttpClient(base_url="http://127.0.0.1:9/", allow_private_network=True)
+    client.pacer = ratelimit.RequestPacer(connection)
+    with pytest.raises(ratelimit.QuotaUsedUp, match="daily quota is used up"):
+        client.request("GET", "contacts")

@@ -137,12 +137,13 @@ def _insert_waiting_actions(connection, count: int) -> None:  # type: ignore[no-
         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s)
         INSERT INTO actions_action (
             operation, safe, connection_id, params, idempotency_key, state, not_before,
-            published_at, attempts, deliveries, created_at, updated_at, result, error, task_id
+            published_at, attempts, throttles, deliveries, received_task_ids, created_at,
+            updated_at, result, error, task_id
         )
         SELECT 'touch', FALSE, %s, '{}', 'bulk-' || i, 'queued',
             CASE WHEN i %% 2 = 0 THEN %s ELSE %s END,
             CASE WHEN i %% 3 = 0 THEN %s ELSE NULL END,
-            0, 0, %s, %s, '{}', '', ''
+            0, 0, 0, '', %s, %s, '{}', '', ''
         FROM n
     """
     with db.cursor() as cursor:

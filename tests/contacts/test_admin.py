@@ -47,16 +47,38 @@ def test_sync_history_shows_counts_and_errors(admin_client, synced):
     assert detail.status_code == 200
 
 
-def test_a_flagged_run_can_be_rerun_with_deletions_allowed(admin_client, synced, monkeypatch):
-    monkeypatch.setattr(runs, "run_publish", lambda run_id: None)
-    flagged = SyncRun.objects.create(connection=synced.connection, mode="full", state="flagged")
-    response = admin_client.post(
+def _rerun(admin_client, run):  # type: ignore[no-untyped-def]
+    return admin_client.post(
         reverse("admin:contacts_syncrun_changelist"),
-        {"action": "rerun_allowing_deletions", "_selected_action": [flagged.pk]},
+        {"action": "rerun_allowing_deletions", "_selected_action": [run.pk]},
+        follow=True,
     )
-    assert response.status_code == 302
+
+
+def test_a_flagged_run_can_be_rerun_with_its_deletions_confirmed(admin_client, synced, monkeypatch):
+    monkeypatch.setattr(runs, "run_publish", lambda run_id: None)
+    flagged = SyncRun.objects.create(
+        connection=synced.connection, mode="full", state="flagged", missing=2
+    )
+    response = _rerun(admin_client, flagged)
+    assert response.status_code == 200
     queued = SyncRun.objects.get(state="queued")
     assert queued.allow_mass_deletion and queued.mode == "full"
+    assert queued.confirms == flagged
+    assert "queued: it applies at most the 2 deletions run" in response.content.decode()
+
+
+def test_confirming_while_a_sync_is_active_says_so_and_queues_nothing(
+    admin_client, synced, monkeypatch
+):
+    monkeypatch.setattr(runs, "run_publish", lambda run_id: None)
+    flagged = SyncRun.objects.create(connection=synced.connection, mode="full", state="flagged")
+    active = SyncRun.objects.create(connection=synced.connection, mode="full", state="running")
+    page = _rerun(admin_client, flagged).content.decode()
+    assert f"already running (run {active.pk}): nothing was queued or confirmed" in page
+    assert "queued: it applies" not in page
+    assert not SyncRun.objects.filter(confirms=flagged).exists()
+    assert SyncRun.objects.filter(state__in=["queued", "running"]).count() == 1
 
 
 def test_person_admin_lists_its_contacts(admin_client, make_connection, fake_crms):

@@ -187,15 +187,37 @@ def test_reaper_republishes_a_lost_queued_run_and_gives_up_later(connection, mon
     published = []
     monkeypatch.setattr(runs, "run_publish", published.append)
     run = SyncRun.objects.create(connection=connection, mode="full")
-    SyncRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=11))
+    SyncRun.objects.filter(pk=run.pk).update(queued_at=timezone.now() - timedelta(minutes=11))
 
     runs_reap()
     assert published == [run.pk]
 
-    SyncRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(hours=3))
+    SyncRun.objects.filter(pk=run.pk).update(queued_at=timezone.now() - timedelta(hours=3))
     runs_reap()
     run.refresh_from_db()
     assert run.state == SyncRun.State.FAILED
+
+
+@pytest.mark.django_db
+def test_the_reaper_measures_from_when_a_retried_run_was_queued_again(
+    connection, fake_crms, monkeypatch
+):
+    published = []
+    monkeypatch.setattr(runs, "run_publish", published.append)
+    crm = fake_crms["allclients"]
+    crm.contacts = people(700)
+    crm.page_error_at = 1
+    run = sync_request(connection=connection)
+    # A long sync: asked for three hours ago, its attempt failed near its end just now.
+    SyncRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(hours=3))
+    with pytest.raises(runs.SyncRetry):
+        contacts_sync(run=run, final_attempt=False)
+
+    assert runs_reap() == 0
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.QUEUED, "retried, not failed as never started"
+    assert published == [], "its retry message is not late"
+    assert timezone.now() - run.queued_at < timedelta(minutes=1)
 
 
 @pytest.mark.django_db
@@ -215,7 +237,7 @@ def test_dispatcher_respects_intervals(make_connection, monkeypatch):
         run = SyncRun.objects.create(
             connection=connection, mode="full", state=state, lease_until=now + lease_length()
         )
-        SyncRun.objects.filter(pk=run.pk).update(created_at=now - timedelta(minutes=minutes_ago))
+        SyncRun.objects.filter(pk=run.pk).update(queued_at=now - timedelta(minutes=minutes_ago))
 
     queued = syncs_dispatch(now=now)
 
@@ -223,6 +245,22 @@ def test_dispatcher_respects_intervals(make_connection, monkeypatch):
     assert all(run.requested_by == "schedule" for run in queued)
     assert not SyncRun.objects.filter(connection=inactive).exists()
     assert syncs_dispatch(now=now) == []  # already queued: nothing more
+
+
+@pytest.mark.django_db
+def test_the_dispatcher_measures_from_when_the_latest_run_was_last_queued(
+    make_connection, monkeypatch
+):
+    monkeypatch.setattr(runs, "run_publish", lambda run_id: None)
+    now = timezone.now()
+    retried = make_connection("allclients", name="retried", sync_interval_minutes=60)
+    run = SyncRun.objects.create(connection=retried, mode="full", state="succeeded")
+    # Asked for two hours ago, retried (queued again) half an hour ago, then done.
+    SyncRun.objects.filter(pk=run.pk).update(
+        created_at=now - timedelta(hours=2), queued_at=now - timedelta(minutes=30)
+    )
+    assert syncs_dispatch(now=now) == []
+    assert len(syncs_dispatch(now=now + timedelta(minutes=31))) == 1
 
 
 @pytest.mark.django_db
@@ -243,6 +281,48 @@ def test_a_retryable_failure_queues_the_run_again_with_its_reason(connection, fa
     done = contacts_sync(run=run)
     assert done.state == SyncRun.State.SUCCEEDED and done.attempts == 2
     assert Contact.objects.count() == 700
+
+
+@pytest.mark.django_db
+def test_each_attempt_counts_from_zero_so_retries_add_up(connection, fake_crms, monkeypatch):
+    monkeypatch.setattr(passes, "PAGE_SIZE", 10)
+    monkeypatch.setattr(passes, "BATCH_CONTACTS", 10)
+    crm = fake_crms["allclients"]
+    crm.contacts = people(100)
+    crm.page_error_at = 8  # twice near the end of the listing
+    run = sync_request(connection=connection)
+    for attempt in (1, 2):
+        with pytest.raises(runs.SyncRetry):
+            contacts_sync(run=run, final_attempt=False)
+        run.refresh_from_db()
+        assert run.state == SyncRun.State.QUEUED
+        assert (run.attempts, run.pages, run.fetched) == (attempt, 8, 80)
+    crm.page_error_at = None
+    done = contacts_sync(run=run)
+
+    assert done.state == SyncRun.State.SUCCEEDED, done.error  # not "the listing does not end"
+    assert (done.attempts, done.pages, done.fetched) == (3, 10, 100)
+    assert (done.created, done.unchanged) == (20, 80), "what the last attempt did"
+    assert Contact.objects.count() == 100
+
+
+@pytest.mark.django_db
+def test_the_empty_pass_guard_holds_on_a_retry(connection, fake_crms):
+    crm = fake_crms["allclients"]
+    crm.contacts = people(700)
+    sync(connection, mode="full")
+    crm.page_error_at = 1  # the first attempt lists a page, then fails
+    run = sync_request(connection=connection, mode="full")
+    with pytest.raises(runs.SyncRetry):
+        contacts_sync(run=run, final_attempt=False)
+    crm.page_error_at = None
+    crm.contacts = []  # the retry finds nothing at all
+    done = contacts_sync(run=run)
+
+    assert done.state == SyncRun.State.FLAGGED
+    assert "no contact" in done.error
+    assert (done.fetched, done.deleted, done.missing) == (0, 0, 700)
+    assert not Contact.objects.filter(deleted_at__isnull=False).exists()
 
 
 @pytest.mark.django_db

@@ -133,9 +133,94 @@ def test_mass_vanishing_is_flagged_until_staff_allow_it(connection, fake_crms):
     assert "70 of 100" in flagged.error
     assert Contact.objects.filter(deleted_at__isnull=False).count() == 0
 
-    allowed = sync(connection, mode="full", allow_mass_deletion=True)
+    allowed = sync(connection, mode="full", confirms=flagged)
     assert allowed.state == SyncRun.State.SUCCEEDED
     assert allowed.deleted == 70
+    assert allowed.allow_mass_deletion and allowed.confirms == flagged
+
+
+def test_a_confirmation_applies_at_most_what_the_flagged_run_found_missing(connection, fake_crms):
+    crm = fake_crms["allclients"]
+    crm.contacts = people(100)
+    sync(connection, mode="full")
+    crm.contacts = people(30)
+    flagged = sync(connection, mode="full")
+    assert flagged.state == SyncRun.State.FLAGGED and flagged.missing == 70
+
+    crm.contacts = people(20)  # by the re-run, ten more have vanished
+    again = sync(connection, mode="full", confirms=flagged)
+    assert again.state == SyncRun.State.FLAGGED
+    assert "10 of the 80 contacts missing now were not missing in the confirmed run" in again.error
+    assert not Contact.objects.filter(deleted_at__isnull=False).exists()
+
+    crm.contacts = people(40)  # fewer missing than confirmed: those are applied
+    fewer = sync(connection, mode="full", confirms=flagged)
+    assert fewer.state == SyncRun.State.SUCCEEDED
+    assert fewer.deleted == 60
+    gone = set(Contact.objects.filter(deleted_at__isnull=False).values_list("remote_id", flat=True))
+    assert gone == {str(n) for n in range(41, 101)}
+
+
+def test_a_confirmed_re_run_that_lists_nothing_is_flagged_again(connection, fake_crms):
+    crm = fake_crms["allclients"]
+    crm.contacts = people(100)
+    sync(connection, mode="full")
+    crm.contacts = people(30)
+    flagged = sync(connection, mode="full")
+
+    crm.contacts = []
+    empty = sync(connection, mode="full", confirms=flagged)
+    assert empty.state == SyncRun.State.FLAGGED
+    assert "listed no contact" in empty.error
+    assert not Contact.objects.filter(deleted_at__isnull=False).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deletions_are_written_a_chunk_a_transaction(connection, fake_crms, monkeypatch):
+    from django.db import transaction
+
+    from crmhub.contacts.sync import passes
+
+    monkeypatch.setattr(passes, "DELETE_CHUNK", 7)
+    crm = fake_crms["allclients"]
+    crm.contacts = people(100)
+    sync(connection, mode="full", match=False)
+    crm.contacts = people(80)
+    events: list[str] = []
+    mark = passes.contacts_mark_deleted
+
+    def marked(*, pks, now):  # type: ignore[no-untyped-def]
+        events.append(f"delete {len(pks)}")
+        transaction.on_commit(lambda: events.append("commit"))
+        return mark(pks=pks, now=now)
+
+    monkeypatch.setattr(passes, "contacts_mark_deleted", marked)
+    run = sync(connection, mode="full", match=False)
+
+    assert run.state == SyncRun.State.SUCCEEDED and run.deleted == 20
+    assert events == ["delete 7", "commit", "delete 7", "commit", "delete 6", "commit"]
+
+
+def test_a_listing_without_a_total_deletes_no_more_than_a_tenth_unconfirmed(
+    connection, fake_crms, monkeypatch
+):
+    crm = fake_crms["allclients"]
+    original = crm.iter_contact_pages
+
+    def untotalled(self, *, since=None, page_size=100):  # type: ignore[no-untyped-def]
+        for page in original(self, since=since, page_size=page_size):
+            yield replace(page, total=None)
+
+    monkeypatch.setattr(crm, "iter_contact_pages", untotalled)
+    crm.contacts = people(100)
+    sync(connection, mode="full")
+    crm.contacts = people(90)
+    tenth = sync(connection, mode="full")
+    assert tenth.state == SyncRun.State.SUCCEEDED and tenth.deleted == 10
+    crm.contacts = people(78)
+    more = sync(connection, mode="full")
+    assert more.state == SyncRun.State.FLAGGED, "12 of 90 (13%): over the 10% share"
+    assert "12 of 90" in more.error
 
 
 def test_a_listing_shorter_than_announced_deletes_nothing(connection, fake_crms, monkeypatch):

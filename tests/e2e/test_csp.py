@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from axes.models import AccessFailureLog
 from django.contrib import admin
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.utils import quote
 from django.db.models import Count, F
 from django.test import RequestFactory
@@ -272,6 +273,10 @@ def _seed(crm, user) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         batch=waiting,
         requested_by=user,
         not_before=timezone.now() + timedelta(days=1),
+    )
+    # A line of the admin's log (its page is in the tour): an admin changed a connection.
+    LogEntry.objects.log_actions(
+        user.pk, [connections["allclients"]], CHANGE, change_message="Changed rate limit."
     )
     return {
         "connections": connections,

@@ -204,6 +204,7 @@ ADMIN_MODELS: dict[str, ModelRule] = {
     "actions/batch": ModelRule(ADMIN, NOBODY, NOBODY, NOBODY),
     "sandbox/fault": ModelRule(SUPERUSER, SUPERUSER, SUPERUSER, SUPERUSER),
     "sandbox/call": ModelRule(SUPERUSER, NOBODY, NOBODY, NOBODY),
+    "admin/logentry": ModelRule(SUPERUSER, NOBODY, NOBODY, NOBODY),
 }
 
 
@@ -227,7 +228,7 @@ def _model_rules(model: str, rule: ModelRule) -> dict[str, Rule]:
 
 
 #: The admin index of each app: shown to staff who may see one of its models (else 404).
-APP_INDEX = "admin/^(?P<app_label>auth|axes|connections|contacts|actions|sandbox)/$"
+APP_INDEX = "admin/^(?P<app_label>auth|axes|admin|connections|contacts|actions|sandbox)/$"
 ADMIN_SITE[APP_INDEX] = Rule(ADMIN, ADMIN, refused=(404,))
 for _model, _rule in ADMIN_MODELS.items():
     ADMIN_SITE.update(_model_rules(_model, _rule))
@@ -414,6 +415,9 @@ def _build() -> World:
     world.ids["accesslog"] = AccessLog.objects.order_by("pk").first().pk  # the sign-ins above
     world.ids["fault"] = Fault.objects.create(kind="apptivo").pk
     world.ids["call"] = Call.objects.create(kind="apptivo", operation="customers").pk
+    world.ids["logentry"] = LogEntry.objects.create(
+        user=users[SUPERUSER], object_repr="a connection", action_flag=1, change_message="[]"
+    ).pk
     return world
 
 
@@ -463,6 +467,7 @@ def _admin_pk(model: str, world: World) -> int:
         "axes/accesslog": world.ids["accesslog"],
         "sandbox/fault": world.ids["fault"],
         "sandbox/call": world.ids["call"],
+        "admin/logentry": world.ids["logentry"],
     }
     assert model in ids, f"no sample row for the admin of {model}: add one to _admin_pk()"
     return ids[model]

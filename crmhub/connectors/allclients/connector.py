@@ -81,18 +81,21 @@ class AllClientsConnector(Connector):
     def iter_contact_pages(
         self, *, since: datetime | None = None, page_size: int = 100
     ) -> Iterator[ContactPage]:
-        """Yield GetContacts pages (``pagingsize``/``pagingoffset``) to the first short one.
+        """Yield GetContacts pages (``pagingsize``/``pagingoffset``) until an empty one.
 
-        AllClients has no "changed since" filter, so ``since`` is ignored: a full listing.
+        GetContacts says no total, and a server may serve fewer than asked (a page-size cap
+        of its own), so a short page is not taken for the end: the listing ends only once
+        the next offset is confirmed empty. AllClients has no "changed since" filter, so
+        ``since`` is ignored: a full listing.
         """
         size = max(1, min(page_size, MAX_PAGE_SIZE))
         previous: tuple[str, ...] = ()
-        number = 0
+        number, offset = 0, 0
         while True:
             contacts = self.client.read(
                 "GetContacts",
                 lambda body: parsing.parse_contacts(body, self.zone),
-                {"pagingsize": size, "pagingoffset": number * size},
+                {"pagingsize": size, "pagingoffset": offset},
             )
             ids = tuple(contact.remote_id for contact in contacts)
             if ids and ids == previous:
@@ -102,10 +105,10 @@ class AllClientsConnector(Connector):
                 )
             if contacts or number == 0:
                 yield ContactPage(contacts=contacts, total=None, number=number)
-            if len(contacts) < size:
+            if not contacts:
                 return
             previous = ids
-            number += 1
+            number, offset = number + 1, offset + len(contacts)
 
     # -- acts --------------------------------------------------------------------------------
     def perform_run_action_set(self, params: dict[str, Any]) -> OperationResult:

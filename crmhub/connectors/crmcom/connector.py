@@ -122,7 +122,12 @@ class CrmComConnector(Connector):
     def iter_contact_pages(
         self, *, since: datetime | None = None, page_size: int = 100
     ) -> Iterator[ContactPage]:
-        """Page through contact_information/list by offset (assumed method, R13 paging)."""
+        """Page through contact_information/list by offset (assumed method, R13 paging)
+        until an offset answers empty.
+
+        The list says no total and a server may serve fewer than asked, so a short page is
+        not taken for the end: the listing ends once the next offset is confirmed empty.
+        """
         size = max(1, min(page_size, MAX_RESULTS))
         offset, number = 0, 0
         previous: list[dict[str, Any]] | None = None
@@ -138,9 +143,9 @@ class CrmComConnector(Connector):
                 )
             if items or number == 0:
                 yield ContactPage(parsing.parse_contacts(items), total=None, number=number)
-            if len(items) < size:
+            if not items:
                 return
-            previous, offset, number = items, offset + size, number + 1
+            previous, offset, number = items, offset + len(items), number + 1
 
     # -- acts --------------------------------------------------------------------------------
     def perform_communication_create(self, params: dict[str, Any]) -> OperationResult:

@@ -5,8 +5,10 @@ cannot hold a worker), caps the body size, follows no redirect (a redirect could
 form-posted API key to another host), ignores proxy settings from the environment, opens
 its connections through the address guard (``guard.py``), maps every failure to the error
 family (``failures.py``), and keeps a record of every call for the audit log, with the
-connection's secrets masked (``redaction.py``). It never retries: retry policy belongs to
-the task that knows whether a call is safe.
+connection's secrets masked (``redaction.py``). It never retries on its own: retry policy
+belongs to the task that knows whether a call is safe. A caller that paces its requests
+(a sync, a connection check: reads) gives it a ``Pacer``, asked before every request and
+told of every rate-limit answer, which it may have sent again.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin
 
 import requests
 from requests.structures import CaseInsensitiveDict
 from urllib3 import exceptions as urllib3_errors
 
-from crmhub.connectors.errors import BadResponse, ConnectorError, Unavailable
+from crmhub.connectors.errors import BadResponse, ConnectorError, RateLimited, Unavailable
 from crmhub.connectors.http.failures import error_for_exception, error_for_status
 from crmhub.connectors.http.guard import GuardedAdapter, check_base_url
 from crmhub.connectors.http.redaction import Redactor
@@ -48,6 +50,16 @@ def build_session(*, allow_private: bool, allow_link_local: bool = False) -> req
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+class Pacer(Protocol):
+    """Paces the requests of one ``HttpClient`` (see ``crmhub.actions.ratelimit``)."""
+
+    def before_request(self) -> None:
+        """Return when the next request may be sent (or raise a ``ConnectorError``)."""
+
+    def rate_limited(self, error: RateLimited) -> bool:
+        """Take note of a rate-limit answer; return whether to send the request again."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,8 @@ class HttpClient:
             allow_private=allow_private_network, allow_link_local=allow_link_local
         )
         self._calls: list[CallRecord] = []
+        #: Asked before every request when set (syncs and checks take rate-limit slots).
+        self.pacer: Pacer | None = None
 
     def __repr__(self) -> str:  # its redactor holds credentials and tokens: never in a repr
         return f"HttpClient(base_url={self.base_url!r})"
@@ -175,8 +189,33 @@ class HttpClient:
     ) -> Response:
         """Send one request and return the response; raise a ``ConnectorError`` on failure.
 
-        With ``check_status`` any non-2xx status raises (see ``error_for_status``).
+        With ``check_status`` any non-2xx status raises (see ``error_for_status``). With a
+        ``pacer``, each request waits for its turn, and a rate-limited one is sent again
+        when the pacer says so (each try is recorded).
         """
+        while True:
+            if self.pacer is not None:
+                self.pacer.before_request()
+            try:
+                return self._send(
+                    method, path, params=params, data=data, json_body=json_body,
+                    headers=headers, check_status=check_status,
+                )  # fmt: skip
+            except RateLimited as exc:
+                if self.pacer is None or not self.pacer.rate_limited(exc):
+                    raise
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        data: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        check_status: bool,
+    ) -> Response:
         url = self.url_for(path)
         shown = self.redactor.url(url, params)
         recorded: dict[str, Any] = {}

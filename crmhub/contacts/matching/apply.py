@@ -1,4 +1,9 @@
-"""Write the people a graph makes: keep person ids where they were, name what changed."""
+"""Write the people a graph makes: keep person ids where they were, name what changed.
+
+Every write is done a chunk a transaction (``CHUNK`` rows): inside the caller's transaction
+(an incremental matching) these are savepoints; outside (a full matching) each commits, so
+the write lock is never held for long.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection as db
+from django.db import transaction
 from django.utils import timezone
 
 from crmhub.contacts.matching.build import chunks
@@ -14,6 +20,8 @@ from crmhub.contacts.matching.graph import Graph
 from crmhub.contacts.models import Contact, Person
 
 _MATCHED_BY_MAX = 320
+#: Rows written a transaction.
+CHUNK = 2_000
 
 
 @dataclass
@@ -83,7 +91,7 @@ def persons_name(*, person_ids: Iterable[int]) -> None:
         ):
             rows[person_id].append((first, last, full, company))
         now = db.ops.adapt_datetimefield_value(timezone.now())
-        with db.cursor() as cursor:
+        with transaction.atomic(), db.cursor() as cursor:
             cursor.executemany(
                 "UPDATE contacts_person SET display_name = %s, updated_at = %s WHERE id = %s",
                 [(_display_name(rows.get(pk, [])), now, pk) for pk in chunk],
@@ -93,23 +101,28 @@ def persons_name(*, person_ids: Iterable[int]) -> None:
 def graph_apply(graph: Graph, result: MatchResult, *, seeds: set[int] | None) -> None:
     """Write the people of ``graph``; rename those that changed (all when ``seeds`` is None)."""
     targets, new_groups = _targets(graph)
-    created = Person.objects.bulk_create([Person() for _ in new_groups])
+    created: list[Person] = []
+    for chunk in chunks(new_groups, CHUNK):
+        with transaction.atomic():
+            created += Person.objects.bulk_create([Person() for _ in chunk])
     result.persons_created = len(created)
     for person, members in zip(created, new_groups, strict=True):
         for pk in members:
             targets[pk] = (person.pk, evidence_text(graph.evidence.get(pk, ())))
     changed = [pk for pk, target in targets.items() if target != graph.scope[pk]]
     touched = {graph.scope[pk][0] for pk in changed} | {targets[pk][0] for pk in changed}
-    with db.cursor() as cursor:
-        cursor.executemany(
-            "UPDATE contacts_contact SET person_id = %s, matched_by = %s WHERE id = %s",
-            [(targets[pk][0], targets[pk][1], pk) for pk in changed],
-        )
+    for chunk in chunks(changed, CHUNK):
+        with transaction.atomic(), db.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE contacts_contact SET person_id = %s, matched_by = %s WHERE id = %s",
+                [(targets[pk][0], targets[pk][1], pk) for pk in chunk],
+            )
     result.moved = len(changed)
     kept = {target[0] for target in targets.values() if target[0]}
     gone = {graph.scope[pk][0] for pk in graph.scope} - kept - {None}
     for chunk in chunks(gone):
-        result.persons_deleted += Person.objects.filter(pk__in=chunk).delete()[0]
+        with transaction.atomic():
+            result.persons_deleted += Person.objects.filter(pk__in=chunk).delete()[0]
     if seeds is None:
         touched = set(kept)
     else:

@@ -24,15 +24,29 @@ def lease_length() -> timedelta:
     return timedelta(seconds=settings.CRMHUB_SYNC_LEASE_SECONDS)
 
 
+#: What an attempt counts, from zero each time (a retry starts the pass over).
+ATTEMPT_COUNTS = {
+    "pages": 0,
+    "fetched": 0,
+    "created": 0,
+    "updated": 0,
+    "unchanged": 0,
+    "deleted": 0,
+    "missing": 0,
+    "expected_total": None,
+}
+
+
 def lease_claim(run: SyncRun, now: datetime) -> bool:
-    """Claim the queued ``run`` (``queued → running``) with a fresh lease; return whether
-    this worker got it (a second delivery of its message does not)."""
+    """Claim the queued ``run`` (``queued → running``) with a fresh lease and its counts
+    back at zero; return whether this worker got it (a second delivery does not)."""
     claimed = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.QUEUED).update(
         state=SyncRun.State.RUNNING,
         started_at=now,
         lease_until=now + lease_length(),
         attempts=F("attempts") + 1,
         finished_at=None,
+        **ATTEMPT_COUNTS,
     )
     return bool(claimed)
 

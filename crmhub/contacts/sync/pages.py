@@ -7,10 +7,12 @@ kind for all (see ``writer``). Only new and changed contacts are written.
 
 from __future__ import annotations
 
+import zlib
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import accumulate, pairwise
 from typing import Any, TypeVar
 
 from django.db import connection as db
@@ -197,3 +199,19 @@ def missing_ids(*, connection_id: int, seen: SeenSet) -> array:
         if pk not in seen:
             missing.append(pk)
     return missing
+
+
+def ids_pack(ids: Sequence[int]) -> bytes:
+    """Return ascending ``ids`` packed small: their differences, 8 bytes each, compressed
+    (a million mostly consecutive ids take a few kB)."""
+    deltas = array("q", (later - earlier for earlier, later in pairwise([0, *ids])))
+    return zlib.compress(deltas.tobytes(), 6)
+
+
+def ids_unpack(packed: bytes | memoryview | None) -> array:
+    """Return the ids ``ids_pack`` packed (none for ``None``)."""
+    if not packed:
+        return array("q")
+    deltas = array("q")
+    deltas.frombytes(zlib.decompress(bytes(packed)))
+    return array("q", accumulate(deltas))

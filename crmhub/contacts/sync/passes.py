@@ -3,23 +3,27 @@
 The pages are fetched (``prefetch``) and prepared ahead by threads while the pages before
 them are written; a transaction takes the pages already fetched, up to
 ``BATCH_CONTACTS`` contacts, and never waits on the remote (``batch_write``). The run's
-counts and its lease are written with every transaction. A full pass ends by marking
-deleted what it did not see (``full_pass_finish``), unless that looks wrong.
+counts and its lease are written with every transaction. Every request to the remote
+takes a slot of the connection's rate limit, and a rate-limited page is asked for again
+once the pause is over (``ratelimit.RequestPacer``). A full pass ends by marking deleted
+what it did not see (``full_pass_finish``), unless that looks wrong.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection as db_connection
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
+from crmhub.actions.ratelimit import RequestPacer
 from crmhub.connectors.base import ContactPage
 from crmhub.connectors.registry import get_connector
 from crmhub.contacts.models import SyncRun
@@ -29,6 +33,8 @@ from crmhub.contacts.sync.pages import (
     PreparedPage,
     SeenSet,
     disjoint_runs,
+    ids_pack,
+    ids_unpack,
     missing_ids,
     page_prepare,
     pages_apply,
@@ -43,9 +49,13 @@ PREFETCH_PAGES = 8
 BATCH_CONTACTS = 4_000
 #: A full pass is not applied as deletions when it would delete more than this share of
 #: at least ``ANOMALY_MIN_LIVE`` live contacts, or returns nothing where there were some.
+#: A listing without a remote total (nothing to check it against) is held to the stricter
+#: ``CRMHUB_SYNC_NO_TOTAL_ANOMALY_SHARE``.
 ANOMALY_SHARE = 0.5
 ANOMALY_MIN_LIVE = 20
 MAX_PAGES = 200_000
+#: Deletions are written this many contacts a transaction (the write lock is held briefly).
+DELETE_CHUNK = 1_000
 
 
 class SyncAborted(Exception):
@@ -171,15 +181,22 @@ def _few_collections() -> Iterator[None]:
 
 
 def pass_run(run: SyncRun) -> Pass:
-    """Stream the remote listing into the index, page by page."""
+    """Stream the remote listing into the index, page by page, each request paced on the
+    connection's rate limit (a rate-limit answer pauses it, then the page is asked again;
+    a pause longer than half the lease is not waited out: the attempt fails)."""
     connection = run.connection
     connector = get_connector(connection.spec())
+    connector.http.pacer = RequestPacer(
+        connection, max_pause=settings.CRMHUB_SYNC_LEASE_SECONDS / 2
+    )
     state = Pass(run=run, seen=SeenSet(), country=connection.country)
     try:
         pages = connector.iter_contact_pages(since=run.since, page_size=PAGE_SIZE)
+        # The fetching thread takes the slots: it closes its own database connection.
+        fetched = prefetched(pages, depth=2, on_exit=connections.close_all)
         with _few_collections():
             for batch in prefetched_batches(
-                _prepared(state, prefetched(pages, depth=2), db_connection.ops),
+                _prepared(state, fetched, db_connection.ops),
                 depth=PREFETCH_PAGES,
                 weight=lambda item: len(item[0].contacts), limit=BATCH_CONTACTS,
             ):  # fmt: skip
@@ -190,27 +207,71 @@ def pass_run(run: SyncRun) -> Pass:
     return state
 
 
-def full_pass_finish(run: SyncRun, state: Pass, now: datetime) -> tuple[SyncRun.State, str]:
-    """Apply (or hold back) the deletions of a complete full pass; return state and note."""
-    missing = missing_ids(connection_id=run.connection_id, seen=state.seen)
-    run.missing = len(missing)
+def _anomaly(run: SyncRun, state: Pass, missing: Sequence[int]) -> str:
+    """Return why the deletions of a complete full pass look wrong ("" when they do not)."""
     live = run.live_before or 0
-    reason = ""
+    share = ANOMALY_SHARE
+    if run.expected_total is None:
+        share = min(share, settings.CRMHUB_SYNC_NO_TOTAL_ANOMALY_SHARE)
     if run.expected_total is not None and state.seen.count < run.expected_total:
-        reason = (
+        return (
             f"the remote announced {run.expected_total} contacts but listed "
             f"{state.seen.count} distinct ones"
         )
-    elif live >= ANOMALY_MIN_LIVE and run.fetched == 0:
-        reason = f"the remote listed no contact where the index had {live}"
-    elif live >= ANOMALY_MIN_LIVE and len(missing) > live * ANOMALY_SHARE:
-        reason = f"{len(missing)} of {live} contacts ({len(missing) * 100 // live}%) vanished"
-    if reason and not run.allow_mass_deletion:
-        return SyncRun.State.FLAGGED, (
-            f"Deletions not applied: {reason}. Check the remote; if it is right, run a "
-            "full sync with deletions allowed."
+    if live >= ANOMALY_MIN_LIVE and run.fetched == 0:
+        return f"the remote listed no contact where the index had {live}"
+    if live >= ANOMALY_MIN_LIVE and len(missing) > live * share:
+        return f"{len(missing)} of {live} contacts ({len(missing) * 100 // live}%) vanished"
+    return ""
+
+
+def _unconfirmed(run: SyncRun, missing: Sequence[int]) -> str:
+    """Return why staff's confirmation does not cover these deletions ("" when it does).
+
+    It covers at most the contacts the confirmed (flagged) run found missing; an empty pass
+    only when the confirmed run was empty too.
+    """
+    confirmed = run.confirms if run.allow_mass_deletion else None
+    if confirmed is None:
+        return "not confirmed"
+    if run.fetched == 0 and confirmed.fetched > 0:
+        return "this pass listed no contact at all, which is not what was confirmed"
+    allowed = set(ids_unpack(confirmed.missing_ids))
+    beyond = sum(1 for pk in missing if pk not in allowed)
+    if beyond:
+        return (
+            f"{beyond} of the {len(missing)} contacts missing now were not missing in the "
+            f"confirmed run {confirmed.pk}"
         )
-    with transaction.atomic():
-        lease_renew(run, now)
-        run.deleted = contacts_mark_deleted(pks=missing, now=now)
+    return ""
+
+
+def full_pass_finish(run: SyncRun, state: Pass, now: datetime) -> tuple[SyncRun.State, str]:
+    """Apply (or hold back) the deletions of a complete full pass; return state and note.
+
+    Deletions that look wrong are held back (the run is flagged, the missing contacts kept
+    on it for a confirmation) unless staff confirmed a flagged run that found at least
+    these missing. They are written ``DELETE_CHUNK`` contacts a transaction, each renewing
+    the lease (a run the reaper finished stops writing).
+    """
+    missing = missing_ids(connection_id=run.connection_id, seen=state.seen)
+    run.missing = len(missing)
+    reason = _anomaly(run, state, missing)
+    refused = _unconfirmed(run, missing) if reason else ""
+    if refused:
+        packed = ids_pack(missing)
+        SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING).update(missing_ids=packed)
+        run.missing_ids = packed
+        note = f"Deletions not applied: {reason}. Check the remote; if it is right, confirm"
+        if refused == "not confirmed":
+            return SyncRun.State.FLAGGED, f"{note} this run's deletions (re-run allowing them)."
+        return SyncRun.State.FLAGGED, (
+            f"{note} this run's deletions (re-run allowing them). The confirmation given "
+            f"does not cover them: {refused}."
+        )
+    run.deleted = 0
+    for start in range(0, len(missing), DELETE_CHUNK):
+        with transaction.atomic():
+            run.deleted += contacts_mark_deleted(pks=missing[start : start + DELETE_CHUNK], now=now)
+            lease_renew(run, timezone.now(), deleted=run.deleted)
     return SyncRun.State.SUCCEEDED, ""

@@ -20,10 +20,11 @@ _Entry = tuple[bool, Any]
 
 def prefetched_batches(
     items: Iterable[T], *, depth: int = 4, weight: Callable[[T], int] = lambda item: 1,
-    limit: int = 1,
+    limit: int = 1, on_exit: Callable[[], None] | None = None,
 ) -> Iterator[list[T]]:  # fmt: skip
     """Yield the items of ``items``, produced ahead by a thread, in batches; its errors
-    are re-raised (after the items produced before them).
+    are re-raised (after the items produced before them). ``on_exit`` runs in that thread
+    when it ends (to close what it opened).
 
     A batch is the next item (waited for) and then only the items already produced, while
     their total ``weight`` stays under ``limit``: a batch never waits for the producer
@@ -54,6 +55,8 @@ def prefetched_batches(
             close = getattr(items, "close", None)
             if close is not None:  # a generator: its own threads stop now, not when collected
                 close()
+            if on_exit is not None:
+                on_exit()
 
     thread = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
     thread.start()
@@ -84,7 +87,10 @@ def prefetched_batches(
         thread.join(timeout=5)
 
 
-def prefetched(items: Iterable[T], *, depth: int = 2) -> Iterator[T]:
-    """Yield the items of ``items`` one at a time, produced ahead by a thread."""
-    for batch in prefetched_batches(items, depth=depth):
+def prefetched(
+    items: Iterable[T], *, depth: int = 2, on_exit: Callable[[], None] | None = None
+) -> Iterator[T]:
+    """Yield the items of ``items`` one at a time, produced ahead by a thread (which runs
+    ``on_exit`` when it ends)."""
+    for batch in prefetched_batches(items, depth=depth, on_exit=on_exit):
         yield from batch

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from crmhub.actions.ratelimit import QuotaUsedUp
 from crmhub.celery import app
 from crmhub.connections.models import Connection
 from crmhub.connections.services import health_fields
@@ -93,19 +94,21 @@ def run_request(
     connection: Connection,
     mode: str | None = None,
     requested_by: str = "schedule",
-    allow_mass_deletion: bool = False,
+    confirms: SyncRun | None = None,
 ) -> SyncRun:
     """Queue a sync of ``connection`` and return its run, or the run already active.
 
-    The task is published once the run row is committed. ``allow_mass_deletion`` lets a
-    full pass apply deletions the anomaly check would otherwise hold back (staff confirmed
-    that the remote really lost those records).
+    The task is published once the run row is committed. ``confirms``, a flagged run of
+    ``connection``, makes a full pass that applies the deletions the anomaly check held
+    back there, at most those (staff confirmed that the remote really lost them).
     """
     active = SyncRun.objects.filter(connection=connection, state__in=SyncRun.ACTIVE_STATES)
     if (run := active.first()) is not None:
         return run
     chosen = run_mode_choose(connection=connection, mode=mode)
-    if allow_mass_deletion:
+    if confirms is not None:
+        if confirms.connection_id != connection.pk or confirms.state != SyncRun.State.FLAGGED:
+            raise ValueError("Only a flagged run of this connection can be confirmed.")
         chosen = SyncRun.Mode.FULL
     try:
         with transaction.atomic():
@@ -113,7 +116,8 @@ def run_request(
                 connection=connection,
                 mode=chosen,
                 requested_by=(requested_by or "")[:150],
-                allow_mass_deletion=allow_mass_deletion,
+                allow_mass_deletion=confirms is not None,
+                confirms=confirms,
             )
             created = run
             transaction.on_commit(lambda: run_publish_or_defer(created))
@@ -200,10 +204,11 @@ def run_execute(
     """Run a queued sync to its end and return it (already claimed or finished: no-op).
 
     Raises ``SyncRetry`` for a retryable remote failure when this is not the final
-    attempt (the run is queued again, counts kept); any other ending is written to the
-    run: ``succeeded``, ``flagged`` (a full pass whose deletions look wrong, not applied)
-    or ``failed`` with the reason, secrets masked. Then (``match``) the contacts it wrote
-    are matched into people, and (``compact``) a large sync's search index is merged.
+    attempt (the run is queued again; the next attempt counts from zero); any other
+    ending is written to the run: ``succeeded``, ``flagged`` (a full pass whose deletions
+    look wrong, not applied) or ``failed`` with the reason, secrets masked. Then
+    (``match``) the contacts it wrote are matched into people, and (``compact``) a large
+    sync's search index is merged.
     """
     started = timezone.now()
     if not lease_claim(run, started):
@@ -222,9 +227,9 @@ def run_execute(
         if run.mode == SyncRun.Mode.FULL:
             outcome, note = full_pass_finish(run, state, now)
         cursor = min(state.latest_update or started, started)
+        _health_set(run.connection_id, None)  # the remote answered: before the run shows done
         if not _finish(run, state=outcome, error=note, cursor=cursor, finished_at=now):
             raise LeaseLost(f"sync run {run.pk} was finished by the reaper")
-        _health_set(run.connection_id, None)
     except LeaseLost:
         logger.warning("sync run %s lost its lease; stopped", run.pk)
         run.refresh_from_db()
@@ -233,11 +238,14 @@ def run_execute(
         retrying = isinstance(exc, errors.ConnectorError) and exc.retryable and not final_attempt
         message = error_text(exc)
         logger.info("sync run %s failed: %s", run.pk, message)
-        if isinstance(exc, errors.ConnectorError | DecryptionError):
+        if isinstance(exc, errors.ConnectorError | DecryptionError) and not isinstance(
+            exc, QuotaUsedUp
+        ):
             _health_set(run.connection_id, exc)
         if retrying:
             SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING).update(
                 state=SyncRun.State.QUEUED,
+                queued_at=timezone.now(),
                 lease_until=None,
                 error=f"Attempt {run.attempts} failed, retrying: {message}",
             )

@@ -88,7 +88,21 @@ def test_listing_pages_with_pagingsize_and_pagingoffset(connector):
     assert [len(page.contacts) for page in pages] == [5, 5, 2]
     assert [page.number for page in pages] == [0, 1, 2]
     sent = [(c.params["pagingsize"], c.params["pagingoffset"]) for c in calls("GetContacts")]
-    assert sent == [("5", "0"), ("5", "5"), ("5", "10")]
+    # No total: the short page is not taken for the end, the next offset must be empty.
+    assert sent == [("5", "0"), ("5", "5"), ("5", "10"), ("5", "12")]
+
+
+def test_a_server_serving_shorter_pages_than_asked_is_listed_to_the_end(connector, monkeypatch):
+    from crmhub.sandbox.allclients import views
+
+    listed = views._contacts
+    # A server with a page-size cap of its own: it cuts every page to three.
+    monkeypatch.setattr(views, "_contacts", lambda fields: list(listed(fields))[:3])
+    pages = list(connector.iter_contact_pages(page_size=5))
+    assert [len(page.contacts) for page in pages] == [3, 3, 3, 3]
+    assert len({c.remote_id for page in pages for c in page.contacts}) == 12
+    sent = [c.params["pagingoffset"] for c in calls("GetContacts")]
+    assert sent == ["0", "3", "6", "9", "12"]
 
 
 def test_listing_gives_contacts_as_the_crm_has_them(connector):

@@ -395,7 +395,25 @@ def test_listing_matches_the_seeded_people(connector):
         ("4", "0"),
         ("4", "4"),
         ("4", "8"),
+        ("4", "10"),  # no total: the listing ends once the next offset is confirmed empty
     ]
+
+
+def test_a_server_serving_shorter_pages_than_asked_is_listed_to_the_end(connector, monkeypatch):
+    from crmhub.sandbox.crmcom import contacts as listing
+
+    paging = listing.paging
+
+    def capped(params):  # type: ignore[no-untyped-def]
+        offset, size = paging(params)
+        return offset, min(size, 3)  # the server cuts every page to three
+
+    monkeypatch.setattr(listing, "paging", capped)
+    pages = list(connector.iter_contact_pages(page_size=4))
+    assert [len(page.contacts) for page in pages] == [3, 3, 3, 1]
+    assert len({c.remote_id for page in pages for c in page.contacts}) == 10
+    sent = [c.params["offset"] for c in calls("contact_information/list")]
+    assert sent == ["0", "3", "6", "9", "10"]
 
 
 def test_listing_stops_on_a_page_repeated_verbatim(connector, monkeypatch):
@@ -445,7 +463,7 @@ def test_token_expiring_mid_way_logs_in_again_once(connector):
     assert len(first.contacts) + sum(len(p.contacts) for p in rest) == 10
     assert len(calls("authentication/token")) == 2
     listing = calls("contact_information/list")
-    assert [c.params["offset"] for c in listing] == ["0", "4", "4", "8"]
+    assert [c.params["offset"] for c in listing] == ["0", "4", "4", "8", "10"]
 
 
 def test_unsafe_call_refused_for_its_token_is_sent_again_and_applied_once(connector):

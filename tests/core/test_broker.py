@@ -1,0 +1,54 @@
+"""The embedded broker's message names sort in enqueue order, at every digit boundary."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from kombu import Connection, Exchange, Producer, Queue
+
+from crmhub.core import broker
+from crmhub.core.broker import STAMP_DIGITS, message_name
+
+
+@pytest.mark.parametrize("power", range(1, 20))
+def test_names_sort_as_the_clock_across_a_digit_boundary(power):
+    before, after = 10**power - 1, 10**power  # 9…9 then 10…0: one digit more
+    earlier = message_name("actions", now_ns=before)
+    later = message_name("actions", now_ns=after)
+    assert sorted([later, earlier]) == [earlier, later]
+    assert earlier.endswith(".actions.msg")
+    assert len(earlier.partition("_")[0]) == len(later.partition("_")[0]) == STAMP_DIGITS
+
+
+def test_today_and_for_centuries_the_stamp_fits_its_width():
+    assert len(str(2**63)) <= STAMP_DIGITS
+
+
+def test_messages_are_taken_in_the_order_they_were_put_across_a_boundary(
+    tmp_path: Path, monkeypatch
+):
+    clock = iter([99_999, 100_000, 100_001, 999_999_999, 1_000_000_000])
+    monkeypatch.setattr(broker, "time_ns", lambda: next(clock))
+    for name in ("queue", "control"):
+        (tmp_path / name).mkdir()
+    options = {
+        "data_folder_in": str(tmp_path / "queue"),
+        "data_folder_out": str(tmp_path / "queue"),
+        "control_folder": str(tmp_path / "control"),
+        "store_processed": False,
+    }
+    # A name of its own: kombu's virtual transports keep declared exchanges in the class.
+    name = f"order-{uuid.uuid4().hex}"
+    queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
+    with Connection(
+        "filesystem://", transport="crmhub.core.broker:Transport", transport_options=options
+    ) as conn:
+        channel = conn.default_channel
+        queue(channel).declare()
+        producer = Producer(channel, exchange=queue.exchange, routing_key=name)
+        for n in range(5):
+            producer.publish({"n": n})
+        taken = [channel.basic_get(name, no_ack=True).payload["n"] for _ in range(5)]
+    assert taken == [0, 1, 2, 3, 4]
