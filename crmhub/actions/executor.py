@@ -1,9 +1,8 @@
 """Carry out one action: receive, pace, claim, send, record — each step a short transaction.
 
-1. *Receive*: count the delivery — the first message, and each one received again after
-   its worker was lost, not a new copy the sweeper published (a message that keeps
-   killing its worker is failed after ``CRMHUB_MAX_DELIVERIES``); anything but a due,
-   queued action is left alone.
+1. *Receive*: one message handles a queued action at a time and is counted (a message that
+   keeps killing its worker is failed after ``CRMHUB_MAX_DELIVERIES``); a copy arriving
+   meanwhile is dropped uncounted; anything but a due, queued action is left alone.
 2. *Pace*: take a slot of the connection's rate limit (sleep a little, or put the action
    back for later without claiming it); a connection paused by a rate-limit answer is
    not sent to, whoever reserved the slot.
@@ -32,8 +31,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db import connection as db
-from django.db.models import Case, F, Q, Value, When
-from django.db.models.functions import Coalesce, Concat
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crmhub.actions import dispatch, outcomes, ratelimit
@@ -95,34 +94,44 @@ def action_execute(*, action_id: int, task_id: str = "") -> str:
 
 
 def _receive(action_id: int, task_id: str = "") -> Action | None:
-    """Count this delivery when it counts; return the action if it is queued.
+    """Take the action for this message if it may handle it; return it (None: not queued,
+    or another message is handling it).
 
-    Counted: the first message since the action was rescheduled or the sweeper found a
-    worker lost, and a message received again (the broker redelivers it after its worker
-    was lost). Not counted: a new copy of a message (the sweeper republished it).
+    One message handles a queued action at a time: it is counted (``deliveries``) and
+    marked as the one handling it. Another message may take over — and is counted — once
+    the first is known lost: it is that same message received again (the broker redelivers
+    it after its worker died), or it went silent longer than a live worker takes to claim
+    or put back the action (``in_flight_seconds``), or the sweeper found it lost. A copy
+    arriving meanwhile (the sweeper republished, the dispatcher published twice) is dropped
+    without being counted: copies never count as lost workers, and a message that kills its
+    worker runs at most ``CRMHUB_MAX_DELIVERIES`` times.
     """
-    counted: Any = F("deliveries") + 1
-    received: dict[str, Any] = {}
-    if task_id:
-        again = Q(received_task_ids__contains=task_id)
-        counted = Case(
-            When(again | Q(received_task_ids=""), then=counted),
-            default=F("deliveries"),
-            output_field=Action._meta.get_field("deliveries"),
-        )
-        received["received_task_ids"] = Case(
-            When(again, then=F("received_task_ids")),
-            default=Concat(F("received_task_ids"), Value(f" {task_id}")),
-            output_field=Action._meta.get_field("received_task_ids"),
-        )
-    Action.objects.filter(pk=action_id, state=Action.State.QUEUED).update(
-        deliveries=counted, received_at=timezone.now(), **received
+    now = timezone.now()
+    queued = Action.objects.filter(pk=action_id, state=Action.State.QUEUED)
+    free = (
+        Q(received_at__isnull=True)
+        | Q(received_at__lt=now - timedelta(seconds=in_flight_seconds()))
+        | Q(received_task_id=task_id[:64])
+    )
+    taken = queued.filter(free).update(
+        deliveries=F("deliveries") + 1, received_task_id=task_id[:64], received_at=now
     )
     try:
         action = Action.objects.select_related("connection").get(pk=action_id)
     except Action.DoesNotExist:
         return None
-    return action if action.state == Action.State.QUEUED else None
+    if not taken:
+        if action.state == Action.State.QUEUED:
+            logger.info("action %s: a copy of its message dropped (another handles it)", action.pk)
+        return None
+    return action
+
+
+def in_flight_seconds() -> float:
+    """Return how long a live worker may hold a received action before claiming it or
+    putting it back (the longest rate-limit wait, and a margin): a message silent longer
+    was lost with its worker."""
+    return float(settings.CRMHUB_RATE_MAX_WAIT_SECONDS) + 10.0
 
 
 def _poisoned(action: Action) -> None:
@@ -153,7 +162,7 @@ def _switched_off(action: Action) -> None:
 
 
 #: What rescheduling an action resets: its messages start counting anew.
-RESCHEDULED = {"published_at": None, "deliveries": 0, "received_task_ids": "", "received_at": None}
+RESCHEDULED = {"published_at": None, "deliveries": 0, "received_task_id": "", "received_at": None}
 
 
 def _unpublish(action: Action) -> None:

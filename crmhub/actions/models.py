@@ -118,14 +118,13 @@ class Action(models.Model):
     #: ``throttled_since``, its first such answer).
     throttles = models.PositiveIntegerField(default=0)
     throttled_since = models.DateTimeField(null=True, blank=True)
-    #: Since it was last rescheduled: its first message received, and each time a worker
-    #: was lost while handling it (the poison cap). A new copy of a message (published by
-    #: the sweeper) does not count: see ``received_task_ids``.
+    #: Since it was last rescheduled: the messages received that went on to handle it, one
+    #: at a time — the first, and one after each lost worker (the poison cap). A copy that
+    #: arrives while another message is being handled is dropped, uncounted.
     deliveries = models.PositiveIntegerField(default=0)
-    #: The task ids of the messages received for it since then (space-separated): one
-    #: received again was redelivered after its worker was lost.
-    received_task_ids = models.TextField(blank=True, default="")
-    #: When a message for it was last received (cleared once the sweeper counted a loss).
+    #: The message being handled (its task id) and since when; cleared when it is done with
+    #: (claimed, put back), or when the sweeper finds its worker lost.
+    received_task_id = models.CharField(max_length=64, blank=True, default="")
     received_at = models.DateTimeField(null=True, blank=True)
     #: When staff resent it (an unknown outcome): a late answer no longer overwrites it.
     resent_at = models.DateTimeField(null=True, blank=True)

@@ -7,9 +7,9 @@ Each run (beat, every ``CRMHUB_SWEEP_SECONDS``):
    been lost ``CRMHUB_MAX_DELIVERIES`` times);
 2. takes back actions published but unclaimed for ``CRMHUB_ACTION_REPUBLISH_SECONDS`` (the
    embedded broker loses the message of a killed worker), for the dispatcher — not those
-   whose message was received lately (it is alive). When a received message went silent,
-   or a safe action's lease ran out, a worker was lost: the next message received counts
-   it, once, whichever copy it is (see ``executor._receive``);
+   whose message is being handled (received lately). When a received message went
+   silent, or a safe action's lease ran out, a worker was lost: the action is freed for the
+   next message, which is counted (see ``executor._receive``);
 3. dispatches due actions of every active connection, up to its window (a connection whose
    backlog waits for its rate limit is shown "throttled until" the backlog can clear);
 4. brings batch totals up to date and finishes batches with nothing left to do;
@@ -78,8 +78,8 @@ def _resolve_lost(pk: int, attempts: int, *, safe: bool, state: str, deliveries:
             state=Action.State.QUEUED,
             lease_until=None,
             published_at=None,
-            # A lost worker: the next message received counts it (whichever copy it is).
-            received_task_ids="",
+            # A lost worker: the next message received takes it over (and is counted).
+            received_task_id="",
             received_at=None,
             not_before=now,
             updated_at=now,
@@ -118,9 +118,9 @@ def _take_back_unclaimed(now: datetime) -> int:
     cutoff = now - timedelta(seconds=settings.CRMHUB_ACTION_REPUBLISH_SECONDS)
     unclaimed = Action.objects.filter(state=Action.State.QUEUED, published_at__lt=cutoff)
     # Received, then silent as long: the worker that took the message was lost with it.
-    # The next message received counts that loss (whichever copy it is), once.
+    # The action is freed: the next message received takes it over (and is counted).
     lost = unclaimed.filter(received_at__lt=cutoff).update(
-        published_at=None, received_task_ids="", received_at=None
+        published_at=None, received_task_id="", received_at=None
     )
     return lost + unclaimed.filter(received_at__isnull=True).update(published_at=None)
 

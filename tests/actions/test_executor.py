@@ -256,17 +256,38 @@ def test_a_copy_the_sweeper_republished_counts_no_lost_worker(action, fake_crm):
     from crmhub.actions.sweeper import actions_sweep
 
     assert executor._receive(action.pk, "first").deliveries == 1
-    assert executor._receive(action.pk, "copy").deliveries == 1, "a copy, not a loss"
-    assert executor._receive(action.pk, "first").deliveries == 2, "redelivered: a loss"
-    # Received, then silent past the republish delay: that worker was lost with its
-    # message; the sweeper has a new copy published, whose receipt counts the loss once.
+    # A copy while the first message is being handled: dropped, not counted, not run.
+    assert executor._receive(action.pk, "copy") is None
+    assert Action.objects.get(pk=action.pk).deliveries == 1
+    # The first message received again: its worker died; it runs again, counted.
+    assert executor._receive(action.pk, "first").deliveries == 2
+    # Received, then silent past the republish delay: its worker was lost with it. The
+    # sweeper frees the action; the copy it publishes takes over and is counted.
     actions_sweep(now=timezone.now() + timedelta(hours=1))
-    assert executor._receive(action.pk, "new").deliveries == 3, "the loss, counted once"
-    assert executor._receive(action.pk, "first").deliveries == 3, "that loss, not again"
-    assert executor._receive(action.pk, "new").deliveries == 4, "redelivered: a loss"
+    assert executor._receive(action.pk, "new").deliveries == 3
+    assert executor._receive(action.pk, "first") is None, "the old one is now a copy"
+    assert Action.objects.get(pk=action.pk).deliveries == 3
 
 
-def test_an_action_whose_message_was_just_received_is_not_republished(action, fake_crm, settings):
+def test_a_message_silent_longer_than_a_live_worker_takes_was_lost(action, fake_crm):
+    executor._receive(action.pk, "first")
+    silent = timezone.now() - timedelta(seconds=executor.in_flight_seconds() + 1)
+    Action.objects.filter(pk=action.pk).update(received_at=silent)
+    assert executor._receive(action.pk, "copy").deliveries == 2, "taken over, counted"
+
+
+def test_a_message_that_kills_its_worker_runs_at_most_the_cap_even_with_copies(
+    action, fake_crm, settings
+):
+    runs = 0
+    for task_id in ["a", "b", "a", "b", "c", "a", "b", "a"]:  # copies and redeliveries mixed
+        received = executor._receive(action.pk, task_id)
+        if received is not None and received.deliveries <= settings.CRMHUB_MAX_DELIVERIES:
+            runs += 1  # this one would run (and kill its worker)
+    assert runs == settings.CRMHUB_MAX_DELIVERIES
+
+
+def test_an_action_whose_message_is_being_handled_is_not_republished(action, fake_crm, settings):
     from crmhub.actions.sweeper import actions_sweep
 
     executor._receive(action.pk, "first")

@@ -137,7 +137,7 @@ def _insert_waiting_actions(connection, count: int) -> None:  # type: ignore[no-
         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s)
         INSERT INTO actions_action (
             operation, safe, connection_id, params, idempotency_key, state, not_before,
-            published_at, attempts, throttles, deliveries, received_task_ids, created_at,
+            published_at, attempts, throttles, deliveries, received_task_id, created_at,
             updated_at, result, error, task_id
         )
         SELECT 'touch', FALSE, %s, '{}', 'bulk-' || i, 'queued',
