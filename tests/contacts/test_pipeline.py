@@ -16,7 +16,7 @@ from crmhub.contacts.sync import passes
 from crmhub.contacts.sync.pages import SeenSet, disjoint_runs, page_prepare, pages_apply
 from crmhub.contacts.sync.prefetch import prefetched_batches
 from tests.contacts.conftest import remote
-from tests.contacts.helpers import index_of
+from tests.contacts.helpers import index_of, sync
 
 
 def people(first: int, count: int) -> list:
@@ -123,7 +123,7 @@ def test_a_failing_batch_writes_nothing_and_keeps_the_counts_committed(connectio
     run = SyncRun.objects.create(connection=connection, mode="full", state="running")
     state = passes.Pass(run=run, seen=SeenSet(), country="US")
     pages = [
-        (ContactPage(contacts=tuple(c)), _prepared(c, connection, build=True))
+        (passes.PageHead.of(ContactPage(contacts=tuple(c))), _prepared(c, connection, build=True))
         for c in (people(1, 5), people(3, 5))  # two runs: the second shares contacts
     ]
     real = passes.pages_apply
@@ -157,3 +157,57 @@ def test_leaving_early_closes_the_items_in_the_producer_thread():
     for _batch in prefetched_batches(items(), depth=2):
         break
     assert closed.wait(5)
+
+
+# -- the pipeline's depth -----------------------------------------------------------------------
+def test_what_waits_is_bounded_by_weight_not_by_count():
+    produced: list[int] = []
+    taken: list[int] = []
+    most = [0]
+
+    def items():  # type: ignore[no-untyped-def]
+        for _ in range(40):
+            produced.append(30)
+            most[0] = max(most[0], sum(produced) - sum(taken))
+            yield 30
+
+    for batch in prefetched_batches(items(), depth=100, weight=lambda item: item, limit=60):
+        threading.Event().wait(0.01)  # a slow consumer: the producer runs ahead all it may
+        taken.extend(batch)
+        assert sum(batch) <= 60
+
+    assert sum(taken) == 40 * 30
+    # Waiting: at most 100 (three items); in the batch: 60; one produced, not yet handed over.
+    assert 100 <= most[0] <= 100 + 60 + 30
+
+
+@pytest.mark.parametrize("page_size", [passes.PAGE_SIZE, 1_500])
+def test_a_sync_holds_a_bounded_number_of_contacts_whatever_the_page_size(
+    connection, fake_crms, monkeypatch, page_size
+):
+    crm = fake_crms["allclients"]
+    crm.contacts = people(1, 12 * page_size)
+    listed, written, most = [0], [0], [0]
+    real_pages = crm.iter_contact_pages
+
+    def pages(self, *, since=None, page_size=100):  # type: ignore[no-untyped-def]
+        for page in real_pages(self, since=since, page_size=page_size):
+            listed[0] += len(page.contacts)
+            most[0] = max(most[0], listed[0] - written[0])
+            yield page
+
+    real_apply = passes.pages_apply
+
+    def slow_apply(**kwargs):  # type: ignore[no-untyped-def]
+        threading.Event().wait(0.05)  # the database slower than the remote: the pipeline fills
+        outcomes = real_apply(**kwargs)
+        written[0] += sum(len(page.hashes) for page in kwargs["pages"])
+        return outcomes
+
+    monkeypatch.setattr(crm, "iter_contact_pages", pages)
+    monkeypatch.setattr(passes, "PAGE_SIZE", page_size)
+    monkeypatch.setattr(passes, "pages_apply", slow_apply)
+    run = sync(connection, mode="full")
+
+    assert run.state == "succeeded" and run.created == 12 * page_size
+    assert 3 * page_size <= most[0] <= passes.pipeline_contacts(page_size)

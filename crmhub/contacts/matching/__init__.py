@@ -36,6 +36,7 @@ from crmhub.contacts.matching.build import Seed, chunks, graph_full, graph_incre
 from crmhub.contacts.matching.constraints import constraints_load
 from crmhub.contacts.matching.lock import matching_lock
 from crmhub.contacts.models import Contact, ReleasedKey
+from crmhub.core.sqlite import memory_bounded
 
 __all__ = ["FULL_THRESHOLD", "MatchResult", "persons_match", "persons_name"]
 logger = logging.getLogger(__name__)
@@ -59,15 +60,19 @@ def _lock() -> None:
 
 
 def _seeds(contact_ids: Sequence[int] | None) -> list[Seed]:
+    """Return the contacts to place: ``contact_ids``, or those marked (no more than
+    ``FULL_THRESHOLD`` and one: past that every component is recomputed anyway, and a
+    first sync marks them all)."""
     if contact_ids is None:
         rows = Contact.objects.filter(needs_match=True)
-        return list(rows.values_list("pk", "person_id", "matched_by"))
+        return list(rows.values_list("pk", "person_id", "matched_by")[: FULL_THRESHOLD + 1])
     seeds: list[Seed] = []
     for chunk in chunks(sorted(set(contact_ids))):
         seeds += Contact.objects.filter(pk__in=chunk).values_list("pk", "person_id", "matched_by")
     return seeds
 
 
+@memory_bounded()  # a full matching streams through every key once
 def persons_match(
     *, full: bool = False, contact_ids: Sequence[int] | None = None, allow_full: bool = True
 ) -> MatchResult:
@@ -139,15 +144,17 @@ def _match_full(result: MatchResult, released: list[int]) -> None:
     matching places it), one written before is in what is read next.
     """
     result.full = True
+    cleared = 0
     while True:
         with transaction.atomic():
             marked = list(
                 Contact.objects.filter(needs_match=True).values_list("pk", flat=True)[:MARKS_CHUNK]
             )
             Contact.objects.filter(pk__in=marked).update(needs_match=False)
-        result.marked += len(marked)
+        cleared += len(marked)
         if len(marked) < MARKS_CHUNK:
             break
+    result.marked = max(result.marked, cleared)  # the seeds read were capped, or are these
     graph = graph_full(constraints_load())
     graph_apply(graph, result, seeds=None)
     with transaction.atomic():

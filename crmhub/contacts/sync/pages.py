@@ -2,13 +2,15 @@
 
 A page is prepared without the database (``page_prepare``: hashes, and rows built ahead),
 then pages sharing no contact are written together (``pages_apply``), a statement of each
-kind for all (see ``writer``). Only new and changed contacts are written.
+kind for all (see ``writer``). Only new and changed contacts are written; the spelling
+index follows the name words they bring and take away (``spelling``).
 """
 
 from __future__ import annotations
 
 import zlib
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,8 +20,10 @@ from typing import Any, TypeVar
 from django.db import connection as db
 
 from crmhub.connectors.base import RemoteContact
+from crmhub.contacts import spelling
 from crmhub.contacts.sync import writer
-from crmhub.contacts.sync.rows import Row, content_hash, remote_key, row_from_remote
+from crmhub.contacts.sync.rows import content_hash, remote_key, row_from_remote
+from crmhub.contacts.sync.writer import Prepared
 
 T = TypeVar("T")
 
@@ -75,20 +79,22 @@ def _latest(contacts: Iterable[RemoteContact]) -> datetime | None:
 class PreparedPage:
     """One page made ready for writing without the database (``page_prepare``)."""
 
-    #: The page's contacts by remote id (a page repeating an id: the last wins).
-    contacts: dict[str, RemoteContact]
+    #: The content hash of each contact of the page, by remote id (a page repeating an
+    #: id: the last wins): the page's remote ids.
     hashes: dict[str, str]
-    #: Rows and statement values built ahead (``build``), by remote id.
-    built: dict[str, tuple[Row, list[object]]]
+    #: The contacts whose rows were not built ahead, by remote id.
+    contacts: dict[str, RemoteContact]
+    #: Rows built ahead (``build``), by remote id: their contacts are not kept.
+    built: dict[str, Prepared]
     latest_update: datetime | None
 
 
 def _built(
     contact: RemoteContact, connection_id: int, country: str, hash_: str, ops: Any
-) -> tuple[Row, list[object]]:
-    """Return the index row of ``contact`` and its statement values (``synced_at`` unset)."""
+) -> Prepared:
+    """Return the index row of ``contact`` ready to write (``synced_at`` unset)."""
     row = row_from_remote(contact, country=country, hash_=hash_)
-    return row, writer.statement_values(connection_id, row, None, ops)
+    return writer.prepared(connection_id, row, ops)
 
 
 def page_prepare(
@@ -100,23 +106,24 @@ def page_prepare(
     Pure work, no query: the sync runs it in the thread that fetches the pages, while the
     database writes the pages before (``ops`` is the writing connection's, for the values).
     Rows are worth building ahead when most contacts will be written (a first sync);
-    otherwise ``pages_apply`` builds only those of the new and changed contacts.
+    otherwise ``pages_apply`` builds only those of the new and changed contacts. A built
+    row is all a page keeps of its contact (a third of the memory of both).
     """
     by_id: dict[str, RemoteContact] = {}
     for contact in contacts:
         by_id[remote_key(contact)] = contact
     hashes = {remote_id: content_hash(c, country=country) for remote_id, c in by_id.items()}
+    latest = _latest(by_id.values())
     built = {}
     if build:
         for remote_id, contact in by_id.items():
             built[remote_id] = _built(contact, connection_id, country, hashes[remote_id], ops)
-    return PreparedPage(
-        contacts=by_id, hashes=hashes, built=built, latest_update=_latest(by_id.values())
-    )
+        by_id = {}
+    return PreparedPage(hashes=hashes, contacts=by_id, built=built, latest_update=latest)
 
 
 def _page_contacts(page: Any) -> Iterable[str]:
-    return page.contacts
+    return page.hashes
 
 
 def disjoint_runs(
@@ -150,9 +157,9 @@ def pages_apply(
     marked deleted that the remote lists again comes back (``deleted_at`` cleared).
     Call inside a transaction.
     """
-    existing = writer.existing(connection_id, [rid for page in pages for rid in page.contacts])
+    existing = writer.existing(connection_id, [rid for page in pages for rid in page.hashes])
     outcomes = [PageOutcome(latest_update=page.latest_update) for page in pages]
-    to_write: list[tuple[Row, list[object]]] = []
+    to_write: list[Prepared] = []
     owners: list[PageOutcome] = []
     for page, outcome in zip(pages, outcomes, strict=True):
         for remote_id, hash_ in page.hashes.items():
@@ -167,11 +174,11 @@ def pages_apply(
             to_write.append(ready)
             owners.append(outcome)
     if to_write:
-        new = {row.remote_id for row, _ in to_write if row.remote_id not in existing}
+        new = {row.remote_id for row in to_write if row.remote_id not in existing}
         ids = writer.upsert(connection_id, to_write, now, new)
-        rekeyed: list[tuple[int, Row]] = []
+        rekeyed: list[tuple[int, Prepared]] = []
         replace: list[int] = []
-        for (row, _), outcome in zip(to_write, owners, strict=True):
+        for row, outcome in zip(to_write, owners, strict=True):
             known = existing.get(row.remote_id)
             pk = known[0] if known is not None else ids[row.remote_id]
             outcome.pks.append(pk)
@@ -185,11 +192,29 @@ def pages_apply(
                 rekeyed.append((pk, row))
                 replace.append(pk)
         writer.keys_write(rekeyed, replace=replace)
+        if spelling.enabled():
+            spelling.vocabulary_change(_words_moved(to_write, existing))
     for outcome in outcomes:
         for pk in outcome.pks:
             if not seen.add(pk):
                 outcome.repeated += 1
     return outcomes
+
+
+def _words_moved(written: Sequence[Prepared], existing: dict[str, tuple]) -> Counter[str]:
+    """Return how the live contacts carrying each name word change with ``written`` (live
+    now; those in ``existing`` as they were before)."""
+    added: list[str] = []
+    removed: list[str] = []
+    for row in written:
+        names = row.search_names
+        known = existing.get(row.remote_id)
+        if known is not None and known[2] is None:  # it was live, with these names
+            if known[5] == names:
+                continue
+            removed.append(known[5] or "")
+        added.append(names)
+    return spelling.words_moved(added, removed)
 
 
 def missing_ids(*, connection_id: int, seen: SeenSet) -> array:

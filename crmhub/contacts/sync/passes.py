@@ -7,6 +7,12 @@ counts and its lease are written with every transaction. Every request to the re
 takes a slot of the connection's rate limit, and a rate-limited page is asked for again
 once the pause is over (``ratelimit.RequestPacer``). A full pass ends by marking deleted
 what it did not see (``full_pass_finish``), unless that looks wrong.
+
+Memory stays flat whatever the size of the remote: the pipeline holds a bounded number of
+contacts (``pipeline_contacts``: counted in contacts, not pages, since a remote's pages
+may be of any size), a prepared page keeps only the rows it built, and the pass one bit per
+contact seen. (The run holds its database connection to a small page cache and no memory
+map: ``runs.run_execute``.)
 """
 
 from __future__ import annotations
@@ -43,9 +49,11 @@ from crmhub.contacts.sync.prefetch import prefetched, prefetched_batches
 from crmhub.contacts.sync.writer import contacts_mark_deleted
 
 PAGE_SIZE = 500
-#: Pages fetched ahead of the writes, and the most contacts written in one transaction
-#: (the pages already fetched, never waiting for the next; see ``batch_write``).
-PREFETCH_PAGES = 8
+#: Contacts of pages fetched and parsed, waiting to be prepared; contacts of prepared pages
+#: waiting to be written; the most contacts written in one transaction (the pages already
+#: prepared, never waiting for the next; see ``batch_write``).
+FETCHED_AHEAD = 1_000
+PREPARED_AHEAD = 4_000
 BATCH_CONTACTS = 4_000
 #: A full pass is not applied as deletions when it would delete more than this share of
 #: at least ``ANOMALY_MIN_LIVE`` live contacts, or returns nothing where there were some.
@@ -56,6 +64,15 @@ ANOMALY_MIN_LIVE = 20
 MAX_PAGES = 200_000
 #: Deletions are written this many contacts a transaction (the write lock is held briefly).
 DELETE_CHUNK = 1_000
+
+
+def pipeline_contacts(page_size: int = PAGE_SIZE) -> int:
+    """Return the most contacts the pipeline holds at once when pages hold ``page_size``:
+    those waiting after the fetch and after the preparation, the batch being written
+    (each of these takes one page even when that is larger than its bound), and the page
+    being prepared and the one fetched and waiting to be handed over."""
+    steps = (FETCHED_AHEAD, PREPARED_AHEAD, BATCH_CONTACTS)
+    return sum(max(bound, page_size) for bound in steps) + 2 * page_size
 
 
 class SyncAborted(Exception):
@@ -77,7 +94,20 @@ class Pass:
 _COUNTS = ("pages", "fetched", "created", "updated", "unchanged", "expected_total")
 
 
-def _run_write(state: Pass, run_pages: list[tuple[ContactPage, PreparedPage]]) -> list[PageOutcome]:
+@dataclass(frozen=True)
+class PageHead:
+    """What a pass keeps of a fetched page once it is prepared (its contacts are not)."""
+
+    number: int
+    size: int
+    total: int | None
+
+    @classmethod
+    def of(cls, page: ContactPage) -> PageHead:
+        return cls(number=page.number, size=len(page.contacts), total=page.total)
+
+
+def _run_write(state: Pass, run_pages: list[tuple[PageHead, PreparedPage]]) -> list[PageOutcome]:
     """Write pages sharing no remote id, then the run's counts and lease (one statement
     each, inside the batch's transaction); return each page's outcome."""
     run = state.run
@@ -88,7 +118,7 @@ def _run_write(state: Pass, run_pages: list[tuple[ContactPage, PreparedPage]]) -
     )  # fmt: skip
     for (page, _), outcome in zip(run_pages, outcomes, strict=True):
         run.pages += 1
-        run.fetched += len(page.contacts)
+        run.fetched += page.size
         run.created += outcome.created
         run.updated += outcome.updated
         run.unchanged += outcome.unchanged
@@ -98,7 +128,7 @@ def _run_write(state: Pass, run_pages: list[tuple[ContactPage, PreparedPage]]) -
     return outcomes
 
 
-def batch_write(state: Pass, pages: list[tuple[ContactPage, PreparedPage]]) -> None:
+def batch_write(state: Pass, pages: list[tuple[PageHead, PreparedPage]]) -> None:
     """Write ``pages`` (already fetched) in one transaction, and the run's counts with them.
 
     One commit for several pages: SQLite writes every index page a commit dirtied (the
@@ -109,10 +139,10 @@ def batch_write(state: Pass, pages: list[tuple[ContactPage, PreparedPage]]) -> N
     """
     run = state.run
     before = {name: getattr(run, name) for name in _COUNTS}
-    written: list[tuple[ContactPage, PageOutcome]] = []
+    written: list[tuple[PageHead, PageOutcome]] = []
     try:
         with transaction.atomic():
-            for run_pages in disjoint_runs(pages, lambda item: item[1].contacts):
+            for run_pages in disjoint_runs(pages, lambda item: item[1].hashes):
                 outcomes = _run_write(state, run_pages)
                 written += [(page, o) for (page, _), o in zip(run_pages, outcomes, strict=True)]
                 if any(_repeated(page, outcome) for page, outcome in written):
@@ -122,7 +152,7 @@ def batch_write(state: Pass, pages: list[tuple[ContactPage, PreparedPage]]) -> N
             setattr(run, name, value)
         raise
     # Build the rows of the next pages ahead while most contacts are written (a first sync).
-    fetched = sum(len(page.contacts) for page, _ in written)
+    fetched = sum(page.size for page, _ in written)
     state.build_ahead = 2 * sum(o.created + o.updated for _, o in written) >= fetched
     for page, outcome in written:
         if outcome.latest_update and (
@@ -131,14 +161,14 @@ def batch_write(state: Pass, pages: list[tuple[ContactPage, PreparedPage]]) -> N
             state.latest_update = outcome.latest_update
         if _repeated(page, outcome):
             raise SyncAborted(
-                f"The remote returned page {page.number + 1} again (all {len(page.contacts)} "
+                f"The remote returned page {page.number + 1} again (all {page.size} "
                 "contacts already seen in this pass): the listing loops, so it was stopped."
             )
 
 
-def _repeated(page: ContactPage, outcome: PageOutcome) -> bool:
+def _repeated(page: PageHead, outcome: PageOutcome) -> bool:
     """Return whether every contact of ``page`` was already seen in this pass (a loop)."""
-    return bool(page.contacts) and outcome.repeated == len(page.contacts)
+    return bool(page.size) and outcome.repeated == page.size
 
 
 def listing_guard(run: SyncRun) -> None:
@@ -153,12 +183,12 @@ def listing_guard(run: SyncRun) -> None:
 
 def _prepared(
     state: Pass, pages: Iterable[ContactPage], ops: Any
-) -> Iterator[tuple[ContactPage, PreparedPage]]:
-    """Yield each page with its hashes (and rows, ``state.build_ahead``): run by the
-    prefetch thread, so this pure work overlaps the database writes of the pages before.
-    ``ops`` is the writing connection's (this thread never opens one)."""
+) -> Iterator[tuple[PageHead, PreparedPage]]:
+    """Yield each page's head with its hashes (and rows, ``state.build_ahead``): run by
+    the prefetch thread, so this pure work overlaps the database writes of the pages
+    before. ``ops`` is the writing connection's (this thread never opens one)."""
     for page in pages:
-        yield page, page_prepare(
+        yield PageHead.of(page), page_prepare(
             page.contacts, connection_id=state.run.connection_id, country=state.country,
             ops=ops, build=state.build_ahead,
         )  # fmt: skip
@@ -193,12 +223,16 @@ def pass_run(run: SyncRun) -> Pass:
     try:
         pages = connector.iter_contact_pages(since=run.since, page_size=PAGE_SIZE)
         # The fetching thread takes the slots: it closes its own database connection.
-        fetched = prefetched(pages, depth=2, on_exit=connections.close_all)
+        fetched = prefetched(
+            pages,
+            depth=FETCHED_AHEAD,
+            weight=lambda page: len(page.contacts),
+            on_exit=connections.close_all,
+        )
         with _few_collections():
             for batch in prefetched_batches(
                 _prepared(state, fetched, db_connection.ops),
-                depth=PREFETCH_PAGES,
-                weight=lambda item: len(item[0].contacts), limit=BATCH_CONTACTS,
+                depth=PREPARED_AHEAD, weight=lambda item: item[0].size, limit=BATCH_CONTACTS,
             ):  # fmt: skip
                 batch_write(state, batch)
                 listing_guard(run)

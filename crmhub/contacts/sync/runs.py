@@ -30,6 +30,7 @@ from crmhub.contacts.sync.lease import LeaseLost, lease_claim
 from crmhub.contacts.sync.passes import SyncAborted, full_pass_finish, pass_run
 from crmhub.core import publishing, redaction
 from crmhub.core.crypto import DecryptionError
+from crmhub.core.sqlite import memory_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +202,14 @@ def retry_countdown(error: Exception, attempt: int) -> float:
 def run_execute(
     *, run: SyncRun, final_attempt: bool = True, match: bool = True, compact: bool = True
 ) -> SyncRun:
+    """Run a queued sync to its end and return it (see ``_execute``), the database
+    connection holding SQLite's memory down meanwhile (``core.sqlite.memory_bounded``: a
+    sync streams through the whole index once)."""
+    with memory_bounded():
+        return _execute(run=run, final_attempt=final_attempt, match=match, compact=compact)
+
+
+def _execute(*, run: SyncRun, final_attempt: bool, match: bool, compact: bool) -> SyncRun:
     """Run a queued sync to its end and return it (already claimed or finished: no-op).
 
     Raises ``SyncRetry`` for a retryable remote failure when this is not the final

@@ -10,17 +10,20 @@ a run killed and started again): it can never duplicate a contact.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from django.conf import settings
 from django.db import connection as db
 
+from crmhub.contacts import spelling
 from crmhub.contacts.models import Contact, ContactKey
 from crmhub.contacts.sync.rows import Row, json_dumps
+from crmhub.core.sqlite import statement_pieces
 
 #: Columns an upsert rewrites when the remote record changed (or came back).
 UPSERT_FIELDS = (
@@ -52,19 +55,33 @@ def _marks(count: int) -> str:
     return ", ".join(["?" if db.vendor == "sqlite" else "%s"] * count)
 
 
+class Prepared(NamedTuple):
+    """A contact ready to write: its statement values, and what its keys are."""
+
+    remote_id: str
+    email_keys: tuple[str, ...]
+    phone_keys: tuple[str, ...]
+    #: The values of ``_INSERT_COLUMNS`` (``synced_at`` set when written).
+    params: list[object]
+
+    @property
+    def search_names(self) -> str:
+        return str(self.params[_NAMES])
+
+
 def existing(connection_id: int, remote_ids: Sequence[str]) -> dict[str, tuple]:
-    """Return ``remote_id -> (pk, content_hash, deleted_at, email_keys, phone_keys)`` of
-    the page's contacts already in the index (the keys as stored: JSON text or a list)."""
-    if not remote_ids:
-        return {}
-    sql = (
-        "SELECT remote_id, id, content_hash, deleted_at, email_keys, phone_keys "  # noqa: S608
-        f"FROM contacts_contact WHERE connection_id = {_marks(1)} "
-        f"AND remote_id IN ({_marks(len(remote_ids))})"
-    )
+    """Return ``remote_id -> (pk, content_hash, deleted_at, email_keys, phone_keys,
+    search_names)`` of the page's contacts already in the index (the keys as stored: JSON
+    text or a list)."""
+    found: dict[str, tuple] = {}
     with db.cursor() as cursor:
-        cursor.execute(sql, [connection_id, *remote_ids])
-        return {row[0]: row[1:] for row in cursor.fetchall()}
+        for start, size in statement_pieces(len(remote_ids), _IDS_PER_STATEMENT):
+            cursor.execute(
+                _existing_statement(db.vendor, size),
+                [connection_id, *remote_ids[start : start + size]],
+            )
+            found.update((row[0], row[1:]) for row in cursor.fetchall())
+    return found
 
 
 def stored_list(value: str | bytes | list[Any] | None) -> list[Any]:
@@ -72,7 +89,7 @@ def stored_list(value: str | bytes | list[Any] | None) -> list[Any]:
     return orjson.loads(value) if isinstance(value, str | bytes) else list(value or [])
 
 
-def keys_write(rows: Sequence[tuple[int, Row]], *, replace: Sequence[int]) -> None:
+def keys_write(rows: Sequence[tuple[int, Prepared]], *, replace: Sequence[int]) -> None:
     """Replace the ``ContactKey`` rows of ``replace`` and insert those of ``rows``."""
     for start in range(0, len(replace), _CHUNK):
         ContactKey.objects.filter(contact_id__in=replace[start : start + _CHUNK]).delete()
@@ -95,11 +112,17 @@ _ON_CONFLICT = " ON CONFLICT (connection_id, remote_id) DO UPDATE SET " + ", ".j
     f"{name} = EXCLUDED.{name}" for name in UPSERT_FIELDS
 )
 _SYNCED = _INSERT_COLUMNS.index("synced_at")
+_NAMES = _INSERT_COLUMNS.index("search_names")
 _SKIP_CONFLICT = " ON CONFLICT (connection_id, remote_id) DO NOTHING"
 _RETURNING = " RETURNING remote_id, id"
 _KEY_INSERT = "INSERT INTO contacts_contactkey (contact_id, type, value) VALUES "
 #: Rows per statement: a page in one (under SQLite's 32,766 parameters: 22 a contact).
 _ROWS_PER_STATEMENT = 1000
+_IDS_PER_STATEMENT = 4096
+_EXISTING = (
+    "SELECT remote_id, id, content_hash, deleted_at, email_keys, phone_keys, "
+    "search_names FROM contacts_contact WHERE connection_id = {mark} AND remote_id IN ({marks})"
+)
 
 
 @functools.lru_cache(maxsize=64)
@@ -107,6 +130,12 @@ def _statement(vendor: str, head: str, tail: str, width: int, count: int) -> str
     """Return ``head`` + ``count`` rows of ``width`` marks + ``tail`` (built once)."""
     row = f"({_marks(width)})"
     return head + ", ".join([row] * count) + tail
+
+
+@functools.lru_cache(maxsize=32)
+def _existing_statement(vendor: str, count: int) -> str:
+    """Return the statement of ``existing`` for ``count`` remote ids (built once)."""
+    return _EXISTING.format(mark=_marks(1), marks=_marks(count))
 
 
 def _insert_many(
@@ -121,13 +150,19 @@ def _insert_many(
     once (about four times less work a contact, see ``manage.py bench``).
     """
     returned: list[tuple] = []
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+    for start, size in statement_pieces(len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + size]
         sql = _statement(db.vendor, head, tail, len(chunk[0]), len(chunk))
         cursor.execute(sql, list(chain.from_iterable(chunk)))
         if tail.endswith(_RETURNING):
             returned += cursor.fetchall()
     return returned
+
+
+def prepared(connection_id: int, row: Row, ops: Any) -> Prepared:
+    """Return ``row`` ready to write (its values no longer needed: not kept)."""
+    params = statement_values(connection_id, row, None, ops)
+    return Prepared(row.remote_id, row.email_keys, row.phone_keys, params)
 
 
 def statement_values(connection_id: int, row: Row, synced: object, ops: Any) -> list[object]:
@@ -185,11 +220,8 @@ def _utc(ops: Any) -> bool:
     return settings.USE_TZ and ops.connection.timezone_name == "UTC"
 
 
-def upsert(
-    connection_id: int, rows: Sequence[tuple[Row, list[object]]], now: datetime, new: set[str]
-) -> dict:
-    """Write ``rows`` (each with its statement values) in multi-row statements; return the
-    ids of the ``new`` ones.
+def upsert(connection_id: int, rows: Sequence[Prepared], now: datetime, new: set[str]) -> dict:
+    """Write ``rows`` in multi-row statements; return the ids of the ``new`` ones.
 
     New rows take an ``INSERT … DO NOTHING`` (half the cost of an upsert in SQLite); one
     that appeared meanwhile (a zombie worker of a reaped run) returns no id and is then
@@ -199,9 +231,9 @@ def upsert(
     synced = db.ops.adapt_datetimefield_value(now)
     inserts: list[list[object]] = []
     updates: list[list[object]] = []
-    for row, params in rows:
-        params[_SYNCED] = synced
-        (inserts if row.remote_id in new else updates).append(params)
+    for row in rows:
+        row.params[_SYNCED] = synced
+        (inserts if row.remote_id in new else updates).append(row.params)
     ids: dict[str, int] = {}
     with db.cursor() as cursor:
         if updates:
@@ -221,11 +253,15 @@ def live_ids(*, connection_id: int) -> Iterator[int]:
 
 
 def contacts_mark_deleted(*, pks: Sequence[int], now: datetime) -> int:
-    """Mark contacts deleted (never drop them); return how many rows changed."""
+    """Mark contacts deleted (never drop them); return how many rows changed. Their name
+    words leave the spelling index (with the last live contact carrying them)."""
     changed = 0
+    gone: Counter[str] = Counter()
     for start in range(0, len(pks), _CHUNK):
         chunk = list(pks[start : start + _CHUNK])
-        changed += Contact.objects.filter(pk__in=chunk, deleted_at__isnull=True).update(
-            deleted_at=now, synced_at=now, needs_match=True
-        )
+        live = Contact.objects.filter(pk__in=chunk, deleted_at__isnull=True)
+        if spelling.enabled():
+            gone.update(spelling.words_moved((), live.values_list("search_names", flat=True)))
+        changed += live.update(deleted_at=now, synced_at=now, needs_match=True)
+    spelling.vocabulary_change(gone)
     return changed
