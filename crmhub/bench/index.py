@@ -3,10 +3,17 @@
 The ``search`` and ``pages`` sections measure reads, so they write their index with the
 sync's own writer (``page_prepare`` and ``pages_apply``) without a remote to fetch from.
 The console's tests write their few contacts the same way (``contacts_write``).
+
+The demo people's names come from short lists (55 last names). Real customer lists have a
+long tail of rare surnames, which is what makes a person findable by name at all, and what
+a spelling index has to hold: so one person in ``RARE_SHARE`` gets a surname of its own
+(``rare_surname``), the same in every CRM the person is in.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -26,10 +33,29 @@ from crmhub.sandbox.people import PersonSpec, people_for
 RECORD_TYPES = {"allclients": "person", "apptivo": "customer", "collect": "debtor",
                 "crmcom": "person"}  # fmt: skip
 BATCH = 5000
+#: One person in this many has a rare surname.
+RARE_SHARE = 5
+_ONSETS = ("b", "br", "ch", "d", "dr", "f", "g", "gr", "h", "k", "kr", "l", "m", "n", "p",
+           "pr", "r", "s", "sch", "st", "t", "tr", "v", "w", "z")  # fmt: skip
+_VOWELS = ("a", "e", "i", "o", "u", "ai", "ei", "ou", "ie")
+_CODAS = ("", "", "n", "r", "s", "l", "k", "t", "nd", "rs")
+
+
+def rare_surname(key: int) -> str | None:
+    """Return the rare surname of demo person ``key`` (None for most people)."""
+    if key % RARE_SHARE:
+        return None
+    rng = random.Random(key * 104729 + 3)
+    parts = (rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
+             for _ in range(rng.choice((2, 2, 3))))  # fmt: skip
+    return "".join(parts).capitalize()
 
 
 def remote_from_person(person: PersonSpec, *, record_type: str) -> RemoteContact:
-    """Return a demo person as a connector would list it."""
+    """Return a demo person as a connector would list it (with its rare surname)."""
+    rare = rare_surname(person.key)
+    if rare is not None:
+        person = dataclasses.replace(person, last_name=rare)
     return RemoteContact(
         remote_id=str(person.key),
         record_type=record_type,

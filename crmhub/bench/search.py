@@ -6,6 +6,11 @@ then times at least 200 mixed queries: name prefixes as typed, full emails, phon
 in another format than stored, company words, and queries that find nothing. The baseline
 is what Django admin's ``search_fields`` would do over the same fields: each word
 ``icontains`` OR-ed over the columns, words AND-ed, newest first.
+
+Then typos: names of sampled contacts typed with one typo (a letter changed, two swapped,
+one missing or extra) in a word of five letters or more. A typo query's recall counts the
+queries that put their person on the first page, among those whose query without the typo
+does (a person sharing a common name with hundreds of others is on no first page).
 """
 
 from __future__ import annotations
@@ -15,16 +20,22 @@ from collections.abc import Callable
 from functools import reduce
 from operator import and_, or_
 
+from django.db import connection as db
 from django.db.models import Q
 
 from crmhub.bench.base import BenchContext, Row
 from crmhub.bench.index import bench_connections, index_fill
 from crmhub.bench.measure import Timer, percentile
+from crmhub.contacts import normalize, spelling
 from crmhub.contacts.models import Contact
 from crmhub.contacts.selectors import contact_search
 from crmhub.sandbox.people import COMPANY_WORDS
+from crmhub.sandbox.people.base import LAST_NAMES
 
 PER_CATEGORY = 50
+TYPO_QUERIES = 200
+TYPO_KINDS = ("changed", "swapped", "missing", "extra")
+_COMMON = frozenset(word for name in LAST_NAMES for word in normalize.words(name))
 ADMIN_FIELDS = ("first_name", "last_name", "full_name", "company", "emails", "phones")
 
 
@@ -72,6 +83,95 @@ def queries_make(*, seed: int = 7) -> list[tuple[str, str]]:
         queries.append(("no hit", letters + str(rng.randint(10, 99))))
     rng.shuffle(queries)
     return queries
+
+
+def typo(word: str, rng: random.Random, kind: str) -> str:
+    """Return ``word`` with one typo of ``kind`` at a random place (never ``word`` itself)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    while True:
+        at = rng.randrange(len(word))
+        if kind == "changed":
+            typed = word[:at] + rng.choice(letters.replace(word[at], "")) + word[at + 1 :]
+        elif kind == "swapped":
+            at = min(at, len(word) - 2)
+            typed = word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+        elif kind == "missing":
+            typed = word[:at] + word[at + 1 :]
+        else:
+            typed = word[:at] + rng.choice(letters) + word[at:]
+        if typed != word:
+            return typed
+
+
+def typo_queries_make(*, seed: int = 13) -> list[tuple[str, str, int]]:
+    """Return (query, the query without its typo, contact id) triples: names of sampled
+    contacts (a third with a rare surname, the rest as they come) typed with one typo in
+    a word of five letters or more: the surname alone, or with the first name, or the
+    first name with the surname right."""
+    rng = random.Random(seed)
+    top = Contact.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    sample = Contact.objects.filter(pk__in=[rng.randint(1, top) for _ in range(TYPO_QUERIES * 8)])
+    made: list[tuple[str, str, int]] = []
+    rare_wanted = TYPO_QUERIES // 3
+    for pk, first, last in sample.values_list("pk", "first_name", "last_name"):
+        firsts, lasts = normalize.words(first), normalize.words(last)
+        if not firsts or not lasts or len(lasts[-1]) < spelling.MIN_WORD:
+            continue
+        rare = lasts[-1] not in _COMMON
+        if not rare and rare_wanted > TYPO_QUERIES - len(made) - 1:
+            continue  # keep room for the rare ones
+        first_word, surname = firsts[0], " ".join(lasts)
+        form = rng.random()
+        kind = TYPO_KINDS[len(made) % len(TYPO_KINDS)]
+        if form < 0.3 and len(first_word) >= spelling.MIN_WORD:
+            typed, exact = f"{typo(first_word, rng, kind)} {surname}", f"{first_word} {surname}"
+        elif form < 0.65:
+            typed = f"{first_word} {' '.join([*lasts[:-1], typo(lasts[-1], rng, kind)])}"
+            exact = f"{first_word} {surname}"
+        else:
+            typed, exact = " ".join([*lasts[:-1], typo(lasts[-1], rng, kind)]), surname
+        made.append((typed, exact, pk))
+        rare_wanted -= rare
+        if len(made) >= TYPO_QUERIES:
+            break
+    return made
+
+
+def _on_first_page(query: str, pk: int) -> bool:
+    page = contact_search(query=query, limit=50)
+    return any(contact.pk == pk for row in page.rows for contact in row.contacts)
+
+
+def _spelling_size() -> tuple[int, int]:
+    """Return how many words and variants the spelling index holds (0, 0 without one)."""
+    if not spelling.enabled():
+        return 0, 0
+    with db.cursor() as cursor:
+        cursor.execute("SELECT (SELECT count(*) FROM contacts_nameword), "
+                       "(SELECT count(*) FROM contacts_namevariant)")  # fmt: skip
+        words, variants = cursor.fetchone()
+    return int(words), int(variants)
+
+
+def _typo_rows() -> list[Row]:
+    """Return the typo queries' recall and times."""
+    typos = typo_queries_make()
+    for typed, _, _ in typos[:20]:  # warm up as the other queries were
+        _search(typed)
+    times = _time(_search, [("typo", typed) for typed, _, _ in typos])["all"]
+    eligible = [(typed, pk) for typed, exact, pk in typos if _on_first_page(exact, pk)]
+    found = sum(1 for typed, pk in eligible if _on_first_page(typed, pk))
+    words, variants = _spelling_size()
+    return [
+        Row("search", f"typo queries timed ({len(typos)}, one typo in a word of 5+ letters)",
+            len(typos), "queries"),
+        Row("search", f"  typo recall: person on the first page ({found} of {len(eligible)})",
+            found / len(eligible) if eligible else 0.0, "share", target=">= 0.95"),
+        Row("search", "  typo p50", percentile(times, 0.5), "ms"),
+        Row("search", "  typo p95", percentile(times, 0.95), "ms", target="<= 30 ms at 1M"),
+        Row("search", "  spelling index: name words", words, "words"),
+        Row("search", "  spelling index: their variants (deletions)", variants, "rows"),
+    ]  # fmt: skip
 
 
 def admin_search(query: str, limit: int = 50) -> list[Contact]:
@@ -130,4 +230,5 @@ def section(ctx: BenchContext) -> list[Row]:
             Row("search", f"  p95 {category}", percentile(ours[category], 0.95), "ms",
                 percentile(base[category], 0.95), "admin icontains OR")
         )  # fmt: skip
-    return rows
+    ctx.write("search: timing typo queries ...")
+    return rows + _typo_rows()

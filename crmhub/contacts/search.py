@@ -8,11 +8,15 @@ ranking of every match of a broad prefix, see design.md "Search"):
 1. every word of the query is a whole word of the name;
 2. every word is the start of a word of the name;
 3. every word is the start of a word anywhere (name, company, emails, phone digits);
-4. (PostgreSQL only) the name is close to the query (trigram similarity of the whole
-   name, or word similarity: one typo in a name is forgiven, two rarely are).
+4. one typo forgiven. SQLite: each word as in tier 3, or a name word of five letters or
+   more one typo away from it (a letter changed, two swapped, one missing or extra; found
+   in the spelling index, ``spelling``). PostgreSQL: the name is close to the query
+   (trigram similarity of the whole name, or word similarity).
 
 SQLite answers from an FTS5 table, PostgreSQL from a weighted ``tsvector`` (names A,
-company and emails B, phones C) plus a trigram index; ``candidates`` hides which.
+company and emails B, phones C) plus a trigram index; ``candidates`` hides which. The
+typo tier runs only when the tiers above it leave the page short, so exact and prefix
+searches never pay for it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 
 from django.db import connection as db
 
-from crmhub.contacts import normalize
+from crmhub.contacts import normalize, spelling
 
 TIER_EXACT, TIER_NAME_WORD, TIER_NAME_PREFIX, TIER_ANY_PREFIX, TIER_FUZZY = range(5)
 TIER_BROWSE = 9
@@ -140,6 +144,25 @@ def _sqlite_tiers(plan: Plan) -> list[tuple[int, str]]:
     return tiers
 
 
+def _sqlite_typo_tier(plan: Plan) -> str | None:
+    """Return the FTS5 query of the typo tier: every word as typed (a prefix anywhere) or
+    one of its corrections (a whole name word), not matching tier 3; None when no word of
+    the query has a correction (or the query is an email or a phone: no name typed)."""
+    if plan.phone or plan.email or not plan.terms:
+        return None
+    fixes = spelling.corrections(plan.terms)
+    if not fixes:
+        return None
+    words = []
+    for term in plan.terms:
+        typed = f'"{term}"*'
+        if term in fixes:
+            fixed = " OR ".join(f'"{word}"' for word in fixes[term])
+            typed = f"({typed} OR search_names : ({fixed}))"
+        words.append(typed)
+    return f"({' AND '.join(words)}) NOT {_fts(plan.terms, column=None, prefix=True)}"
+
+
 def _ts(terms: Sequence[str], *, weight: str = "", prefix: bool) -> str:
     star = ":*" if prefix else ":"
     suffix = f"{star}{weight}" if (prefix or weight) else ""
@@ -179,7 +202,8 @@ def candidates(
     Each sub-query walks one tier in id order from the cursor, and stops at ``limit``.
     Tiers run best first, one statement each, and stop once a tier fills the page: the
     later ones cannot come before it (a broad prefix never pays for the tiers below the
-    page). At most one statement per tier, whatever the data.
+    page). At most one statement per tier, whatever the data (and on SQLite one lookup
+    of the spelling index before the typo tier).
     """
     filter_sql, filter_params = _filters_sql(filters)
     parts: list[tuple[int, str, Params]] = []
@@ -206,23 +230,36 @@ def candidates(
             "k.type = 'email' AND k.value = %s",
             [plan.email],
         )
+
+    def add_fts(tier: int, match: str) -> None:
+        add(
+            tier,
+            "contacts_contact_fts f JOIN contacts_contact c ON c.id = f.rowid",
+            "f.rowid",
+            "contacts_contact_fts MATCH %s",
+            [match],
+        )
+
     if db.vendor == "postgresql":
         for tier, condition, tier_params in _postgres_tiers(plan):
             add(tier, "contacts_contact c", "c.id", condition, tier_params)
-    else:
-        for tier, match in _sqlite_tiers(plan):
-            add(
-                tier,
-                "contacts_contact_fts f JOIN contacts_contact c ON c.id = f.rowid",
-                "f.rowid",
-                "contacts_contact_fts MATCH %s",
-                [match],
-            )
-    return _run(parts, limit)
+        return _run(parts, limit)[0]
+    for tier, match in _sqlite_tiers(plan):
+        add_fts(tier, match)
+    groups, filled = _run(parts, limit)
+    if filled or (after is not None and after[0] > TIER_FUZZY):
+        return groups
+    typo = _sqlite_typo_tier(plan)
+    if typo is None:
+        return groups
+    parts.clear()
+    add_fts(TIER_FUZZY, typo)
+    return groups + _run(parts, limit)[0]
 
 
-def _run(parts: list[tuple[int, str, Params]], limit: int) -> list[list[Candidate]]:
-    """Run the tiers' sub-queries best tier first (the exact tier's two in one statement)."""
+def _run(parts: list[tuple[int, str, Params]], limit: int) -> tuple[list[list[Candidate]], bool]:
+    """Run the tiers' sub-queries best tier first (the exact tier's two in one statement);
+    return their candidates and whether a tier filled the page."""
     by_tier: dict[int, list[tuple[str, Params]]] = {}
     for tier, sql, params in parts:
         by_tier.setdefault(tier, []).append((sql, params))
@@ -240,8 +277,8 @@ def _run(parts: list[tuple[int, str, Params]], limit: int) -> list[list[Candidat
                 found[int(src)].append((int(row_tier), int(pk), person))
             groups += found
             if any(len(group) >= limit for group in found):
-                break  # this tier fills the page: nothing below it can come first
-    return groups
+                return groups, True  # this tier fills the page: nothing below it comes first
+    return groups, False
 
 
 #: A sync that wrote at least this many contacts merges SQLite's full-text index after it.

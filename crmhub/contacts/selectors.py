@@ -186,10 +186,11 @@ def contact_search(
     """Return one page of people and contacts matching ``query``, best tiers first.
 
     ``query`` is matched against names, company, emails and phone digits (typed in any
-    format), as prefixes of words; an exact email or phone comes first (see
-    ``contacts.search`` for the tiers). Contacts of one person make one row, listing the
-    person's contacts in every CRM; a contact without person is its own row. ``after``
-    is the ``next_after`` of the previous page. Eight queries at most, whatever the data.
+    format), as prefixes of words; an exact email or phone comes first, and a name typed
+    with one typo comes last (see ``contacts.search`` for the tiers). Contacts of one
+    person make one row, listing the person's contacts in every CRM; a contact without
+    person is its own row. ``after`` is the ``next_after`` of the previous page. Eight
+    queries at most, whatever the data.
     """
     limit = max(1, min(int(limit), MAX_LIMIT))
     plan = search.plan_for(query)

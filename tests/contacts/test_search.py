@@ -204,7 +204,7 @@ def test_a_typo_in_a_name_still_finds_it_on_postgresql(index):
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        pytest.skip("trigram matching is the PostgreSQL search's (SQLite has no typo tier)")
+        pytest.skip("trigram matching is the PostgreSQL search's (SQLite's: test_typos.py)")
     page = contact_search(query="Jonh Smith")
     assert names(page) == ["John Smith"]
     assert page.rows[0].tier == TIER_FUZZY

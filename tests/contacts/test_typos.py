@@ -1,0 +1,210 @@
+"""Search forgives one typo in a name word of five letters or more, on SQLite through the
+spelling index that the sync keeps current."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from django.db import connection as db
+
+from crmhub.contacts import spelling
+from crmhub.contacts.models import Contact
+from crmhub.contacts.search import TIER_FUZZY, TIER_NAME_WORD
+from crmhub.contacts.selectors import contact_search
+from tests.contacts.conftest import remote
+from tests.contacts.helpers import sync
+
+pytestmark = pytest.mark.django_db
+
+
+def _sqlite() -> None:
+    if db.vendor != "sqlite":
+        pytest.skip("the spelling index is SQLite's (PostgreSQL's typo tier is trigrams)")
+
+
+PEOPLE = [
+    remote(1, "Olivia", "Kowarensky", email="ok@example.com"),
+    remote(2, "John", "Smith"),
+    remote(3, "Marta", "Jones"),
+    remote(4, "Marta", "Jonas"),
+    remote(5, "Jon", "Park"),
+    remote(6, "Jan", "Park"),
+    remote(7, "Ann", "Lee"),
+    *[remote(100 + n, f"Filler{n}", "Okafor") for n in range(60)],
+]
+
+
+@pytest.fixture
+def index(connection, fake_crms):  # type: ignore[no-untyped-def]
+    fake_crms["allclients"].contacts = list(PEOPLE)
+    sync(connection, mode="full")
+    return connection
+
+
+def _found(query: str, remote_id: str) -> int | None:
+    """Return the tier of the first-page row holding contact ``remote_id`` (None: absent)."""
+    for row in contact_search(query=query, limit=50).rows:
+        if any(contact.remote_id == remote_id for contact in row.contacts):
+            return row.tier
+    return None
+
+
+@pytest.mark.parametrize(
+    ("query", "remote_id"),
+    [
+        ("Kowarenskt", "1"),  # a letter changed
+        ("Kowraensky", "1"),  # two letters swapped
+        ("Kowarnsky", "1"),  # one missing
+        ("Kowarrensky", "1"),  # one extra
+        ("Olivia Kowarnsky", "1"),  # with the other name word exact
+        ("Olvia Kowarensky", "1"),  # the typo in a six-letter first name
+        ("Oliviaa", "1"),
+        ("Smiht", "2"),  # five letters: swapped
+        ("Smth", "2"),  # five letters: one missing (four typed)
+        ("Snith", "2"),  # five letters: changed
+        ("Smitth", "2"),  # five letters: extra
+        ("john smiht", "2"),
+    ],
+)
+def test_each_kind_of_typo_finds_the_person_on_the_first_page(index, query, remote_id):
+    _sqlite()
+    assert _found(query, remote_id) == TIER_FUZZY
+
+
+def test_exact_hits_come_first_then_the_typos(index):
+    _sqlite()
+    page = contact_search(query="Jones")
+    assert [(row.contact.last_name, row.tier) for row in page.rows] == [
+        ("Jones", TIER_NAME_WORD),
+        ("Jonas", TIER_FUZZY),
+    ]
+    assert contact_search(query="Kowarensky").rows[0].tier == TIER_NAME_WORD
+
+
+def test_a_typo_in_a_short_word_is_not_corrected_into_other_names(index):
+    _sqlite()
+    assert contact_search(query="Jno").rows == ()  # not Jon, not Jan
+    assert [row.contact.first_name for row in contact_search(query="Jan").rows] == ["Jan"]
+    assert contact_search(query="Jonn Park").rows == ()
+    assert contact_search(query="Lea").rows == ()  # not Lee
+    assert spelling.corrections(["jonn", "jno", "lea"]) == {}
+
+
+def test_two_typos_are_not_forgiven(index):
+    _sqlite()
+    assert _found("Kowarnskt", "1") is None
+
+
+def test_typo_queries_keep_pages_and_filters(index):
+    _sqlite()
+    everything = contact_search(query="Okafr", limit=200)
+    assert len(everything.rows) == 60 and everything.next_after is None
+    first = contact_search(query="Okafr", limit=25)
+    second = contact_search(query="Okafr", limit=25, after=first.next_after)
+    assert [r.contact.pk for r in first.rows + second.rows] == [
+        r.contact.pk for r in everything.rows[:50]
+    ]
+    assert contact_search(query="Kowarnsky", filters={"kinds": ["apptivo"]}).rows == ()
+
+
+# -- the spelling index -------------------------------------------------------------------------
+def _vocabulary() -> dict[str, int]:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT word, live FROM contacts_nameword")
+        return dict(cursor.fetchall())
+
+
+def _variants() -> set[tuple[str, str]]:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT variant, word FROM contacts_namevariant")
+        return set(cursor.fetchall())
+
+
+def _expected() -> tuple[dict[str, int], set[tuple[str, str]]]:
+    """Return the spelling index as it should be: recomputed from the live contacts."""
+    counts: Counter[str] = Counter()
+    for names in Contact.objects.filter(deleted_at__isnull=True).values_list(
+        "search_names", flat=True
+    ):
+        counts.update(word for word in names.split() if 5 <= len(word) <= 40)
+    words = {word: live for word, live in counts.items() if live}
+    return words, {(variant, word) for word in words for variant in spelling.variants(word)}
+
+
+def _assert_current() -> None:
+    assert (_vocabulary(), _variants()) == _expected()
+
+
+def test_the_sync_keeps_the_spelling_index_current(connection, fake_crms):
+    _sqlite()
+    crm = fake_crms["allclients"]
+    crm.contacts = [*PEOPLE, remote(8, "Zoe", "Kowarensky")]
+    sync(connection, mode="full")
+    _assert_current()
+    assert _vocabulary()["kowarensky"] == 2
+    assert "park" not in _vocabulary()  # four letters: not indexed
+
+    # Updated: one Kowarensky renamed; the other still carries the word.
+    crm.contacts = [
+        remote(1, "Olivia", "Zablotnik", email="ok@example.com"),
+        *[c for c in crm.contacts if c.remote_id != "1"],
+    ]
+    sync(connection, mode="full")
+    _assert_current()
+    assert _vocabulary()["kowarensky"] == 1
+    assert _found("Zablotnk", "1") == TIER_FUZZY
+    assert _found("Kowarnsky", "1") is None
+    assert _found("Kowarnsky", "8") == TIER_FUZZY
+
+    # Deleted: the last carrier gone, the word leaves with its variants.
+    crm.contacts = [c for c in crm.contacts if c.remote_id != "8"]
+    sync(connection, mode="full")
+    _assert_current()
+    assert "kowarensky" not in _vocabulary()
+    assert not any(word == "kowarensky" for _, word in _variants())
+    assert _found("Kowarnsky", "8") is None
+
+    # Listed again: it comes back.
+    crm.contacts = [*crm.contacts, remote(8, "Zoe", "Kowarensky")]
+    sync(connection, mode="full")
+    _assert_current()
+    assert _found("Kowarnsky", "8") == TIER_FUZZY
+
+
+def test_a_rebuild_gives_the_index_the_sync_keeps(index):
+    _sqlite()
+    kept = (_vocabulary(), _variants())
+    assert spelling.vocabulary_rebuild() == len(kept[0])
+    assert (_vocabulary(), _variants()) == kept
+
+
+# -- the pieces ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("first", "second", "apart"),
+    [
+        ("smith", "smiht", True),
+        ("smith", "snith", True),
+        ("smith", "smth", True),
+        ("smith", "smitth", True),
+        ("smith", "msith", True),
+        ("smith", "smith", False),
+        ("smith", "smoht", False),
+        ("smith", "mitsh", False),
+        ("smith", "sm", False),
+        ("abcde", "xacde", False),  # they share a deletion, yet are two typos apart
+    ],
+)
+def test_one_edit_apart(first, second, apart):
+    assert spelling.one_edit_apart(first, second) is apart
+    assert spelling.one_edit_apart(second, first) is apart
+
+
+def test_every_word_one_typo_away_shares_a_variant():
+    word = "kowal"
+    typos = {word[:i] + c + word[i + 1 :] for i in range(5) for c in "xyz"}
+    typos |= {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(4)}
+    typos |= {word[:i] + word[i + 1 :] for i in range(5)}
+    typos |= {word[:i] + "q" + word[i:] for i in range(6)}
+    for typo in typos:
+        assert spelling.variants(typo) & spelling.variants(word), typo
