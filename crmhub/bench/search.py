@@ -20,14 +20,13 @@ from collections.abc import Callable
 from functools import reduce
 from operator import and_, or_
 
-from django.db import connection as db
 from django.db.models import Q
 
 from crmhub.bench.base import BenchContext, Row
 from crmhub.bench.index import bench_connections, index_fill
 from crmhub.bench.measure import Timer, percentile
 from crmhub.contacts import normalize, spelling
-from crmhub.contacts.models import Contact
+from crmhub.contacts.models import Contact, NameVariant, NameWord
 from crmhub.contacts.selectors import contact_search
 from crmhub.sandbox.people import COMPANY_WORDS
 from crmhub.sandbox.people.base import LAST_NAMES
@@ -143,14 +142,8 @@ def _on_first_page(query: str, pk: int) -> bool:
 
 
 def _spelling_size() -> tuple[int, int]:
-    """Return how many words and variants the spelling index holds (0, 0 without one)."""
-    if not spelling.enabled():
-        return 0, 0
-    with db.cursor() as cursor:
-        cursor.execute("SELECT (SELECT count(*) FROM contacts_nameword), "
-                       "(SELECT count(*) FROM contacts_namevariant)")  # fmt: skip
-        words, variants = cursor.fetchone()
-    return int(words), int(variants)
+    """Return how many words and variants the spelling index holds."""
+    return NameWord.objects.count(), NameVariant.objects.count()
 
 
 def _typo_rows() -> list[Row]:

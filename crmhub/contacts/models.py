@@ -283,3 +283,25 @@ class ReleasedKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type}:{self.value}"
+
+
+class NameWord(models.Model):
+    """A name word of five letters or more that live contacts carry, with how many do: the
+    spelling index of the typo tier (``contacts.spelling``, kept by the sync's writer)."""
+
+    word = models.CharField(max_length=40, primary_key=True)
+    live = models.IntegerField()
+
+    def __str__(self) -> str:
+        return self.word
+
+
+class NameVariant(models.Model):
+    """A name word (``NameWord``) under itself or one of its one-letter deletions."""
+
+    pk = models.CompositePrimaryKey("variant", "word")
+    variant = models.CharField(max_length=40)
+    word = models.CharField(max_length=40)
+
+    def __str__(self) -> str:
+        return f"{self.variant}:{self.word}"

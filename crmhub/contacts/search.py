@@ -8,10 +8,10 @@ ranking of every match of a broad prefix, see design.md "Search"):
 1. every word of the query is a whole word of the name;
 2. every word is the start of a word of the name;
 3. every word is the start of a word anywhere (name, company, emails, phone digits);
-4. one typo forgiven. SQLite: each word as in tier 3, or a name word of five letters or
-   more one typo away from it (a letter changed, two swapped, one missing or extra; found
-   in the spelling index, ``spelling``). PostgreSQL: the name is close to the query
-   (trigram similarity of the whole name, or word similarity).
+4. one typo forgiven: each word as in tier 3, or a name word of five letters or more one
+   typo away from it (a letter changed, two swapped, one missing or extra; found in the
+   spelling index, ``spelling``). PostgreSQL also takes names close to the query by
+   trigrams (similarity of the whole name, or word similarity).
 
 SQLite answers from an FTS5 table, PostgreSQL from a weighted ``tsvector`` (names A,
 company and emails B, phones C) plus a trigram index; ``candidates`` hides which. The
@@ -28,6 +28,7 @@ from typing import Any
 from django.db import connection as db
 
 from crmhub.contacts import normalize, spelling
+from crmhub.core.sqlite import memory_bounded
 
 TIER_EXACT, TIER_NAME_WORD, TIER_NAME_PREFIX, TIER_ANY_PREFIX, TIER_FUZZY = range(5)
 TIER_BROWSE = 9
@@ -144,13 +145,19 @@ def _sqlite_tiers(plan: Plan) -> list[tuple[int, str]]:
     return tiers
 
 
+def _corrections(plan: Plan) -> dict[str, tuple[str, ...]]:
+    """Return the corrections of the query's words (none for an email or a phone: a typed
+    address or number has no name word to correct)."""
+    if plan.phone or plan.email or not plan.terms:
+        return {}
+    return spelling.corrections(plan.terms)
+
+
 def _sqlite_typo_tier(plan: Plan) -> str | None:
     """Return the FTS5 query of the typo tier: every word as typed (a prefix anywhere) or
     one of its corrections (a whole name word), not matching tier 3; None when no word of
-    the query has a correction (or the query is an email or a phone: no name typed)."""
-    if plan.phone or plan.email or not plan.terms:
-        return None
-    fixes = spelling.corrections(plan.terms)
+    the query has a correction."""
+    fixes = _corrections(plan)
     if not fixes:
         return None
     words = []
@@ -169,26 +176,43 @@ def _ts(terms: Sequence[str], *, weight: str = "", prefix: bool) -> str:
     return "(" + " & ".join(f"'{term}'{suffix}" for term in terms) + ")"
 
 
+_TS_MATCH = "c.search_vector @@ to_tsquery('simple', %s)"
+
+
 def _postgres_tiers(plan: Plan) -> list[tuple[int, str, Params]]:
     """Return (tier, SQL condition, params) over the generated ``search_vector``."""
-    match = "c.search_vector @@ to_tsquery('simple', %s)"
     tiers: list[tuple[int, str, Params]] = []
     if plan.phone:
-        tiers.append((TIER_EXACT, match, [_ts([plan.phone], weight="C", prefix=False)]))
+        tiers.append((TIER_EXACT, _TS_MATCH, [_ts([plan.phone], weight="C", prefix=False)]))
     if plan.terms:
         names_word = _ts(plan.terms, weight="A", prefix=False)
         names_prefix = _ts(plan.terms, weight="A", prefix=True)
         any_prefix = _ts(plan.terms, prefix=True)
         tiers += [
-            (TIER_NAME_WORD, match, [names_word]),
-            (TIER_NAME_PREFIX, match, [f"{names_prefix} & !{names_word}"]),
-            (TIER_ANY_PREFIX, match, [f"{any_prefix} & !{names_prefix}"]),
+            (TIER_NAME_WORD, _TS_MATCH, [names_word]),
+            (TIER_NAME_PREFIX, _TS_MATCH, [f"{names_prefix} & !{names_word}"]),
+            (TIER_ANY_PREFIX, _TS_MATCH, [f"{any_prefix} & !{names_prefix}"]),
         ]
-        if not plan.phone and sum(len(term) for term in plan.terms) >= 3:
-            fuzzy = f"(c.search_names %% %s OR %s <%% c.search_names) AND NOT {match}"
-            typed = " ".join(plan.terms)
-            tiers.append((TIER_FUZZY, fuzzy, [typed, typed, any_prefix]))
     return tiers
+
+
+def _postgres_typo_tier(plan: Plan) -> tuple[str, Params] | None:
+    """Return the typo tier's condition: the whole name or a word of it close to the query
+    by trigrams, or every word as typed or one of its corrections; not matching tier 3."""
+    if plan.phone or sum(len(term) for term in plan.terms) < 3:
+        return None
+    typed = " ".join(plan.terms)
+    close = "c.search_names %% %s OR %s <%% c.search_names"
+    params: Params = [typed, typed]
+    fixes = _corrections(plan)
+    if fixes:
+        words = []
+        for term in plan.terms:
+            fixed = "".join(f" | '{word}':A" for word in fixes.get(term, ()))
+            words.append(f"('{term}':*{fixed})")
+        close += f" OR {_TS_MATCH}"
+        params.append(" & ".join(words))
+    return f"({close}) AND NOT {_TS_MATCH}", [*params, _ts(plan.terms, prefix=True)]
 
 
 Candidate = tuple[int, int, "int | None"]
@@ -202,8 +226,8 @@ def candidates(
     Each sub-query walks one tier in id order from the cursor, and stops at ``limit``.
     Tiers run best first, one statement each, and stop once a tier fills the page: the
     later ones cannot come before it (a broad prefix never pays for the tiers below the
-    page). At most one statement per tier, whatever the data (and on SQLite one lookup
-    of the spelling index before the typo tier).
+    page). At most one statement per tier, whatever the data (and one lookup of the
+    spelling index before the typo tier).
     """
     filter_sql, filter_params = _filters_sql(filters)
     parts: list[tuple[int, str, Params]] = []
@@ -240,21 +264,22 @@ def candidates(
             [match],
         )
 
-    if db.vendor == "postgresql":
+    postgres = db.vendor == "postgresql"
+    if postgres:
         for tier, condition, tier_params in _postgres_tiers(plan):
             add(tier, "contacts_contact c", "c.id", condition, tier_params)
-        return _run(parts, limit)[0]
-    for tier, match in _sqlite_tiers(plan):
-        add_fts(tier, match)
+    else:
+        for tier, match in _sqlite_tiers(plan):
+            add_fts(tier, match)
     groups, filled = _run(parts, limit)
-    if filled or (after is not None and after[0] > TIER_FUZZY):
+    if filled or not plan.terms or (after is not None and after[0] > TIER_FUZZY):
         return groups
-    typo = _sqlite_typo_tier(plan)
-    if typo is None:
-        return groups
-    parts.clear()
-    add_fts(TIER_FUZZY, typo)
-    return groups + _run(parts, limit)[0]
+    parts.clear()  # the typo tier, looked up only now that the page needs it
+    if postgres and (typo := _postgres_typo_tier(plan)) is not None:
+        add(TIER_FUZZY, "contacts_contact c", "c.id", *typo)
+    elif not postgres and (fts_typo := _sqlite_typo_tier(plan)) is not None:
+        add_fts(TIER_FUZZY, fts_typo)
+    return groups + _run(parts, limit)[0] if parts else groups
 
 
 def _run(parts: list[tuple[int, str, Params]], limit: int) -> tuple[list[list[Candidate]], bool]:
@@ -292,11 +317,12 @@ def search_index_compact(*, written: int) -> bool:
     Every transaction of a sync leaves the full-text index a new segment, and FTS5 merges
     them only so far (``automerge``, tuned for cheap writes), so after a large sync a query
     looks each word up in dozens of segments. One merge costs ~2 s at a million contacts and
-    halves the slow queries' time (``manage.py bench --section search``). PostgreSQL's GIN
+    halves the slow queries' time (``manage.py bench --section search``). It reads the
+    whole index once: with SQLite's memory held down (``memory_bounded``). PostgreSQL's GIN
     index keeps itself (its pending list is merged by autovacuum): nothing to do there.
     """
     if db.vendor != "sqlite" or written < COMPACT_MIN_WRITTEN:
         return False
-    with db.cursor() as cursor:
+    with memory_bounded(), db.cursor() as cursor:
         cursor.execute("INSERT INTO contacts_contact_fts(contacts_contact_fts) VALUES ('optimize')")
     return True

@@ -1,20 +1,20 @@
-"""The spelling index behind SQLite's typo tier: the name words of live contacts, each with
-its deletion neighbours (SymSpell's idea).
+"""The spelling index behind the typo tier: the name words of live contacts, each with its
+deletion neighbours (SymSpell's idea).
 
 A word and its one-letter deletions are its *variants*; two words one edit apart (a letter
 changed, two neighbours swapped, one missing or extra) always share a variant. So the words
 one typo away from what was typed are found with one indexed lookup of the typed word's
 variants, then checked (``one_edit_apart``): no scan of the vocabulary, whatever its size.
 
-Only words of ``MIN_WORD`` letters or more are indexed (``contacts_nameword``, with how
-many live contacts carry each, and ``contacts_namevariant``): a typo in a shorter word is
+Only words of ``MIN_WORD`` letters or more are indexed (``NameWord``, with how many live
+contacts carry each, and ``NameVariant``): a typo in a shorter word is
 not corrected, since one letter off a short word is usually another name ("Jon", "Jan").
 A typed word one letter shorter (a missing letter) still finds them.
 
 The sync keeps the index current in the transaction that writes the contacts
 (``vocabulary_change`` with ``words_moved``: ``sync.pages`` and ``sync.writer``);
-``vocabulary_rebuild`` recomputes it from the contacts. PostgreSQL has no such index: its
-typo tier is trigram similarity (see ``search``).
+``vocabulary_rebuild`` recomputes it from the contacts. SQLite's typo tier is made of it;
+PostgreSQL's adds it to trigram similarity (see ``search``).
 """
 
 from __future__ import annotations
@@ -34,11 +34,6 @@ MAX_WORD = 40
 #: The most corrections of one typed word that a search tries (the most common first).
 MAX_CORRECTIONS = 12
 _CHUNK = 512
-
-
-def enabled() -> bool:
-    """Return whether this database keeps the spelling index (SQLite)."""
-    return db.vendor == "sqlite"
 
 
 def indexed_words(names: Iterable[str]) -> Iterator[str]:
@@ -98,10 +93,10 @@ def vocabulary_change(counts: Mapping[str, int]) -> None:
     """Apply changes of live-contact counts per word (from ``words_moved``): new words get
     their variants, words no live contact carries any more leave with theirs.
 
-    Call inside the transaction that wrote the contacts. Nothing to do on PostgreSQL.
+    Call inside the transaction that wrote the contacts.
     """
     changed = [(word, delta) for word, delta in counts.items() if delta]
-    if not changed or not enabled():
+    if not changed:
         return
     with db.cursor() as cursor:
         for chunk in _chunks(changed):
@@ -113,7 +108,7 @@ def vocabulary_change(counts: Mapping[str, int]) -> None:
             known = {row[0] for row in cursor.fetchall()}
             cursor.execute(
                 f"INSERT INTO contacts_nameword (word, live) VALUES {_marks(len(chunk), 2)} "  # noqa: S608
-                "ON CONFLICT (word) DO UPDATE SET live = live + excluded.live",
+                "ON CONFLICT (word) DO UPDATE SET live = contacts_nameword.live + excluded.live",
                 [value for pair in chunk for value in pair],
             )
             new = [word for word, delta in chunk if delta > 0 and word not in known]
@@ -148,8 +143,6 @@ def _variants_write(cursor: Any, words: Iterable[str], *, insert: bool) -> None:
 
 def vocabulary_rebuild() -> int:
     """Recompute the spelling index from the live contacts; return how many words it has."""
-    if not enabled():
-        return 0
     counts: Counter[str] = Counter()
     with db.cursor() as cursor:
         cursor.execute("SELECT search_names FROM contacts_contact WHERE deleted_at IS NULL")
@@ -171,7 +164,7 @@ def corrections(terms: Sequence[str]) -> dict[str, tuple[str, ...]]:
         elif len(term) == MIN_WORD - 1:  # only a missing letter can lead to an indexed word
             wanted[term] = {term}
     keys = sorted(set().union(*wanted.values())) if wanted else []
-    if not keys or not enabled():
+    if not keys:
         return {}
     with db.cursor() as cursor:
         cursor.execute(

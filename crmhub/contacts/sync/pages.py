@@ -192,8 +192,7 @@ def pages_apply(
                 rekeyed.append((pk, row))
                 replace.append(pk)
         writer.keys_write(rekeyed, replace=replace)
-        if spelling.enabled():
-            spelling.vocabulary_change(_words_moved(to_write, existing))
+        spelling.vocabulary_change(_words_moved(to_write, existing))
     for outcome in outcomes:
         for pk in outcome.pks:
             if not seen.add(pk):

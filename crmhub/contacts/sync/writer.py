@@ -260,8 +260,7 @@ def contacts_mark_deleted(*, pks: Sequence[int], now: datetime) -> int:
     for start in range(0, len(pks), _CHUNK):
         chunk = list(pks[start : start + _CHUNK])
         live = Contact.objects.filter(pk__in=chunk, deleted_at__isnull=True)
-        if spelling.enabled():
-            gone.update(spelling.words_moved((), live.values_list("search_names", flat=True)))
+        gone.update(spelling.words_moved((), live.values_list("search_names", flat=True)))
         changed += live.update(deleted_at=now, synced_at=now, needs_match=True)
     spelling.vocabulary_change(gone)
     return changed
