@@ -3,6 +3,7 @@ through the spelling index that the sync keeps current (and PostgreSQL's trigram
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 
 import pytest
@@ -199,3 +200,15 @@ def test_every_word_one_typo_away_shares_a_variant():
     typos |= {word[:i] + "q" + word[i:] for i in range(6)}
     for typo in typos:
         assert spelling.variants(typo) & spelling.variants(word), typo
+
+
+def test_the_migration_builds_the_index_the_sync_keeps(index):
+    migration = importlib.import_module("crmhub.contacts.migrations.0005_spelling_index")
+    kept = (_vocabulary(), _variants())
+    NameVariant.objects.all().delete()
+    NameWord.objects.all().delete()
+    build = migration.SQLITE_BUILD if db.vendor == "sqlite" else migration.POSTGRES_BUILD
+    with db.cursor() as cursor:
+        for statement in build:
+            cursor.execute(statement)
+    assert (_vocabulary(), _variants()) == kept
