@@ -11,8 +11,8 @@ contacts carry each, and ``NameVariant``): a typo in a shorter word is
 not corrected, since one letter off a short word is usually another name ("Jon", "Jan").
 A typed word one letter shorter (a missing letter) still finds them.
 
-The sync keeps the index current in the transaction that writes the contacts
-(``vocabulary_change`` with ``words_moved``: ``sync.pages`` and ``sync.writer``);
+The sync and the write-through keep the index current in the transaction that writes the
+contacts (``vocabulary_change`` with ``words_moved``: ``sync.writer``);
 ``vocabulary_rebuild`` recomputes it from the contacts. SQLite's typo tier is made of it;
 PostgreSQL's adds it to trigram similarity (see ``search``).
 """

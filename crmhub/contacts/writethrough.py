@@ -3,8 +3,9 @@
 After an act changed a record in the CRM (created or updated it, with the record as the
 CRM answered it, or deleted it), the index row is written with the same statements a sync
 uses (``sync.writer``: an upsert keyed on ``(connection, remote_id)``, so the sync that
-lists the record later updates this row and never duplicates it) and the contact is
-placed among people at once (a targeted matching). The sync's content hash then tells
+lists the record later updates this row and never duplicates it; the spelling index
+follows its name words) and the contact is placed among people at once (a targeted
+matching). The sync's content hash then tells
 whether the CRM's listing says anything more: the next pass rewrites the row if so.
 """
 
@@ -33,11 +34,12 @@ def contact_write(*, connection: Connection, remote: RemoteContact) -> Contact:
     now = timezone.now()
     with transaction.atomic():
         known = writer.existing(connection.pk, [row.remote_id]).get(row.remote_id)
-        values = writer.statement_values(connection.pk, row, None, db.ops)
+        ready = writer.prepared(connection.pk, row, db.ops)
         new = set() if known is not None else {row.remote_id}
-        ids = writer.upsert(connection.pk, [(row, values)], now, new)
+        ids = writer.upsert(connection.pk, [ready], now, new)
         pk = known[0] if known is not None else ids[row.remote_id]
-        writer.keys_write([(pk, row)], replace=[pk] if known is not None else [])
+        writer.keys_write([(pk, ready)], replace=[pk] if known is not None else [])
+        writer.vocabulary_follow([ready], {row.remote_id: known} if known is not None else {})
         if known is None or known[2] is not None:  # a new or restored live contact
             Connection.objects.filter(pk=connection.pk).update(contacts_live=F("contacts_live") + 1)
     _match(pk)

@@ -13,6 +13,7 @@ from crmhub.contacts import spelling
 from crmhub.contacts.models import Contact, NameVariant, NameWord
 from crmhub.contacts.search import TIER_FUZZY, TIER_NAME_WORD
 from crmhub.contacts.selectors import contact_search
+from crmhub.contacts.services import contact_write_through
 from tests.contacts.conftest import remote
 from tests.contacts.helpers import sync
 
@@ -163,6 +164,32 @@ def test_the_sync_keeps_the_spelling_index_current(connection, fake_crms):
     sync(connection, mode="full")
     _assert_current()
     assert _found("Kowarnsky", "8") == TIER_FUZZY
+
+
+def test_a_write_through_keeps_the_spelling_index_current(index):
+    new = remote(9, "Zoe", "Wachowiak")
+    contact_write_through(connection=index, remote=new)
+    _assert_current()
+    assert _found("Wachowak", "9") == TIER_FUZZY
+
+    # Renamed through crmhub: the old word leaves (its last carrier), the new one comes.
+    contact_write_through(connection=index, remote=remote(9, "Zoe", "Brzezinska"))
+    _assert_current()
+    assert "wachowiak" not in _vocabulary()
+    assert _found("Brzezinsak", "9") == TIER_FUZZY
+
+    # Changed elsewhere than the name: nothing moves.
+    before = (_vocabulary(), _variants())
+    contact_write_through(connection=index, remote=remote(9, "Zoe", "Brzezinska", phone="5550100"))
+    assert (_vocabulary(), _variants()) == before
+
+    # Deleted through crmhub, then listed again by the CRM.
+    contact_write_through(connection=index, deleted_remote_id="9")
+    _assert_current()
+    assert "brzezinska" not in _vocabulary()
+    contact_write_through(connection=index, remote=remote(9, "Zoe", "Brzezinska"))
+    _assert_current()
+    assert _found("Brzezinsak", "9") == TIER_FUZZY
 
 
 def test_a_rebuild_gives_the_index_the_sync_keeps(index):

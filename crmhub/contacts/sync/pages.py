@@ -3,14 +3,13 @@
 A page is prepared without the database (``page_prepare``: hashes, and rows built ahead),
 then pages sharing no contact are written together (``pages_apply``), a statement of each
 kind for all (see ``writer``). Only new and changed contacts are written; the spelling
-index follows the name words they bring and take away (``spelling``).
+index follows the name words they bring and take away (``writer.vocabulary_follow``).
 """
 
 from __future__ import annotations
 
 import zlib
 from array import array
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +19,6 @@ from typing import Any, TypeVar
 from django.db import connection as db
 
 from crmhub.connectors.base import RemoteContact
-from crmhub.contacts import spelling
 from crmhub.contacts.sync import writer
 from crmhub.contacts.sync.rows import content_hash, remote_key, row_from_remote
 from crmhub.contacts.sync.writer import Prepared
@@ -192,28 +190,12 @@ def pages_apply(
                 rekeyed.append((pk, row))
                 replace.append(pk)
         writer.keys_write(rekeyed, replace=replace)
-        spelling.vocabulary_change(_words_moved(to_write, existing))
+        writer.vocabulary_follow(to_write, existing)
     for outcome in outcomes:
         for pk in outcome.pks:
             if not seen.add(pk):
                 outcome.repeated += 1
     return outcomes
-
-
-def _words_moved(written: Sequence[Prepared], existing: dict[str, tuple]) -> Counter[str]:
-    """Return how the live contacts carrying each name word change with ``written`` (live
-    now; those in ``existing`` as they were before)."""
-    added: list[str] = []
-    removed: list[str] = []
-    for row in written:
-        names = row.search_names
-        known = existing.get(row.remote_id)
-        if known is not None and known[2] is None:  # it was live, with these names
-            if known[5] == names:
-                continue
-            removed.append(known[5] or "")
-        added.append(names)
-    return spelling.words_moved(added, removed)
 
 
 def missing_ids(*, connection_id: int, seen: SeenSet) -> array:

@@ -246,6 +246,25 @@ def upsert(connection_id: int, rows: Sequence[Prepared], now: datetime, new: set
     return ids
 
 
+def vocabulary_follow(written: Sequence[Prepared], existing: dict[str, tuple]) -> None:
+    """Move the spelling index with the name words ``written`` (live now) brings and those
+    of the rows ``existing`` had before (as ``existing`` returned them) takes away.
+
+    Call inside the transaction that wrote the rows.
+    """
+    added: list[str] = []
+    removed: list[str] = []
+    for row in written:
+        names = row.search_names
+        known = existing.get(row.remote_id)
+        if known is not None and known[2] is None:  # it was live, with these names
+            if known[5] == names:
+                continue
+            removed.append(known[5] or "")
+        added.append(names)
+    spelling.vocabulary_change(spelling.words_moved(added, removed))
+
+
 def live_ids(*, connection_id: int) -> Iterator[int]:
     """Yield the ids of the connection's contacts not marked deleted, in id order."""
     query = Contact.objects.filter(connection_id=connection_id, deleted_at__isnull=True)
