@@ -230,7 +230,7 @@ def test_every_word_one_typo_away_shares_a_variant():
 
 
 def test_the_migration_builds_the_index_the_sync_keeps(index):
-    migration = importlib.import_module("crmhub.contacts.migrations.0005_spelling_index")
+    migration = importlib.import_module("crmhub.contacts.migrations.0006_spelling_index")
     kept = (_vocabulary(), _variants())
     NameVariant.objects.all().delete()
     NameWord.objects.all().delete()
