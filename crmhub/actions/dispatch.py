@@ -2,11 +2,12 @@
 
 A single action is published as soon as its row is committed. A bulk run is not published
 all at once: each connection keeps a small window of published-but-unclaimed actions (about
-two seconds of its rate limit), filled by the sweeper and kept full by each batch action
-that finishes publishing the next one. So the broker never holds thousands of messages
-that the rate limit would keep waiting, and an action still unclaimed long after it was
-published can safely be taken for lost and published again (the claim makes a second
-delivery harmless).
+two seconds of its rate limit), filled by the sweeper and kept full by the batch actions
+that finish (``refill``): at a low rate each one publishes the next; at a higher one, one
+action in ``refill_step`` tops the window up, so that most actions spend no query on it.
+So the broker never holds thousands of messages that the rate limit would keep waiting,
+and an action still unclaimed long after it was published can safely be taken for lost
+and published again (the claim makes a second delivery harmless).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ TASK_NAME = "crmhub.actions.tasks.action_execute"
 MAX_COUNTDOWN_SECONDS = 60.0
 MIN_WINDOW = 4
 WINDOW_SECONDS = 2.0
+#: A finishing action tops the window up once it may be short by this share of it.
+REFILL_SHARE = 0.05
 
 
 def publish(
@@ -96,6 +99,29 @@ def dispatch(*, connection_id: int, rate_limit: float, now: datetime | None = No
         return 0
     queued.filter(pk__in=[pk for pk, _ in mine], error=publishing.BROKER_DOWN).update(error="")
     return len(mine)
+
+
+def refill_step(rate_limit: float) -> int:
+    """Return every how many finished actions of a connection its window is topped up."""
+    return max(1, int(window(rate_limit) * REFILL_SHARE))
+
+
+def refill(*, connection_id: int, rate_limit: float, action_id: int) -> int:
+    """Keep the connection's window full as action ``action_id`` of a batch finishes; return
+    how many actions were published.
+
+    At a low rate, one out, one in (``dispatch_next``). At a higher one only the action
+    whose id is a multiple of ``refill_step`` refills, up to the whole window: the ids of a
+    batch are consecutive, so on average one is published per action finished, the window
+    is never short by much more than a step per worker, and a shortfall does not last
+    (the next refill, or the sweeper, tops it up).
+    """
+    step = refill_step(rate_limit)
+    if step == 1:
+        return int(dispatch_next(connection_id=connection_id))
+    if action_id % step:
+        return 0
+    return dispatch(connection_id=connection_id, rate_limit=rate_limit)
 
 
 def dispatch_next(*, connection_id: int) -> bool:

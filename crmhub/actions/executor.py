@@ -373,7 +373,11 @@ def _record(action: Action, attempt: Attempt, outcome: Outcome) -> None:
     if countdown is not None and countdown <= dispatch.MAX_COUNTDOWN_SECONDS:
         dispatch.publish([action.pk], countdown=countdown, queue=action.queue)
     if action.batch_id is not None:
-        dispatch.dispatch_next(connection_id=action.connection_id)
+        dispatch.refill(
+            connection_id=action.connection_id,
+            rate_limit=action.connection.rate_limit,
+            action_id=action.pk,
+        )
 
 
 def _outcome_write(

@@ -8,15 +8,20 @@ both copy one message. Here a message is written under a hidden name and renamed
 queue (readers see it whole or not at all), and taken by renaming it in the same folder
 (exactly one consumer wins). Names start with the time of writing, zero-padded to a fixed
 width (``message_name``), so that sorting the names sorts the messages in enqueue order
-whatever the number of digits of the clock. Selected by ``CELERY_BROKER_TRANSPORT``.
+whatever the number of digits of the clock. A consumer lists the folder at most once every
+``LISTING_SECONDS`` for all its queues, and takes the names of a listing one by one until
+they run out (a name another consumer took meanwhile is skipped), rather than listing and
+sorting the whole folder for every message and every empty queue it polls. Selected by
+``CELERY_BROKER_TRANSPORT``.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections import deque
 from queue import Empty
-from time import time_ns
+from time import monotonic, time_ns
 from typing import Any
 
 from kombu.exceptions import ChannelError
@@ -27,6 +32,9 @@ from kombu.utils.json import dumps, loads
 _TAKEN = ".taken-"
 #: Digits of the time stamp in a message name: nanoseconds since 1970 take 19 until 2286.
 STAMP_DIGITS = 20
+#: How long a listing of the queue folder may say "this queue is empty" (a message put
+#: since then is taken at the next poll).
+LISTING_SECONDS = 0.005
 
 
 def message_name(queue: str, *, now_ns: int | None = None) -> str:
@@ -47,6 +55,9 @@ class Channel(filesystem.Channel):
         for folder in (self.data_folder_in, self.data_folder_out, self.processed_folder):
             os.makedirs(folder, exist_ok=True)
         self.control_folder.mkdir(parents=True, exist_ok=True)
+        #: The last listing: each queue's message names, oldest first, not yet tried.
+        self._listing: dict[str, deque[str]] = {}
+        self._listed_at = float("-inf")
 
     # kombu's filesystem channel narrows these two methods of the virtual channel (its stubs
     # ignore the same override); ours keep the filesystem channel's signatures.
@@ -64,25 +75,37 @@ class Channel(filesystem.Channel):
         except OSError as exc:
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
+    def _list(self) -> None:
+        """List the queue folder once for every queue: its message names, oldest first."""
+        listing: dict[str, deque[str]] = {}
+        for name in sorted(os.listdir(self.data_folder_in)):
+            queue, dot, extension = name.partition(".")[2].rpartition(".")
+            if dot and extension == "msg" and not name.startswith("."):
+                listing.setdefault(queue, deque()).append(name)
+        self._listing = listing
+        self._listed_at = monotonic()
+
     def _get(self, queue: str) -> Any:  # type: ignore[override]  # as in kombu's filesystem channel
         """Take the oldest message of ``queue`` by renaming it; exactly one consumer wins."""
-        wanted = f"{queue}.msg"
         folder = self.data_folder_in
-        for name in sorted(os.listdir(folder)):
-            if name.startswith(".") or name.partition(".")[2] != wanted:
-                continue
-            taken = os.path.join(folder, f"{_TAKEN}{uuid.uuid4().hex}-{name}")
-            try:
-                os.rename(os.path.join(folder, name), taken)
-            except OSError:
-                continue  # another consumer took it
-            try:
-                with open(taken, "rb") as handle:
-                    payload = handle.read()
-            finally:
-                os.remove(taken)
-            return loads(bytes_to_str(payload))
-        raise Empty()
+        while True:
+            names = self._listing.get(queue)
+            while names:
+                name = names.popleft()
+                taken = os.path.join(folder, f"{_TAKEN}{uuid.uuid4().hex}-{name}")
+                try:
+                    os.rename(os.path.join(folder, name), taken)
+                except OSError:
+                    continue  # another consumer took it
+                try:
+                    with open(taken, "rb") as handle:
+                        payload = handle.read()
+                finally:
+                    os.remove(taken)
+                return loads(bytes_to_str(payload))
+            if monotonic() - self._listed_at <= LISTING_SECONDS:
+                raise Empty()
+            self._list()
 
 
 class Transport(filesystem.Transport):
