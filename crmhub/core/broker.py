@@ -8,11 +8,11 @@ both copy one message. Here a message is written under a hidden name and renamed
 queue (readers see it whole or not at all), and taken by renaming it in the same folder
 (exactly one consumer wins). Names start with the time of writing, zero-padded to a fixed
 width (``message_name``), so that sorting the names sorts the messages in enqueue order
-whatever the number of digits of the clock. A consumer lists the folder at most once every
-``LISTING_SECONDS`` for all its queues, and takes the names of a listing one by one until
-they run out (a name another consumer took meanwhile is skipped), rather than listing and
-sorting the whole folder for every message and every empty queue it polls. Selected by
-``CELERY_BROKER_TRANSPORT``.
+whatever the number of digits of the clock. A consumer takes the names of one listing of
+the folder one by one, oldest first, until they run out (a name another consumer took
+meanwhile is skipped), rather than listing and sorting the whole folder for every message;
+a queue is said empty only by a listing made after the look began.
+Selected by ``CELERY_BROKER_TRANSPORT``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,6 @@ from kombu.utils.json import dumps, loads
 _TAKEN = ".taken-"
 #: Digits of the time stamp in a message name: nanoseconds since 1970 take 19 until 2286.
 STAMP_DIGITS = 20
-#: How long a listing of the queue folder may say "this queue is empty" (a message put
-#: since then is taken at the next poll).
-LISTING_SECONDS = 0.005
 
 
 def message_name(queue: str, *, now_ns: int | None = None) -> str:
@@ -88,6 +85,7 @@ class Channel(filesystem.Channel):
     def _get(self, queue: str) -> Any:  # type: ignore[override]  # as in kombu's filesystem channel
         """Take the oldest message of ``queue`` by renaming it; exactly one consumer wins."""
         folder = self.data_folder_in
+        asked = monotonic()
         while True:
             names = self._listing.get(queue)
             while names:
@@ -103,7 +101,7 @@ class Channel(filesystem.Channel):
                 finally:
                     os.remove(taken)
                 return loads(bytes_to_str(payload))
-            if monotonic() - self._listed_at <= LISTING_SECONDS:
+            if self._listed_at > asked:  # a message put whole before this look is seen
                 raise Empty()
             self._list()
 
