@@ -8,10 +8,10 @@ both copy one message. Here a message is written under a hidden name and renamed
 queue (readers see it whole or not at all), and taken by renaming it in the same folder
 (exactly one consumer wins). Names start with the time of writing, zero-padded to a fixed
 width (``message_name``), so that sorting the names sorts the messages in enqueue order
-whatever the number of digits of the clock. A consumer takes the names of one listing of
-the folder one by one, oldest first, until they run out (a name another consumer took
-meanwhile is skipped), rather than listing and sorting the whole folder for every message;
-a queue is said empty only by a listing made after the look began.
+whatever the number of digits of the clock. A consumer takes the names of one listing of a
+queue one by one, oldest first, until they run out (a name another consumer took meanwhile
+is skipped), rather than listing and sorting the whole folder for every message; a queue
+is said empty only by a listing made after the look began.
 Selected by ``CELERY_BROKER_TRANSPORT``.
 """
 
@@ -52,9 +52,9 @@ class Channel(filesystem.Channel):
         for folder in (self.data_folder_in, self.data_folder_out, self.processed_folder):
             os.makedirs(folder, exist_ok=True)
         self.control_folder.mkdir(parents=True, exist_ok=True)
-        #: The last listing: each queue's message names, oldest first, not yet tried.
+        #: Each queue's last listing: its message names, oldest first, not yet tried.
         self._listing: dict[str, deque[str]] = {}
-        self._listed_at = float("-inf")
+        self._listed_at: dict[str, float] = {}
 
     # kombu's filesystem channel narrows these two methods of the virtual channel (its stubs
     # ignore the same override); ours keep the filesystem channel's signatures.
@@ -72,15 +72,16 @@ class Channel(filesystem.Channel):
         except OSError as exc:
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
-    def _list(self) -> None:
-        """List the queue folder once for every queue: its message names, oldest first."""
-        listing: dict[str, deque[str]] = {}
-        for name in sorted(os.listdir(self.data_folder_in)):
-            queue, dot, extension = name.partition(".")[2].rpartition(".")
-            if dot and extension == "msg" and not name.startswith("."):
-                listing.setdefault(queue, deque()).append(name)
-        self._listing = listing
-        self._listed_at = monotonic()
+    def _list(self, queue: str) -> None:
+        """List the queue folder for the message names of ``queue``, oldest first."""
+        wanted = f"{queue}.msg"
+        names = [
+            name
+            for name in os.listdir(self.data_folder_in)
+            if name.partition(".")[2] == wanted and not name.startswith(".")
+        ]
+        self._listing[queue] = deque(sorted(names))
+        self._listed_at[queue] = monotonic()
 
     def _get(self, queue: str) -> Any:  # type: ignore[override]  # as in kombu's filesystem channel
         """Take the oldest message of ``queue`` by renaming it; exactly one consumer wins."""
@@ -101,9 +102,9 @@ class Channel(filesystem.Channel):
                 finally:
                     os.remove(taken)
                 return loads(bytes_to_str(payload))
-            if self._listed_at > asked:  # a message put whole before this look is seen
+            if self._listed_at.get(queue, asked) > asked:  # sees what was put before the look
                 raise Empty()
-            self._list()
+            self._list(queue)
 
 
 class Transport(filesystem.Transport):
