@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.core.management.base import CommandError
 
 import crmhub.bench
 from crmhub.bench.base import Row, table
+from crmhub.bench.load.stack import REDIS_OWNER_KEY, RedisInUse, redis_claimed, redis_location
 from crmhub.bench.sections import SECTIONS
 
 COMMAND_MODULE = "crmhub.bench.management.commands.bench"
@@ -154,13 +156,72 @@ def _servers() -> tuple[str, str]:
     database = os.environ.get(
         "BENCH_DATABASE_URL", "postgres://crmhub:crmhub@127.0.0.1:5432/postgres"
     )
-    broker = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6392/13")
+    broker = _bench_redis()
     try:
         psycopg.connect(database, connect_timeout=3).close()
         redis.Redis.from_url(broker, socket_connect_timeout=3).ping()
     except (psycopg.Error, redis.RedisError) as error:
         pytest.skip(f"no PostgreSQL + Redis for the scale-out bench: {error}")
     return database, broker
+
+
+def _bench_redis() -> str:
+    """Return the Redis database the bench tests may have to themselves: ``BENCH_BROKER_URL``,
+    else database 13 of the test run's Redis broker (CI's second leg), else of port 6392."""
+    if url := os.environ.get("BENCH_BROKER_URL"):
+        return url
+    broker = urlsplit(os.environ.get("CELERY_BROKER_URL", ""))
+    if broker.scheme in ("redis", "rediss"):
+        return urlunsplit(broker._replace(path="/13"))
+    return "redis://127.0.0.1:6392/13"
+
+
+@pytest.fixture
+def bench_redis():  # type: ignore[no-untyped-def]
+    """Yield a client of the bench tests' Redis database (skip without one); empty after."""
+    import redis
+
+    url = _bench_redis()
+    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.skip(f"no Redis for the bench tests at {redis_location(url)}: {error}")
+    yield url, client
+    client.flushdb()
+    client.close()
+
+
+def test_a_bench_has_its_redis_database_to_itself(bench_redis):
+    url, client = bench_redis
+    client.set("left:by:someone", "1")
+    with redis_claimed(url):
+        assert client.get("left:by:someone") is None  # emptied before
+        assert client.get(REDIS_OWNER_KEY).decode().endswith(f":{os.getpid()}")
+        with pytest.raises(RedisInUse, match=r"another bench .* is using the Redis database"):
+            with redis_claimed(url):
+                pass
+        client.set("crmhub:rate:x", "1")  # what the section's workers wrote
+    assert client.dbsize() == 0  # emptied after, the claim with it
+    with redis_claimed(url):  # free again
+        pass
+
+
+def test_the_command_refuses_a_redis_database_another_bench_uses(bench_redis, tmp_path):
+    url, client = bench_redis
+    client.set(REDIS_OWNER_KEY, "elsewhere:4242")
+    with pytest.raises(CommandError, match=r"elsewhere:4242.*--broker-url another database"):
+        call_command(
+            "bench", "--contacts", "400", "--section", "search", "--stack", "postgres",
+            "--broker-url", url, "--workdir", str(tmp_path),
+            stdout=io.StringIO(), stderr=io.StringIO(),
+        )  # fmt: skip
+    assert client.get(REDIS_OWNER_KEY) == b"elsewhere:4242"  # the other bench's data is kept
+
+
+def test_a_redis_location_never_carries_its_password():
+    location = redis_location("redis://:s3cret-pass@cache.example.com:6380/4")
+    assert location == "cache.example.com:6380/4"
 
 
 @pytest.mark.slow

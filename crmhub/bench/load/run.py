@@ -33,7 +33,7 @@ from typing import Any
 
 import requests
 
-from crmhub.bench.load.stack import Stack, postgres_database, redis_flush
+from crmhub.bench.load.stack import Stack, postgres_database, redis_claimed
 from crmhub.bench.load.users import LOCKED, PAGE_TIMEOUT, Users, classify, login
 from crmhub.bench.measure import percentile
 
@@ -226,14 +226,11 @@ def _backing(
     if not database_url:
         raise ValueError("the postgres stack needs the URL of a PostgreSQL server")
     name = f"crmhub_load_{secrets.token_hex(3)}"
-    if broker_url:
-        redis_flush(broker_url)
-    try:
-        with postgres_database(database_url, name) as url:
-            yield url, broker_url
-    finally:
+    with contextlib.ExitStack() as stack:
         if broker_url:
-            redis_flush(broker_url)
+            stack.enter_context(redis_claimed(broker_url))
+        url = stack.enter_context(postgres_database(database_url, name))
+        yield url, broker_url
 
 
 def load_run(

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
+from django.core.management.base import CommandError
 
 from crmhub.bench.processes import free_port, worker_command
 from crmhub.core import queues
@@ -101,15 +102,51 @@ def postgres_database(server_url: str, name: str) -> Iterator[str]:
             )
 
 
-def redis_flush(url: str) -> None:
-    """Empty the Redis database of ``url`` (a load run's own database number)."""
+#: The key naming the bench that has a Redis database to itself, and how long it holds it
+#: (a bench that was killed frees the database after this long, or once the key is deleted).
+REDIS_OWNER_KEY = "crmhub:bench:owner"
+REDIS_OWNER_SECONDS = 4 * 3600
+
+
+class RedisInUse(CommandError):
+    """Another bench is using the Redis database: each empties it and takes its messages."""
+
+
+@contextlib.contextmanager
+def redis_claimed(url: str) -> Iterator[None]:
+    """Have the Redis database of ``url`` to this process alone for the block: refuse it
+    while another bench holds it, empty it before and after.
+
+    Two benches on one database would empty it under each other and their workers would
+    take each other's messages (seen: stalls and actions left unfinished).
+    """
     import redis
 
     client = redis.Redis.from_url(url)
+    me = f"{os.uname().nodename}:{os.getpid()}"
     try:
+        if not client.set(REDIS_OWNER_KEY, me, nx=True, ex=REDIS_OWNER_SECONDS):
+            owner = client.get(REDIS_OWNER_KEY) or b"?"
+            named = owner.decode() if isinstance(owner, bytes) else str(owner)
+            raise RedisInUse(
+                f"another bench ({named}) is using the Redis database "
+                f"{redis_location(url)}: give --broker-url another database number, or delete "
+                f"the key {REDIS_OWNER_KEY} there if that bench is gone"
+            )
         client.flushdb()
+        client.set(REDIS_OWNER_KEY, me, ex=REDIS_OWNER_SECONDS)
+        try:
+            yield
+        finally:
+            client.flushdb()
     finally:
         client.close()
+
+
+def redis_location(url: str) -> str:
+    """Return ``host:port/db`` of a Redis URL (never its password)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or '127.0.0.1'}:{parts.port or 6379}{parts.path or '/0'}"
 
 
 # -- the processes ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from crmhub.bench.base import BenchContext, Row, table
-from crmhub.bench.load.stack import postgres_database, redis_flush
+from crmhub.bench.load.stack import postgres_database, redis_claimed
 from crmhub.bench.sections import SECTIONS
 
 #: The scale-out stack's servers when neither the options nor the environment name them.
@@ -135,12 +135,8 @@ class Command(BaseCommand):
             return
         broker = options["broker_url"]
         database = f"crmhub_bench_{name}_{os.getpid()}"
-        redis_flush(broker)
-        try:
-            with postgres_database(options["database_url"], database) as url:
-                yield {**env, "DATABASE_URL": url, "CELERY_BROKER_URL": broker}
-        finally:
-            redis_flush(broker)
+        with redis_claimed(broker), postgres_database(options["database_url"], database) as url:
+            yield {**env, "DATABASE_URL": url, "CELERY_BROKER_URL": broker}
 
     def _section(
         self, name: str, workdir: Path, options: dict[str, Any], extra: dict[str, str]
