@@ -221,8 +221,9 @@ class _Throttling(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.django_db
-def test_a_paced_client_waits_out_a_429_and_asks_for_the_same_page_again():
+@pytest.fixture
+def throttling():  # type: ignore[no-untyped-def]
+    """Yield a paced connection and an HTTP client of a server that answers 429 once."""
     from crmhub.connectors.http import HttpClient
 
     _Throttling.arrivals = []
@@ -231,16 +232,21 @@ def test_a_paced_client_waits_out_a_429_and_asks_for_the_same_page_again():
     connection = Connection.objects.create(
         name="Paced", kind="apptivo", base_url="https://x.test/", rate_limit=20
     )
+    client = HttpClient(
+        base_url=f"http://127.0.0.1:{server.server_address[1]}/", allow_private_network=True
+    )
     try:
-        client = HttpClient(
-            base_url=f"http://127.0.0.1:{server.server_address[1]}/",
-            allow_private_network=True,
-        )
-        pacer = ratelimit.RequestPacer(connection)
-        client.pacer = pacer
-        assert client.request("GET", "contacts", params={"offset": 40}).status == 200
+        yield connection, client
     finally:
         server.shutdown()
+
+
+@pytest.mark.django_db
+def test_a_paced_client_waits_out_a_429_and_asks_for_the_same_page_again(throttling):
+    connection, client = throttling
+    pacer = ratelimit.RequestPacer(connection)
+    client.pacer = pacer
+    assert client.request("GET", "contacts", params={"offset": 40}).status == 200
     (first, limited), (second, ok) = _Throttling.arrivals
     assert (limited, ok) == (429, 200)
     assert second - first >= 0.95, "the Retry-After was waited out"
@@ -249,26 +255,13 @@ def test_a_paced_client_waits_out_a_429_and_asks_for_the_same_page_again():
 
 
 @pytest.mark.django_db
-def test_a_paced_client_gives_up_past_its_throttling_cap():
+def test_a_paced_client_gives_up_past_its_throttling_cap(throttling):
     from crmhub.connectors.errors import RateLimited
-    from crmhub.connectors.http import HttpClient
 
-    _Throttling.arrivals = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Throttling)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    connection = Connection.objects.create(
-        name="Paced", kind="apptivo", base_url="https://x.test/", rate_limit=20
-    )
-    try:
-        client = HttpClient(
-            base_url=f"http://127.0.0.1:{server.server_address[1]}/",
-            allow_private_network=True,
-        )
-        client.pacer = ratelimit.RequestPacer(connection, max_throttle=0.5)
-        with pytest.raises(RateLimited):
-            client.request("GET", "contacts")
-    finally:
-        server.shutdown()
+    connection, client = throttling
+    client.pacer = ratelimit.RequestPacer(connection, max_throttle=0.5)
+    with pytest.raises(RateLimited):
+        client.request("GET", "contacts")
     assert len(_Throttling.arrivals) == 1
     assert ratelimit.pause_remaining(connection=connection) > 0, "the pause stands for all"
 
