@@ -547,6 +547,8 @@ def action_answer(
         pk=action.pk, state=Action.State.NEEDS_INPUT, answer__isnull=True
     )
     if prompt_id is not None:
+        if "\x00" in prompt_id:  # never a prompt's id (PostgreSQL's JSON cannot even hold it)
+            raise ActionStateError("This action is not waiting for an answer (any more).")
         waiting = waiting.filter(prompt__prompt_id=prompt_id)
     who = getattr(user, "username", "") or "system"
     if answers.says_no(prompt, values):

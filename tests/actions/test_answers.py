@@ -87,6 +87,18 @@ def test_no_to_a_prompt_that_moved_on_changes_nothing(connection, contact, opera
     assert Action.objects.get(pk=action.pk).state == Action.State.NEEDS_INPUT
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("prompt_id", ["\x00", "p1\x00"])
+def test_an_answer_naming_an_impossible_prompt_is_told_so(
+    connection, contact, operator, published, prompt_id
+):
+    action = _waiting(connection, contact)
+    for values in ({"confirm": True}, {"confirm": False}):
+        with pytest.raises(ActionStateError, match="not waiting for an answer"):
+            action_answer(action=action, values=values, user=operator, prompt_id=prompt_id)
+    assert Action.objects.get(pk=action.pk).state == Action.State.NEEDS_INPUT
+
+
 class AskingFake(FakeAllClients):
     """A plan that asks "Delete it?" and gives up when no answer comes back."""
 

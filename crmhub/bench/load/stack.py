@@ -89,17 +89,38 @@ def postgres_database(server_url: str, name: str) -> Iterator[str]:
     from psycopg import sql
 
     with _pg_admin(server_url) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+        _drop(admin, name)
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield with_database(server_url, name)
     finally:
         with _pg_admin(server_url) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            _drop(admin, name)
+
+
+def _drop(admin: Any, name: str) -> None:
+    """Drop database ``name`` if it exists, ending the sessions of this role left in it.
+
+    Not ``WITH (FORCE)``: that refuses to end an autovacuum worker busy in the database
+    unless the role may signal any backend; a plain drop has the server stop autovacuum
+    itself (waiting up to 5 s), so it is tried a few times.
+    """
+    import psycopg
+    from psycopg import sql
+
+    for tries_left in reversed(range(10)):
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND usename = current_user AND pid <> pg_backend_pid()",
+            [name],
+        )
+        try:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            return
+        except psycopg.errors.ObjectInUse:
+            if not tries_left:
+                raise
+            time.sleep(0.5)
 
 
 #: The key naming the bench that has a Redis database to itself, and how long it holds it
