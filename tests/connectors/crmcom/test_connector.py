@@ -461,9 +461,13 @@ def test_token_expiring_mid_way_logs_in_again_once(connector):
     _token_lifetime(1)  # the cached token (over a second old) is now expired for the server
     rest = list(pages)
     assert len(first.contacts) + sum(len(p.contacts) for p in rest) == 10
-    assert len(calls("authentication/token")) == 2
-    listing = calls("contact_information/list")
-    assert [c.params["offset"] for c in listing] == ["0", "4", "4", "8", "10"]
+    # A page refused for its expired token is asked again after one new login. The new tokens
+    # live 1 s too, so on a loaded machine one may expire again before the last page: count.
+    offsets = [int(c.params["offset"]) for c in calls("contact_information/list")]
+    assert offsets == sorted(offsets) and sorted(set(offsets)) == [0, 4, 8, 10]
+    assert offsets[:3] == [0, 4, 4], "the page after the token expired: refused, asked again"
+    asked_again = len(offsets) - len(set(offsets))
+    assert len(calls("authentication/token")) == 1 + asked_again
 
 
 def test_unsafe_call_refused_for_its_token_is_sent_again_and_applied_once(connector):
