@@ -2,11 +2,15 @@
 
 ``load_run`` starts the stack (``stack.Stack``: web, workers, beat as ``scripts/run`` and
 the Procfile do) on its own data, seeds the sandbox CRMs with ``people`` each and syncs
-them into the index. Then, for ``duration`` seconds:
+them into the index. An index of ``contacts`` in all gets the rest written straight into
+it for archive connections no sync touches during the run (``archive``), before the
+stack starts. Then, for ``duration`` seconds:
 
-* ``users`` staff browse and search the console (``users.Users``), timed client-side;
-* one of them, through the console, starts a RunActionSet over every AllClients contact
-  (a bulk act of ``people`` actions) and full syncs of AllClients and CRM.COM;
+* ``users`` staff browse and search the console (``users.Users``) over the whole index,
+  timed client-side;
+* one of them, through the console, starts a RunActionSet over every contact of the
+  AllClients sandbox connection (a bulk act of ``people`` actions) and full syncs of
+  AllClients and CRM.COM;
 * a worker is ``kill -9``-ed every ``kill_every`` seconds (taking turns when there are
   several) and started again.
 
@@ -33,9 +37,11 @@ from typing import Any
 
 import requests
 
+from crmhub.bench.load.archive import ARCHIVE, SIZE
 from crmhub.bench.load.stack import Stack, postgres_database, redis_claimed
 from crmhub.bench.load.users import LOCKED, PAGE_TIMEOUT, Users, classify, login
 from crmhub.bench.measure import percentile
+from crmhub.sandbox.registry import KINDS
 
 FINAL = ("succeeded", "failed", "unknown", "cancelled")
 SYNC_FINAL = ("succeeded", "failed", "flagged", "skipped")
@@ -43,6 +49,8 @@ USERNAME = "load"
 #: AllClients sandbox action set 103, with no Email action; by name, as the connection's list of
 #: action sets (kept by an admin: AllClients' API cannot list them) names it.
 ACTION_SET_NAME = "New Client Onboarding"
+#: The demo command's connections to the sandbox CRMs are named "Sandbox <kind>".
+SANDBOX = "Sandbox "
 BATCH_URL = re.compile(r"/bulk/(\d+)/")
 TARGETS = re.compile(r'name="targets" value="(\w+)"')
 
@@ -56,17 +64,20 @@ user, _ = User.objects.get_or_create(username=%(username)r)
 user.set_password(%(password)r)
 user.save()
 user.groups.add(*Group.objects.filter(name__in=[roles.OPERATOR, roles.ADMIN]))
+sandboxes = Connection.objects.filter(name__startswith=%(sandbox)r)
 if %(rate_limit)r is not None:
-    Connection.objects.filter(kind="allclients").update(rate_limit=%(rate_limit)r)
-ids = dict(Connection.objects.values_list("kind", "pk"))
-for connection in Connection.objects.all():
+    sandboxes.filter(kind="allclients").update(rate_limit=%(rate_limit)r)
+ids = dict(sandboxes.values_list("kind", "pk"))
+for connection in sandboxes:
     sync_request(connection=connection, mode="full", requested_by="load setup")
 print(json.dumps(ids))
 """
 SYNCED = """
 import json
 from crmhub.contacts.models import SyncRun
-rows = SyncRun.objects.values_list("connection__kind", "state")
+rows = SyncRun.objects.filter(connection__name__startswith=%(sandbox)r).values_list(
+    "connection__kind", "state"
+)
 done = {kind for kind, state in rows if state == "succeeded"}
 failed = sorted({kind for kind, state in rows if state in ("failed", "flagged")})
 print(json.dumps([sorted(done), failed]))
@@ -121,6 +132,12 @@ class LoadResult:
     workers: int
     users: int
     people: int
+    #: Live contacts in the index once the first syncs ended, of them the archive's, and
+    #: the people they are matched into; seconds taken to write the archive.
+    index_contacts: int = 0
+    archive_contacts: int = 0
+    index_people: int = 0
+    archive_seconds: float = 0.0
     seconds: float = 0.0
     prepare_seconds: float = 0.0
     drain_seconds: float = 0.0
@@ -186,6 +203,8 @@ class LoadResult:
             [
                 f"load [{self.stack}, {self.workers} worker(s), {self.users} users, "
                 f"{self.seconds:.0f} s + {self.drain_seconds:.0f} s drain]",
+                f"  index: {self.index_contacts} contacts ({self.archive_contacts} archived, "
+                f"written in {self.archive_seconds:.0f} s), {self.index_people} people",
                 f"  requests {self.requests} ({dict(sorted(self.pages.items()))}), "
                 f"p50 {self.percentile(0.5):.0f} ms, p95 {self.percentile(0.95):.0f} ms, "
                 f"search p95 {self.percentile(0.95, self.search_ms):.0f} ms, "
@@ -240,6 +259,7 @@ def load_run(
     duration: float = 120,
     users: int = 20,
     people: int = 2000,
+    contacts: int = 0,
     workers: int = 1,
     kill_every: float = 60,
     rate_limit: float | None = None,
@@ -255,7 +275,9 @@ def load_run(
     ``postgres`` (a database created on ``database_url``'s server for the run and dropped
     after it, and the Redis database ``broker_url``, emptied before and after; without
     ``broker_url``, the embedded broker). ``rate_limit`` replaces the demo connections'
-    20 requests/s for AllClients; ``env`` is added to the stack's environment.
+    20 requests/s for AllClients; ``env`` is added to the stack's environment. ``contacts``
+    is the size of the index: beyond the sandbox CRMs' ``people`` each, the rest is written
+    for archive connections (none when ``contacts`` is not larger).
     """
     label = "sqlite + filesystem broker"
     if stack == "postgres":
@@ -268,13 +290,28 @@ def load_run(
         the_stack.manage("migrate", "--noinput")
         the_stack.manage("migrate", "--database", "sandbox", "--noinput")
         the_stack.manage("demo", "--people", str(people))
+        archive = max(0, contacts - len(KINDS) * people)
+        if archive:
+            write(f"load: writing {archive} contacts for the archive connections")
+            timeout = max(900.0, archive / 200)
+            filled = the_stack.query(ARCHIVE % {"contacts": archive}, timeout=timeout)
+            result.archive_seconds = filled["seconds"]
         password = secrets.token_urlsafe(16)
         try:
             the_stack.start()
             connections = the_stack.query(
-                SETUP % {"username": USERNAME, "password": password, "rate_limit": rate_limit}
+                SETUP
+                % {
+                    "username": USERNAME,
+                    "password": password,
+                    "rate_limit": rate_limit,
+                    "sandbox": SANDBOX,
+                }
             )
             _first_sync(the_stack, set(connections), timeout=max(300.0, people / 10))
+            size = the_stack.query(SIZE)
+            result.index_contacts, result.archive_contacts = size["contacts"], size["archive"]
+            result.index_people = size["people"]
             result.prepare_seconds = time.monotonic() - started
             _load(the_stack, result, connections, password, duration, kill_every, write)
             drain = time.monotonic()
@@ -299,7 +336,7 @@ def load_run(
 
 def _first_sync(stack: Stack, kinds: set[str], *, timeout: float) -> None:
     def synced() -> bool:
-        done, failed = stack.query(SYNCED)
+        done, failed = stack.query(SYNCED % {"sandbox": SANDBOX})
         if failed:
             raise RuntimeError(f"the first sync failed for {failed}; see {stack.logs}")
         return set(done) >= kinds
@@ -375,7 +412,8 @@ def _csrf_post(session: requests.Session, url: str, data: dict[str, str]) -> req
 def _bulk_act(base: str, session: requests.Session, connection_id: int) -> tuple[int, float]:
     """Run an action set on every AllClients contact through the bulk page; return the
     batch id and how long the confirmation took (ms)."""
-    selection = {"all": "1", "q": "", "kind": "allclients"}
+    # The sandbox connection's contacts, not every AllClients one (the archive's too).
+    selection = {"all": "1", "q": "", "connection": str(connection_id)}
     act = f"{connection_id}:run_action_set"
     page = session.get(f"{base}/bulk/", params={**selection, "act": act}, timeout=PAGE_TIMEOUT)
     page.raise_for_status()

@@ -1,9 +1,14 @@
 """The ``load`` section of ``manage.py bench``: load with faults (``run.py``).
 
-The run command's stack (web, worker(s), beat) on its own data, 20 users browsing and
-searching while a bulk act over ``--contacts`` AllClients contacts (at most 2,000 unless
-``load_people`` says otherwise) and two full syncs run, a worker ``kill -9``-ed every
-minute; 120 s of load, then up to 300 s for the actions to end.
+The run command's stack (web, worker(s), beat) on its own data, over an index of
+``--contacts`` contacts: the sandbox CRMs hold ``people`` each (``min(--contacts, 2000)``
+unless ``people`` says otherwise), synced into the index, and the rest is written
+straight into it for archive connections no sync touches during the run (``archive.py``;
+people matched, so searches and lists run over the whole index). 20 users browse and
+search while a bulk act over the ``people`` contacts of the AllClients sandbox and two
+full syncs run, a worker ``kill -9``-ed every minute; ``seconds`` of load (120 by
+default; the issue's run is ``--option seconds=600``), then up to 300 s for the actions
+to end.
 
 Options (``--option KEY=VALUE``; each also as ``load_KEY``):
 
@@ -14,8 +19,8 @@ Options (``--option KEY=VALUE``; each also as ``load_KEY``):
   database ``crmhub_load_<random>`` is created for the run and dropped after it). Redis is
   ``broker_url`` or ``$LOAD_BROKER_URL``, else ``$CELERY_BROKER_URL``'s server, always on
   database 14, emptied before and after the run.
-* ``seconds`` (120), ``users`` (20), ``workers``, ``kill_every`` (60), ``settle`` (300),
-  ``people``.
+* ``seconds`` (120): how long the users browse, ``users`` (20), ``workers``,
+  ``kill_every`` (60), ``settle`` (300), ``people`` (per sandbox CRM).
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ def section(ctx: BenchContext) -> list[Row]:
         duration=float(_option(ctx, "seconds", 120)),
         users=int(_option(ctx, "users", 20)),
         people=int(_option(ctx, "people", min(ctx.contacts, 2000))),
+        contacts=ctx.contacts,
         workers=int(_option(ctx, "workers", 2 if postgres else 1)),
         kill_every=float(_option(ctx, "kill_every", 60)),
         settle=float(_option(ctx, "settle", 300)),
@@ -79,11 +85,18 @@ def rows(result: LoadResult) -> list[Row]:
     return [
         Row(SECTION, f"stack: {label}; {result.users} users; {result.seconds:.0f} s of load",
             result.seconds, "s"),
+        Row(SECTION, "contacts in the index (synced + archive)", result.index_contacts,
+            "contacts"),
+        Row(SECTION, "of them archived (written directly; no sync during the run)",
+            result.archive_contacts, "contacts"),
+        Row(SECTION, "people in the index (contacts matched)", result.index_people, "people"),
         Row(SECTION, "user requests", result.requests, "requests"),
         Row(SECTION, "page time p50", result.percentile(0.5), "ms"),
-        Row(SECTION, "page time p95", result.percentile(0.95), "ms", target="reported"),
-        Row(SECTION, "search (as you type) p95", result.percentile(0.95, result.search_ms), "ms"),
-        Row(SECTION, "bulk act confirmation (page)", result.bulk_submit_ms, "ms"),
+        Row(SECTION, "page time p95", result.percentile(0.95), "ms", target="<= 200 ms"),
+        Row(SECTION, "search (as you type) p95", result.percentile(0.95, result.search_ms), "ms",
+            target="<= 150 ms"),
+        Row(SECTION, f"bulk act confirmation (page; {result.bulk_size} actions)",
+            result.bulk_submit_ms, "ms", target="<= 1000 ms"),
         Row(SECTION, f"user errors ({errors or 'none'})", result.user_errors, "requests",
             target="0"),
         Row(SECTION, "'database is locked' seen by users", result.locked_users, "pages",

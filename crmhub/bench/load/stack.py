@@ -230,9 +230,10 @@ class Stack:
             raise RuntimeError(f"manage.py {args[0]} failed:\n{result.stderr[-3000:]}")
         return result.stdout
 
-    def query(self, code: str) -> Any:
+    def query(self, code: str, *, timeout: float = 900) -> Any:
         """Run ``code`` in ``manage.py shell`` (it must ``print(json.dumps(...))`` last)."""
-        return json.loads(self.manage("shell", "-c", code).strip().splitlines()[-1])
+        output = self.manage("shell", "-c", code, timeout=timeout)
+        return json.loads(output.strip().splitlines()[-1])
 
     # -- processes ---------------------------------------------------------------------------
     def _start(self, name: str, argv: list[str]) -> None:
