@@ -20,6 +20,7 @@ from django.utils import timezone
 from crmhub.actions import answers, dispatch
 from crmhub.actions.choices import choices_check
 from crmhub.actions.errors import InvalidAct
+from crmhub.actions.inserts import actions_insert
 from crmhub.actions.models import Action, Batch
 from crmhub.actions.selectors import (
     MAX_BATCH,
@@ -296,23 +297,20 @@ def batch_enqueue(
             created_by=_actor(user),
         )
         now = timezone.now()
-        actions = [
-            Action(
-                operation=operation,
-                safe=spec.safe,
-                queue=queues.ACTIONS,  # bulk never runs what may prompt (refused above)
-                connection=connection,
-                contact=contact,
-                params=values,
-                requested_by=_actor(user),
-                batch=batch,
-                not_before=now,
-                created_at=now,
-                updated_at=now,
-            )
-            for contact, values in rows
-        ]
-        Action.objects.bulk_create(actions, batch_size=BULK_SIZE)
+        actions_insert(
+            shared={
+                "operation": operation,
+                "safe": spec.safe,
+                "queue": queues.ACTIONS,  # bulk never runs what may prompt (refused above)
+                "connection": connection,
+                "requested_by": _actor(user),
+                "batch": batch,
+                "not_before": now,
+                "created_at": now,
+                "updated_at": now,
+            },
+            rows=[{"contact_id": contact.pk, "params": values} for contact, values in rows],
+        )
         transaction.on_commit(
             lambda: dispatch.dispatch(
                 connection_id=connection.pk, rate_limit=connection.rate_limit
