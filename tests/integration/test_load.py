@@ -4,7 +4,8 @@ The run command's stack (web, worker(s), beat as separate processes) on the stac
 test run is configured for: SQLite + the filesystem broker with one worker by default;
 PostgreSQL + Redis with two workers when ``DATABASE_URL`` / ``CELERY_BROKER_URL`` say so
 (a database created for the run on the same server and dropped after it, Redis database
-13). 20 users browse and search for 40 s while a bulk act over 200 contacts (paced to
+13). 20 users browse and search for 40 s over an index of the sandbox CRMs' 200 people each
+and 2,000 archived contacts, while a bulk act over the 200 AllClients contacts (paced to
 last most of the run) and two full syncs run, and a worker is ``kill -9``-ed half-way.
 The long form is ``manage.py bench --section load``.
 """
@@ -22,6 +23,7 @@ from crmhub.bench.load.stack import with_redis_db
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PEOPLE = 200
+ARCHIVE = 2000
 SECONDS = 40
 REDIS_DB = 13
 
@@ -46,6 +48,7 @@ def test_load_with_worker_kill(tmp_path: Path) -> None:
         duration=SECONDS,
         users=20,
         people=PEOPLE,
+        contacts=4 * PEOPLE + ARCHIVE,
         kill_every=SECONDS,  # one kill -9, half-way
         rate_limit=PEOPLE / (SECONDS * 0.75),  # the bulk act spans most of the load
         settle=90,
@@ -59,7 +62,8 @@ def test_load_with_worker_kill(tmp_path: Path) -> None:
     assert result.requests >= 20 * 10, "the users hardly got any page"
     assert result.kills == 1
     assert result.open_at_kills and result.open_at_kills[0] > 0, "nothing was running at the kill"
-    assert result.bulk_size == PEOPLE
+    assert result.bulk_size == PEOPLE  # the sandbox's contacts, none of the archive's
+    assert (result.index_contacts, result.archive_contacts) == (4 * PEOPLE + ARCHIVE, ARCHIVE)
     assert result.exited == {}, "a process of the stack died on its own (see its log)"
 
     # No "database is locked" (or any other error) reached a user or a task.

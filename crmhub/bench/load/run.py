@@ -357,7 +357,7 @@ def _load(
     browsing = Users(stack.url, USERNAME, password, result.users)
     browsing.start()
     write(
-        f"load: {result.users} users browsing; a bulk act over every AllClients contact and "
+        f"load: {result.users} users browsing; a bulk act over the AllClients sandbox and "
         f"full syncs; kill -9 every {kill_every:.0f} s; for {duration:.0f} s"
     )
     started = time.monotonic()
@@ -410,8 +410,8 @@ def _csrf_post(session: requests.Session, url: str, data: dict[str, str]) -> req
 
 
 def _bulk_act(base: str, session: requests.Session, connection_id: int) -> tuple[int, float]:
-    """Run an action set on every AllClients contact through the bulk page; return the
-    batch id and how long the confirmation took (ms)."""
+    """Run an action set on every contact of the AllClients sandbox connection through the
+    bulk page; return the batch id and how long the confirmation took (ms)."""
     # The sandbox connection's contacts, not every AllClients one (the archive's too).
     selection = {"all": "1", "q": "", "connection": str(connection_id)}
     act = f"{connection_id}:run_action_set"
