@@ -255,8 +255,10 @@ def batch_contacts(
     connection: Connection,
     contact_ids: Sequence[int] | None = None,
     search: Mapping[str, Any] | None = None,
+    fields: Sequence[str] = (),
 ) -> list[Contact]:
-    """Return the live contacts of ``connection`` a batch selection names, in id order.
+    """Return the live contacts of ``connection`` a batch selection names, in id order
+    (with only ``fields`` read, when given).
 
     ``search`` is a saved search, ``{"query": ..., "filters": {...}}`` as the console keeps
     it, resolved by the contact index's own search: a person found through any of their
@@ -267,7 +269,7 @@ def batch_contacts(
     if search is not None:
         contact_ids, person_ids = contact_search_ids(saved=search, limit=MAX_BATCH)
     return contacts_live(
-        connection=connection, contact_ids=contact_ids or (), person_ids=person_ids
+        connection=connection, contact_ids=contact_ids or (), person_ids=person_ids, fields=fields
     )
 
 

@@ -39,6 +39,9 @@ logger = logging.getLogger("crmhub.actions")
 
 Actor: TypeAlias = "AbstractBaseUser | AnonymousUser | None"
 BULK_SIZE = 1000
+#: What queuing a batch reads of each target: its checks (connection, deleted, record type)
+#: and the remote id its action names (2,000 full contacts took a quarter of a confirm).
+BATCH_CONTACT_FIELDS = ("connection_id", "remote_id", "record_type", "deleted_at")
 CREDENTIALS_UNREADABLE = (
     "This connection's stored credentials cannot be decrypted with the current keys "
     "(CRMHUB_FIELD_KEYS changed), so nothing can be sent with them. Nothing was queued: ask "
@@ -269,7 +272,9 @@ def batch_enqueue(
     spec = _operation(crm, operation)
     if not spec.needs_contact:
         raise InvalidAct({"operation": [f"{spec.label} does not run on contacts."]})
-    contacts = batch_contacts(connection=connection, contact_ids=contact_ids, search=search)
+    contacts = batch_contacts(
+        connection=connection, contact_ids=contact_ids, search=search, fields=BATCH_CONTACT_FIELDS
+    )
     if expected is not None and targets_digest(c.pk for c in contacts) != expected:
         raise TargetsChanged(len(contacts))
     if not contacts:

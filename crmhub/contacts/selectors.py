@@ -311,15 +311,21 @@ def _chunked(query: QuerySet[Any], field: str, values: Sequence[int]) -> list[An
 
 
 def contacts_live(
-    *, connection: Connection, contact_ids: Sequence[int] = (), person_ids: Sequence[int] = ()
+    *,
+    connection: Connection,
+    contact_ids: Sequence[int] = (),
+    person_ids: Sequence[int] = (),
+    fields: Sequence[str] = (),
 ) -> list[Contact]:
     """Return the live contacts of ``connection`` among ``contact_ids`` and the contacts of
-    ``person_ids``, in id order (any number of ids: read a few thousand at a time)."""
+    ``person_ids``, in id order (any number of ids: read a few thousand at a time).
+    ``fields``: only those are read (the others when first used)."""
     live = Contact.objects.filter(connection=connection, deleted_at__isnull=True)
     if person_ids:
         by_person = _chunked(live.values_list("pk", flat=True), "person_id", person_ids)
         contact_ids = [*contact_ids, *by_person]
-    found = _chunked(live, "pk", sorted({int(i) for i in contact_ids or ()}))
+    rows = live.only(*fields) if fields else live
+    found = _chunked(rows, "pk", sorted({int(i) for i in contact_ids or ()}))
     return sorted(found, key=lambda contact: contact.pk)
 
 

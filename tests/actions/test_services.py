@@ -5,7 +5,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from django.db import connection as db
 from django.db import transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crmhub.actions import services
@@ -248,6 +250,21 @@ def test_batch_of_ten_thousand_is_quick(connection, published):
     assert batch.size == 10_000
     assert Action.objects.filter(batch=batch).count() == 10_000
     assert elapsed < 15, f"batch_enqueue of 10,000 took {elapsed:.1f} s"
+
+
+def test_batch_queries_do_not_grow_with_its_contacts(connection, published):
+    def queries_for(count: int, start: int) -> int:
+        contacts = make_contacts(connection, count, start=start)
+        with CaptureQueriesContext(db) as queries:
+            batch = batch_enqueue(
+                operation="touch", connection=connection, params={"note": "bulk"}, user=None,
+                contact_ids=[c.pk for c in contacts],
+            )  # fmt: skip
+        assert batch.size == count
+        return len(queries)
+
+    # No query per action written, nor per contact read (only what the checks use is read).
+    assert queries_for(3, start=1) == queries_for(300, start=100)
 
 
 def test_batch_from_a_saved_search_takes_everyone_the_search_finds(connection, published):
