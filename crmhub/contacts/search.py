@@ -216,10 +216,18 @@ def _postgres_typo_tier(plan: Plan) -> tuple[str, Params] | None:
 
 
 Candidate = tuple[int, int, "int | None"]
+#: Sub-queries read to their end (fewer rows than their limit), by statement without its
+#: limit and parameters: asked again with a larger limit, they would give the same rows.
+Complete = dict[tuple[str, str], list[Candidate]]
 
 
 def candidates(
-    plan: Plan, filters: Filters, *, after: tuple[int, int] | None, limit: int
+    plan: Plan,
+    filters: Filters,
+    *,
+    after: tuple[int, int] | None,
+    limit: int,
+    complete: Complete | None = None,
 ) -> list[list[Candidate]]:
     """Return, per sub-query, up to ``limit`` (tier, id, person) rows past ``after``.
 
@@ -227,7 +235,9 @@ def candidates(
     Tiers run best first, one statement each, and stop once a tier fills the page: the
     later ones cannot come before it (a broad prefix never pays for the tiers below the
     page). At most one statement per tier, whatever the data (and one lookup of the
-    spelling index before the typo tier).
+    spelling index before the typo tier). ``complete`` (filled here) holds the sub-queries
+    read to their end; a tier whose sub-queries are all there is not run again (a count
+    after the first page of the same search).
     """
     filter_sql, filter_params = _filters_sql(filters)
     parts: list[tuple[int, str, Params]] = []
@@ -271,7 +281,7 @@ def candidates(
     else:
         for tier, match in _sqlite_tiers(plan):
             add_fts(tier, match)
-    groups, filled = _run(parts, limit)
+    groups, filled = _run(parts, limit, complete)
     if filled or not plan.terms or (after is not None and after[0] > TIER_FUZZY):
         return groups
     parts.clear()  # the typo tier, looked up only now that the page needs it
@@ -279,19 +289,32 @@ def candidates(
         add(TIER_FUZZY, "contacts_contact c", "c.id", *typo)
     elif not postgres and (fts_typo := _sqlite_typo_tier(plan)) is not None:
         add_fts(TIER_FUZZY, fts_typo)
-    return groups + _run(parts, limit)[0] if parts else groups
+    return groups + _run(parts, limit, complete)[0] if parts else groups
 
 
-def _run(parts: list[tuple[int, str, Params]], limit: int) -> tuple[list[list[Candidate]], bool]:
+def _complete_key(sql: str, params: Params) -> tuple[str, str]:
+    return sql.rsplit(" LIMIT ", 1)[0], repr(params)
+
+
+def _run(
+    parts: list[tuple[int, str, Params]], limit: int, complete: Complete | None = None
+) -> tuple[list[list[Candidate]], bool]:
     """Run the tiers' sub-queries best tier first (the exact tier's two in one statement);
-    return their candidates and whether a tier filled the page."""
+    return their candidates and whether a tier filled the page. A tier whose sub-queries
+    are all in ``complete`` (with fewer rows than ``limit``) is taken from there; those
+    read to their end are put there."""
     by_tier: dict[int, list[tuple[str, Params]]] = {}
     for tier, sql, params in parts:
         by_tier.setdefault(tier, []).append((sql, params))
     groups: list[list[Candidate]] = []
+    known = {} if complete is None else complete
     with db.cursor() as cursor:
         for tier in sorted(by_tier):
             queries = by_tier[tier]
+            keys = [_complete_key(query, params) for query, params in queries]
+            if all(key in known and len(known[key]) < limit for key in keys):
+                groups += [list(known[key]) for key in keys]
+                continue
             sql = " UNION ALL ".join(
                 f"SELECT * FROM (SELECT {index} AS src, q.* FROM ({query}) AS q) AS s{index}"  # noqa: S608
                 for index, (query, _) in enumerate(queries)
@@ -300,6 +323,9 @@ def _run(parts: list[tuple[int, str, Params]], limit: int) -> tuple[list[list[Ca
             found: list[list[Candidate]] = [[] for _ in queries]
             for src, row_tier, pk, person in cursor.fetchall():
                 found[int(src)].append((int(row_tier), int(pk), person))
+            known.update(
+                (key, rows) for key, rows in zip(keys, found, strict=True) if len(rows) < limit
+            )
             groups += found
             if any(len(group) >= limit for group in found):
                 return groups, True  # this tier fills the page: nothing below it comes first

@@ -4,7 +4,7 @@ sync runs."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -82,6 +82,9 @@ class SearchPage:
     rows: tuple[SearchRow, ...]
     #: Pass as ``after`` for the next page; None when this is the last page.
     next_after: str | None
+    #: The sub-queries read to their end (``search.candidates``): a count of the same
+    #: search does not run them again.
+    complete: search.Complete = field(default_factory=dict, compare=False, repr=False)
 
 
 def _cursor(after: str | None) -> tuple[int, int] | None:
@@ -198,8 +201,10 @@ def contact_search(
         return SearchPage(rows=(), next_after=None)
     filters = _filters(filters)
     fetch = limit + limit // 2 + 1
+    complete: search.Complete = {}
     ordered, truncated = _ordered(
-        search.candidates(plan, filters, after=_cursor(after), limit=fetch), fetch
+        search.candidates(plan, filters, after=_cursor(after), limit=fetch, complete=complete),
+        fetch,
     )
     if not ordered:
         return SearchPage(rows=(), next_after=None)
@@ -237,7 +242,7 @@ def contact_search(
         )  # fmt: skip
     more = stopped or truncated
     next_after = f"{last[0]}-{last[1]}" if more and last else None
-    return SearchPage(rows=tuple(rows), next_after=next_after)
+    return SearchPage(rows=tuple(rows), next_after=next_after, complete=complete)
 
 
 @dataclass(frozen=True)
@@ -266,15 +271,19 @@ def contact_search_count(
 
     A ``first_page`` that holds every result is counted as it is (no query). Otherwise
     each tier reads at most ``cap + 1`` contact ids in index order (the tiers stop at the
-    first that fills, as a search page does), folded into people: cheap at any size. Past
-    ``cap`` people, or when a tier was cut short, the count is a lower bound (``more``).
+    first that fills, as a search page does), folded into people: cheap at any size; a
+    tier the first page read to its end is not read again. Past ``cap`` people, or when a
+    tier was cut short, the count is a lower bound (``more``).
     """
     if first_page is not None and first_page.next_after is None:
         return SearchCount(people=len(first_page.rows))
     plan = search.plan_for(query)
     if plan.empty:
         return SearchCount(people=0)
-    groups = search.candidates(plan, _filters(filters), after=None, limit=cap + 1)
+    complete = first_page.complete if first_page is not None else None
+    groups = search.candidates(
+        plan, _filters(filters), after=None, limit=cap + 1, complete=complete
+    )
     people = {_group_key(pk, person) for group in groups for _, pk, person in group}
     if len(people) >= cap + 1:
         return SearchCount(people=cap, more=True)

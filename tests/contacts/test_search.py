@@ -235,6 +235,28 @@ def test_past_its_cap_the_count_says_at_least(index):
     assert not exact.more and exact.people == len(contact_search(query="", limit=100).rows)
 
 
+def test_a_count_does_not_read_again_the_tiers_its_first_page_read_to_the_end(crowd):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crmhub.contacts.selectors import contact_search_count
+
+    # No name is the word "tayl" (a tier read to its end); its prefix fills the page.
+    page = contact_search(query="tayl")
+    assert page.next_after is not None
+    with CaptureQueriesContext(connection) as alone:
+        expected = contact_search_count(query="tayl")
+    with CaptureQueriesContext(connection) as after_page:
+        counted = contact_search_count(query="tayl", first_page=page)
+    assert counted == expected and counted.people > len(page.rows)
+    assert len(after_page) < len(alone)
+    # Another search's first page is no help (its tiers are other statements).
+    other = contact_search(query="tay")
+    with CaptureQueriesContext(connection) as unrelated:
+        assert contact_search_count(query="tayl", first_page=other) == expected
+    assert len(unrelated) == len(alone)
+
+
 def test_a_first_page_holding_every_result_is_counted_without_a_query(
     index, django_assert_num_queries
 ):
