@@ -31,8 +31,6 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db import connection as db
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crmhub.actions import dispatch, outcomes, ratelimit
@@ -45,7 +43,7 @@ from crmhub.connectors.errors import ConnectorError, NeedsInput, RateLimited
 from crmhub.connectors.registry import get_connector
 from crmhub.contacts.models import Contact
 from crmhub.contacts.services import contact_write_through
-from crmhub.core import redaction
+from crmhub.core import redaction, rows
 
 logger = logging.getLogger("crmhub.actions")
 T = TypeVar("T")
@@ -64,6 +62,25 @@ RECORDABLE = (
 )
 #: Writing an outcome is tried again on a transient database error for this long.
 OUTCOME_WRITE_SECONDS = 120.0
+
+# The conditions of the statements run for every action, in SQL (``crmhub.core.rows``: the
+# ORM took more CPU to build them than the database to run them). Each is the queryset
+# filter named beside it, over the columns given by ``rows.columns``.
+#: ``pk=…, state=queued`` and free: never received, silent past ``in_flight_seconds``, or
+#: received by this same message (``task_id``).
+_RECEIVABLE = (
+    "{id} = %s AND {state} = %s AND ({received_at} IS NULL OR {received_at} < %s "
+    "OR {received_task_id} = %s)"
+)
+#: ``pk=…, state=queued, attempts=<as read>``.
+_CLAIMABLE = "{id} = %s AND {state} = %s AND {attempts} = %s"
+#: ``pk=…, attempts=<the attempt's number>, state__in=RECORDABLE`` and not an unknown
+#: outcome that staff have resent since.
+_RECORDABLE_NOT_RESENT = (
+    "{id} = %s AND {attempts} = %s AND {state} IN ("
+    + ", ".join(["%s"] * len(RECORDABLE))
+    + ") AND ({state} <> %s OR {resent_at} IS NULL)"
+)
 
 
 def action_execute(*, action_id: int, task_id: str = "") -> str:
@@ -107,18 +124,19 @@ def _receive(action_id: int, task_id: str = "") -> Action | None:
     worker runs at most ``CRMHUB_MAX_DELIVERIES`` times.
     """
     now = timezone.now()
-    queued = Action.objects.filter(pk=action_id, state=Action.State.QUEUED)
-    free = (
-        Q(received_at__isnull=True)
-        | Q(received_at__lt=now - timedelta(seconds=in_flight_seconds()))
-        | Q(received_task_id=task_id[:64])
+    lost_before = rows.value(Action, "received_at", now - timedelta(seconds=in_flight_seconds()))
+    taken = rows.rows_update(
+        Action,
+        values={
+            "deliveries": rows.Sql(f"{rows.columns(Action)['deliveries']} + 1"),
+            "received_task_id": task_id[:64],
+            "received_at": now,
+        },
+        where=_RECEIVABLE.format(**rows.columns(Action)),
+        params=[action_id, Action.State.QUEUED.value, lost_before, task_id[:64]],
     )
-    taken = queued.filter(free).update(
-        deliveries=F("deliveries") + 1, received_task_id=task_id[:64], received_at=now
-    )
-    try:
-        action = Action.objects.select_related("connection").get(pk=action_id)
-    except Action.DoesNotExist:
+    action = rows.row_get(Action, pk=action_id, related="connection")
+    if action is None:
         return None
     if not taken:
         if action.state == Action.State.QUEUED:
@@ -203,22 +221,25 @@ def _claim(action: Action, task_id: str) -> Attempt | None:
     number = action.attempts + 1
     with transaction.atomic():
         # The attempt count fences the claim: the row is exactly as this worker read it.
-        claimed = Action.objects.filter(
-            pk=action.pk, state=Action.State.QUEUED, attempts=action.attempts
-        ).update(
-            state=Action.State.SENDING,
-            lease_until=lease,
-            attempts=number,
-            task_id=task_id[:64],
-            updated_at=now,
+        claimed = rows.rows_update(
+            Action,
+            values={
+                "state": Action.State.SENDING,
+                "lease_until": lease,
+                "attempts": number,
+                "task_id": task_id[:64],
+                "updated_at": now,
+            },
+            where=_CLAIMABLE.format(**rows.columns(Action)),
+            params=[action.pk, Action.State.QUEUED.value, action.attempts],
         )
         if not claimed:
             logger.info("action %s already claimed; delivery dropped", action.pk)
             return None
         action.state, action.attempts, action.lease_until = Action.State.SENDING, number, lease
-        return Attempt.objects.create(
-            action=action, number=number, started_at=now, task_id=task_id[:64]
-        )
+        attempt = Attempt(action=action, number=number, started_at=now, task_id=task_id[:64])
+        rows.row_insert(attempt)
+        return attempt
 
 
 def _prompt_budget_end(started: float) -> float:
@@ -236,7 +257,9 @@ def _send(action: Action, attempt: Attempt, *, until: float | None = None) -> Ou
     Prompts wait until ``until`` at the latest (``time.monotonic()``).
     """
     try:
-        connector: Connector = get_connector(action.connection.spec())
+        # One action after another: the worker keeps its connection to the CRM open.
+        spec = dataclasses.replace(action.connection.spec(), keep_alive=True)
+        connector: Connector = get_connector(spec)
     except Exception as exc:
         logger.exception("action %s: cannot build its connector", action.pk)
         return outcomes.failed(f"The connection cannot be used: {type(exc).__name__}.")
@@ -345,9 +368,13 @@ def _record(action: Action, attempt: Attempt, outcome: Outcome) -> None:
         if contact is not None and action.contact_id is None:  # a record it created
             values["contact"] = contact
     if outcome.throttled:
+        columns = rows.columns(Action)
         values.update(
-            throttles=F("throttles") + 1,
-            throttled_since=Coalesce(F("throttled_since"), Value(now)),
+            throttles=rows.Sql(f"{columns['throttles']} + 1"),
+            throttled_since=rows.Sql(
+                f"COALESCE({columns['throttled_since']}, %s)",
+                (rows.value(Action, "throttled_since", now),),
+            ),
         )
     written, late = _transient_retried(
         action, lambda: _outcome_write(action, attempt, outcome, values, now)
@@ -389,16 +416,32 @@ def _outcome_write(
     then kept on its attempt only, so the resend is never contradicted behind their back.
     """
     with transaction.atomic():
+        written = bool(
+            rows.rows_update(
+                Action,
+                values=values,
+                where=_RECORDABLE_NOT_RESENT.format(**rows.columns(Action)),
+                params=[
+                    action.pk,
+                    attempt.number,
+                    *(state.value for state in RECORDABLE),
+                    Action.State.UNKNOWN.value,
+                ],
+            )
+        )
         mine = Action.objects.filter(pk=action.pk, attempts=attempt.number, state__in=RECORDABLE)
-        not_resent = ~Q(state=Action.State.UNKNOWN) | Q(resent_at__isnull=True)
-        written = bool(mine.filter(not_resent).update(**values))
         late = not written and mine.filter(state=Action.State.UNKNOWN).exists()
-        Attempt.objects.filter(pk=attempt.pk).update(
-            outcome=outcome.attempt,
-            error=outcome.error,
-            calls=attempt.calls,
-            finished_at=now,
-            late=late,
+        rows.rows_update(
+            Attempt,
+            values={
+                "outcome": outcome.attempt,
+                "error": outcome.error,
+                "calls": attempt.calls,
+                "finished_at": now,
+                "late": late,
+            },
+            where=f"{rows.columns(Attempt)['id']} = %s",
+            params=[attempt.pk],
         )
     return written, late
 

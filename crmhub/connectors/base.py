@@ -36,6 +36,9 @@ class ConnectionSpec:
     allow_link_local: bool = False
     connection_id: int | None = None
     timeout: tuple[float, float] = (5.0, 30.0)
+    #: Reuse the thread's open connections to the CRM between connectors (a worker running
+    #: one action after another; see ``HttpClient``'s ``keep_alive``).
+    keep_alive: bool = False
 
     def __repr__(self) -> str:  # secrets never appear in a repr
         return f"ConnectionSpec(kind={self.kind!r}, base_url={self.base_url!r})"
@@ -148,6 +151,7 @@ class Connector(abc.ABC):
             timeout=spec.timeout,
             secret_values=tuple(v for v in spec.secrets.values() if v),
             secret_fields=self.secret_fields,
+            keep_alive=spec.keep_alive,
         )
 
     # -- reads -------------------------------------------------------------------------------

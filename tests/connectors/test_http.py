@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from crmhub.connectors import errors
-from crmhub.connectors.http import HttpClient, check_base_url
+from crmhub.connectors.http import HttpClient, check_base_url, transport
 from crmhub.connectors.http.failures import parse_retry_after
 from crmhub.connectors.http.guard import address_allowed
 from tests.connectors.hostile import answer, hostile_server, slow_drip
@@ -200,3 +204,64 @@ def test_multicast_and_unspecified_are_refused_even_on_private_networks():
     assert not address_allowed(ipaddress.ip_address("224.0.0.1"), allow_private=True)
     assert address_allowed(ipaddress.ip_address("10.1.1.1"), allow_private=True)
     assert not address_allowed(ipaddress.ip_address("10.1.1.1"), allow_private=False)
+
+
+@contextmanager
+def keep_alive_server() -> Iterator[tuple[str, list[tuple[int, str]]]]:
+    """Serve HTTP/1.1 with persistent connections, setting a cookie; yield (base URL, the
+    (client port, Cookie header) of each request)."""
+    seen: list[tuple[int, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            seen.append((self.client_address[1], self.headers.get("Cookie", "")))
+            self.send_response(200)
+            self.send_header("Set-Cookie", "session=from-the-last-client")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def one_call(url: str, *, keep_alive: bool) -> None:
+    http = client(url, keep_alive=keep_alive)
+    try:
+        http.request("GET", "x")
+        http.request("GET", "y")  # within one client the cookie is kept, as always
+    finally:
+        http.close()
+
+
+def test_kept_alive_clients_reuse_the_connection_but_not_the_cookies():
+    with keep_alive_server() as (url, seen):
+        one_call(url, keep_alive=True)
+        one_call(url, keep_alive=True)
+    ports = {port for port, _ in seen}
+    assert len(seen) == 4 and len(ports) == 1, "one connection for both clients"
+    assert [cookie for _, cookie in seen] == ["", "session=from-the-last-client"] * 2
+
+
+def test_clients_not_kept_alive_and_idle_kept_sessions_connect_anew(monkeypatch):
+    with keep_alive_server() as (url, seen):
+        one_call(url, keep_alive=False)
+        one_call(url, keep_alive=False)
+        monkeypatch.setattr(transport, "KEEP_ALIVE_SECONDS", 0.0)
+        one_call(url, keep_alive=True)
+        time.sleep(0.01)
+        one_call(url, keep_alive=True)
+    ports = [port for port, _ in seen]
+    assert len(set(ports)) == 4, "a connection per client"
+    assert ports[0::2] == ports[1::2], "and one within each"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -50,6 +51,52 @@ def build_session(*, allow_private: bool, allow_link_local: bool = False) -> req
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+#: A kept session's connections are used again only if its last call ended less than this
+#: long ago; older ones are closed first (a server may have closed its end meanwhile, and
+#: a change sent into a connection the server just closed would end as an unknown
+#: outcome). Servers keep an idle connection open for seconds (uvicorn 5 s, Apache 5 s,
+#: nginx 75 s), so this is well inside what any of them allows.
+KEEP_ALIVE_SECONDS = 1.0
+
+
+class _KeptSessions(threading.local):
+    """One idle session per address-guard setting, kept by each thread between clients.
+
+    Used by clients built with ``keep_alive``: a worker carrying out one action after
+    another to the same CRM reuses its connection instead of opening one (a TCP
+    handshake and a session on both sides) per action. A session is handed to one client
+    at a time, with no cookie or header left by the previous one.
+    """
+
+    def __init__(self) -> None:
+        self.idle: dict[tuple[bool, bool], tuple[requests.Session, float]] = {}
+
+    def take(self, *, allow_private: bool, allow_link_local: bool) -> requests.Session:
+        kept = self.idle.pop((allow_private, allow_link_local), None)
+        if kept is None:
+            return build_session(allow_private=allow_private, allow_link_local=allow_link_local)
+        session, released = kept
+        if time.monotonic() - released > KEEP_ALIVE_SECONDS:
+            session.close()  # its connections only: the session opens new ones
+        session.cookies.clear()
+        session.headers.clear()
+        session.headers.update(requests.utils.default_headers())
+        session.headers["User-Agent"] = USER_AGENT
+        return session
+
+    def give_back(
+        self, session: requests.Session, *, allow_private: bool, allow_link_local: bool
+    ) -> None:
+        key = (allow_private, allow_link_local)
+        if key in self.idle:  # another client of this thread gave one back first
+            session.close()
+            return
+        self.idle[key] = (session, time.monotonic())
+
+
+_kept = _KeptSessions()
 
 
 class Pacer(Protocol):
@@ -117,7 +164,10 @@ class HttpClient:
         secret_values: Iterable[str] = (),
         secret_fields: Iterable[str] = (),
         max_body: int = MAX_BODY_BYTES,
+        keep_alive: bool = False,
     ) -> None:
+        """``keep_alive``: take the session from (and give it back on ``close`` to) the
+        thread's kept sessions, so that its open connections serve the next client too."""
         check_base_url(
             base_url,
             allow_private=allow_private_network,
@@ -131,9 +181,9 @@ class HttpClient:
         self.deadline = timeout[0] + timeout[1] * 2
         self.redactor = Redactor(values=secret_values, fields=secret_fields)
         self.max_body = max_body
-        self.session = build_session(
-            allow_private=allow_private_network, allow_link_local=allow_link_local
-        )
+        self.keep_alive = keep_alive
+        make = _kept.take if keep_alive else build_session
+        self.session = make(allow_private=allow_private_network, allow_link_local=allow_link_local)
         self._calls: list[CallRecord] = []
         #: Asked before every request when set (syncs and checks take rate-limit slots).
         self.pacer: Pacer | None = None
@@ -351,4 +401,11 @@ class HttpClient:
         return calls
 
     def close(self) -> None:
-        self.session.close()
+        if self.keep_alive:
+            _kept.give_back(
+                self.session,
+                allow_private=self.allow_private_network,
+                allow_link_local=self.allow_link_local,
+            )
+        else:
+            self.session.close()
