@@ -429,8 +429,12 @@ def _outcome_write(
                 ],
             )
         )
-        mine = Action.objects.filter(pk=action.pk, attempts=attempt.number, state__in=RECORDABLE)
-        late = not written and mine.filter(state=Action.State.UNKNOWN).exists()
+        late = (
+            not written
+            and Action.objects.filter(
+                pk=action.pk, attempts=attempt.number, state=Action.State.UNKNOWN
+            ).exists()
+        )
         rows.rows_update(
             Attempt,
             values={
