@@ -4,6 +4,7 @@ and written a transaction a batch."""
 from __future__ import annotations
 
 import threading
+import time
 from itertools import chain
 
 import pytest
@@ -45,6 +46,21 @@ def test_a_batch_takes_what_is_ready_up_to_the_limit():
     assert list(chain.from_iterable(before)) == [1, 2, 3, 4, 5]
     assert after == [[6]]
     assert all(len(batch) <= 3 for batch in before)
+
+
+def test_a_batch_gathers_the_items_coming_within_its_wait():
+    def items():  # type: ignore[no-untyped-def]
+        yield 1
+        threading.Event().wait(0.05)  # slower than the consumer: gathered, not a batch alone
+        yield 2
+        threading.Event().wait(0.05)
+        yield 3
+
+    started = time.monotonic()
+    batches = list(prefetched_batches(items(), depth=8, limit=2, gather=30))
+
+    assert batches == [[1, 2], [3]]  # the limit closes the first, the end the last
+    assert time.monotonic() - started < 15  # neither waited out its gathering time
 
 
 def test_a_batch_is_weighed_by_its_items():

@@ -9,6 +9,7 @@ pages ten times larger does not make a sync take ten times the memory.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -49,9 +50,12 @@ class _Handover:
                 self.ready.wait()
             return self._pop()
 
-    def take_ready(self, room: int) -> _Entry | None:
-        """Return the next entry if it is there already and its weight fits in ``room``."""
+    def take_ready(self, room: int, until: float = 0.0) -> _Entry | None:
+        """Return the next entry if its weight fits in ``room`` and it is there already,
+        or comes before the monotonic time ``until``."""
         with self.ready:
+            while not self.waiting and (wait := until - time.monotonic()) > 0:
+                self.ready.wait(wait)
             if not self.waiting or self.waiting[0][1] > room:
                 return None
             return self._pop()
@@ -65,7 +69,7 @@ class _Handover:
 
 def prefetched_batches(
     items: Iterable[T], *, depth: int = 4, weight: Callable[[T], int] = lambda item: 1,
-    limit: int = 1, on_exit: Callable[[], None] | None = None,
+    limit: int = 1, gather: float = 0.0, on_exit: Callable[[], None] | None = None,
 ) -> Iterator[list[T]]:  # fmt: skip
     """Yield the items of ``items``, produced ahead by a thread, in batches; its errors
     are re-raised (after the items produced before them). ``on_exit`` runs in that thread
@@ -73,9 +77,11 @@ def prefetched_batches(
 
     At most ``depth`` of the items' ``weight`` wait between the thread and the batches
     (more only for a single item heavier than that). A batch is the next item (waited
-    for) and then only the items already produced, while their total ``weight`` stays
-    within ``limit``: a batch never waits for the producer once it has an item, so
-    whoever writes a batch in one transaction never holds it open across a network wait.
+    for) and then the items already produced or coming within ``gather`` seconds of it,
+    while their total ``weight`` stays within ``limit``. A batch is complete before it is
+    handed out, so whoever writes a batch in one transaction never holds it open across a
+    network wait; ``gather`` lets a producer slower than the writer still fill batches
+    (each transaction costs a commit), at the cost of that wait before the batch.
     """
     stop = threading.Event()
     handover = _Handover(depth, stop)
@@ -108,7 +114,11 @@ def prefetched_batches(
                 return
             batch = [item]
             total = weight(item)
-            while total < limit and (entry := handover.take_ready(limit - total)) is not None:
+            until = time.monotonic() + gather
+            while total < limit:
+                entry = handover.take_ready(limit - total, until)
+                if entry is None:
+                    break
                 ok, item = entry
                 if not ok or item is _END:
                     held = entry
