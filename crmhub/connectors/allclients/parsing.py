@@ -82,7 +82,7 @@ def _element_value(element: Any) -> Any:
         tag = child.tag
         if not isinstance(tag, str):
             continue
-        name = _local_name(tag)
+        name = tag.rsplit("}", 1)[-1] if "}" in tag else tag  # _local_name, inlined
         item = _element_value(child) if len(child) else child.text or ""
         if name in repeated:
             value[name].append(item)

@@ -88,11 +88,12 @@ class PreparedPage:
 
 
 def _built(
-    contact: RemoteContact, connection_id: int, country: str, hash_: str, ops: Any
+    contact: RemoteContact, connection_id: int, country: str, hash_: str, ops: Any, utc: bool
 ) -> Prepared:
-    """Return the index row of ``contact`` ready to write (``synced_at`` unset)."""
+    """Return the index row of ``contact`` ready to write (``synced_at`` unset; ``utc`` is
+    ``writer.sqlite_utc(ops)``)."""
     row = row_from_remote(contact, country=country, hash_=hash_)
-    return writer.prepared(connection_id, row, ops)
+    return writer.prepared(connection_id, row, ops, utc=utc)
 
 
 def page_prepare(
@@ -114,8 +115,9 @@ def page_prepare(
     latest = _latest(by_id.values())
     built = {}
     if build:
+        utc = writer.sqlite_utc(ops)
         for remote_id, contact in by_id.items():
-            built[remote_id] = _built(contact, connection_id, country, hashes[remote_id], ops)
+            built[remote_id] = _built(contact, connection_id, country, hashes[remote_id], ops, utc)
         by_id = {}
     return PreparedPage(hashes=hashes, contacts=by_id, built=built, latest_update=latest)
 
@@ -159,6 +161,7 @@ def pages_apply(
     outcomes = [PageOutcome(latest_update=page.latest_update) for page in pages]
     to_write: list[Prepared] = []
     owners: list[PageOutcome] = []
+    utc = writer.sqlite_utc(db.ops)
     for page, outcome in zip(pages, outcomes, strict=True):
         for remote_id, hash_ in page.hashes.items():
             known = existing.get(remote_id)
@@ -167,7 +170,7 @@ def pages_apply(
                 outcome.pks.append(known[0])
                 continue
             ready = page.built.get(remote_id) or _built(
-                page.contacts[remote_id], connection_id, country, hash_, db.ops
+                page.contacts[remote_id], connection_id, country, hash_, db.ops, utc
             )
             to_write.append(ready)
             owners.append(outcome)

@@ -43,7 +43,9 @@ def json_dumps(value: object, *, sort_keys: bool = False) -> str:
     Values JSON lacks (dates, decimals...) are written as text (dates as ISO 8601).
     """
     try:
-        return orjson.dumps(value, default=str, option=_SORTED if sort_keys else _PLAIN).decode()
+        return orjson.dumps(
+            value, default=str, option=_SORTED if sort_keys else JSON_OPTIONS
+        ).decode()
     except orjson.JSONEncodeError:
         return json.dumps(value, default=_text, sort_keys=sort_keys, separators=(",", ":"))
 
@@ -54,8 +56,9 @@ def _text(value: object) -> str:
     return str(value)
 
 
-_PLAIN = orjson.OPT_NON_STR_KEYS
-_SORTED = orjson.OPT_SORT_KEYS | _PLAIN
+#: orjson's options of ``json_dumps`` (without ``sort_keys``).
+JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+_SORTED = orjson.OPT_SORT_KEYS | JSON_OPTIONS
 
 
 def content_hash(contact: RemoteContact, *, country: str) -> str:

@@ -22,7 +22,7 @@ from django.db import connection as db
 
 from crmhub.contacts import spelling
 from crmhub.contacts.models import Contact, ContactKey
-from crmhub.contacts.sync.rows import Row, json_dumps
+from crmhub.contacts.sync.rows import JSON_OPTIONS, Row, json_dumps
 from crmhub.core.sqlite import statement_pieces
 
 #: Columns an upsert rewrites when the remote record changed (or came back).
@@ -159,22 +159,20 @@ def _insert_many(
     return returned
 
 
-def prepared(connection_id: int, row: Row, ops: Any) -> Prepared:
-    """Return ``row`` ready to write (its values no longer needed: not kept)."""
-    params = statement_values(connection_id, row, None, ops)
+def prepared(connection_id: int, row: Row, ops: Any, *, utc: bool | None = None) -> Prepared:
+    """Return ``row`` ready to write (its values no longer needed: not kept). ``utc`` is
+    ``sqlite_utc(ops)``, when the caller prepares many rows (looked up here otherwise)."""
+    params = statement_values(connection_id, row, None, ops, utc=utc)
     return Prepared(row.remote_id, row.email_keys, row.phone_keys, params)
 
 
-def statement_values(connection_id: int, row: Row, synced: object, ops: Any) -> list[object]:
-    """Return the statement values of ``row`` (``_INSERT_COLUMNS`` order)."""
+def statement_values(
+    connection_id: int, row: Row, synced: object, ops: Any, *, utc: bool | None = None
+) -> list[object]:
+    """Return the statement values of ``row`` (``_INSERT_COLUMNS`` order); ``utc`` as for
+    ``prepared``."""
     values = row.values
-    emails, phones, email_keys, phone_keys, raw = (
-        json_dumps(values["emails"]),
-        json_dumps(values["phones"]),
-        json_dumps(values["email_keys"]),
-        json_dumps(values["phone_keys"]),
-        json_dumps(values["raw"]),
-    )
+    emails, phones, email_keys, phone_keys, raw = _json_texts(values)
     if ops.connection.vendor != "sqlite":  # psycopg: JSON values go as Jsonb
         emails, phones, email_keys, phone_keys, raw = (
             ops.adapt_json_value(orjson.loads(text), None)
@@ -194,7 +192,7 @@ def statement_values(connection_id: int, row: Row, synced: object, ops: Any) -> 
         phones,
         email_keys,
         phone_keys,
-        _datetime(ops, values["remote_updated_at"]),
+        _datetime(ops, values["remote_updated_at"], utc=utc),
         raw,
         values["search_names"],
         values["search_other"],
@@ -206,18 +204,47 @@ def statement_values(connection_id: int, row: Row, synced: object, ops: Any) -> 
     ]
 
 
-def _datetime(ops: Any, value: datetime | None) -> object:
+def _json_texts(values: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """Return the JSON columns' texts: ``json_dumps`` of each, with orjson called directly
+    (a sync writes five a contact) and ``json_dumps`` only if orjson refuses one."""
+    try:
+        return (
+            orjson.dumps(values["emails"], default=str, option=JSON_OPTIONS).decode(),
+            orjson.dumps(values["phones"], default=str, option=JSON_OPTIONS).decode(),
+            orjson.dumps(values["email_keys"], default=str, option=JSON_OPTIONS).decode(),
+            orjson.dumps(values["phone_keys"], default=str, option=JSON_OPTIONS).decode(),
+            orjson.dumps(values["raw"], default=str, option=JSON_OPTIONS).decode(),
+        )
+    except orjson.JSONEncodeError:
+        return (
+            json_dumps(values["emails"]),
+            json_dumps(values["phones"]),
+            json_dumps(values["email_keys"]),
+            json_dumps(values["phone_keys"]),
+            json_dumps(values["raw"]),
+        )
+
+
+def _datetime(ops: Any, value: datetime | None, *, utc: bool | None = None) -> object:
     """Return ``value`` as the database takes it (Django's own adaptation, without its
-    settings lookups on SQLite in UTC: a tenth of a sync's time in the prefetch thread)."""
+    settings lookups on SQLite in UTC: a tenth of a sync's time in the prefetch thread).
+    ``utc`` is ``sqlite_utc(ops)`` when the caller knows it."""
     if value is None:
         return None
-    if ops.connection.vendor == "sqlite" and value.utcoffset() is not None and _utc(ops):
+    if utc is None:
+        utc = sqlite_utc(ops)
+    if utc and value.utcoffset() is not None:
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
     return ops.adapt_datetimefield_value(value)
 
 
-def _utc(ops: Any) -> bool:
-    return settings.USE_TZ and ops.connection.timezone_name == "UTC"
+def sqlite_utc(ops: Any) -> bool:
+    """Return whether ``ops`` writes aware datetimes as SQLite's UTC text (``_datetime``)."""
+    return (
+        ops.connection.vendor == "sqlite"
+        and settings.USE_TZ
+        and ops.connection.timezone_name == "UTC"
+    )
 
 
 def upsert(connection_id: int, rows: Sequence[Prepared], now: datetime, new: set[str]) -> dict:
