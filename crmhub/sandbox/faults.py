@@ -34,6 +34,13 @@ BILLION_LAUGHS = (
 )
 
 
+class _Unread:
+    """The default of a ``fault`` argument: not read yet (None means "nothing configured")."""
+
+
+UNREAD = _Unread()
+
+
 def current(kind: str) -> Fault | None:
     """Return the fault settings of ``kind`` (None when nothing is configured)."""
     return Fault.objects.filter(kind=kind).first()
@@ -65,9 +72,15 @@ def _take_fail_next(fault: Fault) -> bool:
     return bool(taken)
 
 
-def inject(kind: str, *, xml: bool = False) -> HttpResponse | None:
-    """Apply the configured faults; return the response to send instead, if any."""
-    fault = current(kind)
+def inject(
+    kind: str, *, xml: bool = False, fault: Fault | _Unread | None = UNREAD
+) -> HttpResponse | None:
+    """Apply the configured faults; return the response to send instead, if any.
+
+    ``fault``: the settings already read for this request (``current(kind)``), so that one
+    request reads them once; read here when not given.
+    """
+    fault = current(kind) if isinstance(fault, _Unread) else fault
     if fault is None:
         return None
     if fault.latency_ms:
@@ -99,20 +112,20 @@ def inject(kind: str, *, xml: bool = False) -> HttpResponse | None:
     return None
 
 
-def indents_xml(kind: str) -> bool:
+def indents_xml(kind: str, *, fault: Fault | _Unread | None = UNREAD) -> bool:
     """Return whether ``kind`` is told to answer indented XML (a fault: the vendor's is compact)."""
-    fault = current(kind)
+    fault = current(kind) if isinstance(fault, _Unread) else fault
     return bool(fault and fault.xml_indent)
 
 
-def hides_undocumented(kind: str) -> bool:
+def hides_undocumented(kind: str, *, fault: Fault | _Unread | None = UNREAD) -> bool:
     """Return whether ``kind``'s undocumented operations must answer that they do not exist."""
-    fault = current(kind)
+    fault = current(kind) if isinstance(fault, _Unread) else fault
     return bool(fault and fault.hide_undocumented)
 
 
-def after_apply(kind: str) -> None:
+def after_apply(kind: str, *, fault: Fault | _Unread | None = UNREAD) -> None:
     """Hang after a change was applied, when so configured (the client times out)."""
-    fault = current(kind)
+    fault = current(kind) if isinstance(fault, _Unread) else fault
     if fault and fault.timeout_after_apply and random.random() < (fault.timeout_rate or 1.0):
         time.sleep(fault.hang_seconds)

@@ -28,7 +28,7 @@ from crmhub.sandbox.allclients import filters, render, rules, store
 from crmhub.sandbox.allclients.assumptions import ASSUMPTIONS
 from crmhub.sandbox.allclients.render import Node
 from crmhub.sandbox.allclients.rules import VendorError, refuse
-from crmhub.sandbox.models import Record
+from crmhub.sandbox.models import Fault, Record
 
 KIND = store.KIND
 CONTACT_FIELDS = (
@@ -87,11 +87,14 @@ def endpoint(
         def view(request: HttpRequest) -> HttpResponse:
             fields = (request.POST if request.method == "POST" else request.GET).dict()
             as_json = render.wants_json(fields.get("response_type"))
-            injected = faults.inject(KIND, xml=not as_json)
+            fault = faults.current(KIND)  # read once: every check below uses these settings
+            injected = faults.inject(KIND, xml=not as_json, fault=fault)
             if injected is not None:
                 ledger.record(KIND, operation, fields, status=injected.status_code)
                 return injected
-            if operation in ASSUMPTIONS.undocumented_methods and faults.hides_undocumented(KIND):
+            if operation in ASSUMPTIONS.undocumented_methods and faults.hides_undocumented(
+                KIND, fault=fault
+            ):
                 ledger.record(KIND, operation, fields, status=404)
                 return HttpResponse(
                     ASSUMPTIONS.missing_page, status=404, content_type="text/html; charset=utf-8"
@@ -99,7 +102,9 @@ def endpoint(
             if request.method != "POST":
                 ledger.record(KIND, operation, fields, status=ASSUMPTIONS.get_status)
                 return HttpResponseNotAllowed(["POST"])
-            return _handle(operation, handler, fields, as_json=as_json, changes=changes)
+            return _handle(
+                operation, handler, fields, as_json=as_json, changes=changes, fault=fault
+            )
 
         return view
 
@@ -107,10 +112,16 @@ def endpoint(
 
 
 def _handle(
-    operation: str, handler: Handler, fields: dict[str, str], *, as_json: bool, changes: bool
+    operation: str,
+    handler: Handler,
+    fields: dict[str, str],
+    *,
+    as_json: bool,
+    changes: bool,
+    fault: Fault | None,
 ) -> HttpResponse:
     credentials = store.account_credentials()
-    indent = faults.indents_xml(KIND)
+    indent = faults.indents_xml(KIND, fault=fault)
     try:
         rules.authenticate(fields, credentials)
         if operation in FIELDS:
@@ -123,7 +134,7 @@ def _handle(
         ledger.record(KIND, operation, fields)
         return render.error(exc.text, as_json=as_json, indent=indent)
     if outcome.applied:
-        faults.after_apply(KIND)
+        faults.after_apply(KIND, fault=fault)
     return render.answer(outcome.nodes, as_json=as_json, indent=indent)
 
 
