@@ -10,8 +10,10 @@ ranking of every match of a broad prefix, see design.md "Search"):
 3. every word is the start of a word anywhere (name, company, emails, phone digits);
 4. one typo forgiven: each word as in tier 3, or a name word of five letters or more one
    typo away from it (a letter changed, two swapped, one missing or extra; found in the
-   spelling index, ``spelling``). PostgreSQL also takes names close to the query by
-   trigrams (similarity of the whole name, or word similarity).
+   spelling index, ``spelling``);
+5. PostgreSQL only: names close to the query by trigrams (similarity of the whole name, or
+   word similarity). After tier 4: at a million contacts hundreds of names are that close
+   to a common one, and in id order they pushed the person the typo meant off the page.
 
 SQLite answers from an FTS5 table, PostgreSQL from a weighted ``tsvector`` (names A,
 company and emails B, phones C) plus a trigram index; ``candidates`` hides which. The
@@ -21,18 +23,30 @@ searches never pay for it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection as db
 
 from crmhub.contacts import normalize, spelling
 from crmhub.core.sqlite import memory_bounded
 
-TIER_EXACT, TIER_NAME_WORD, TIER_NAME_PREFIX, TIER_ANY_PREFIX, TIER_FUZZY = range(5)
+TIER_EXACT, TIER_NAME_WORD, TIER_NAME_PREFIX, TIER_ANY_PREFIX, TIER_FUZZY, TIER_CLOSE = range(6)
 TIER_BROWSE = 9
 MAX_TERMS = 8
+#: How many contacts past the cursor a PostgreSQL tier reads in id order before it asks an
+#: index for the rest (``add_windowed`` in ``candidates``), and the columns it reads: those
+#: the tiers and filters test (the others would be read for nothing).
+WINDOW = 5000
+_WINDOW_COLUMNS = ", ".join(
+    f"c0.{column}"
+    for column in (
+        "id", "person_id", "search_vector", "search_names", "deleted_at", "connection_id",
+        "record_type",
+    )
+)  # fmt: skip
 # The values bound to a statement's placeholders, as a database cursor takes them.
 Params = list[Any]
 
@@ -177,45 +191,83 @@ def _ts(terms: Sequence[str], *, weight: str = "", prefix: bool) -> str:
 
 
 _TS_MATCH = "c.search_vector @@ to_tsquery('simple', %s)"
+#: The names alone, as their own GIN index (migration 0007) has them: ``search_vector``'s
+#: index cannot tell a name word from the same word in a company (weights are checked on
+#: the row), so "Soylent" asked of the names read every Soylent employee's row.
+_NAMES_MATCH = "to_tsvector('simple'::regconfig, c.search_names) @@ to_tsquery('simple', %s)"
 
 
-def _postgres_tiers(plan: Plan) -> list[tuple[int, str, Params]]:
-    """Return (tier, SQL condition, params) over the generated ``search_vector``."""
-    tiers: list[tuple[int, str, Params]] = []
+class PgTier(NamedTuple):
+    """One PostgreSQL tier: its condition, and one that an index answers without reading
+    rows and that the condition implies (to find the matches past ``WINDOW``, or all of
+    them when the condition costs too much to test on every row of the window)."""
+
+    tier: int
+    where: str
+    params: Params
+    lookup: str
+    lookup_params: Params
+    window: bool = True
+
+
+def _postgres_tiers(plan: Plan) -> list[PgTier]:
+    """Return the tiers over the generated ``search_vector``."""
+    tiers: list[PgTier] = []
     if plan.phone:
-        tiers.append((TIER_EXACT, _TS_MATCH, [_ts([plan.phone], weight="C", prefix=False)]))
+        digits = _ts([plan.phone], prefix=False)
+        weighted = _ts([plan.phone], weight="C", prefix=False)
+        tiers.append(PgTier(TIER_EXACT, _TS_MATCH, [weighted], _TS_MATCH, [digits]))
     if plan.terms:
         names_word = _ts(plan.terms, weight="A", prefix=False)
         names_prefix = _ts(plan.terms, weight="A", prefix=True)
         any_prefix = _ts(plan.terms, prefix=True)
         tiers += [
-            (TIER_NAME_WORD, _TS_MATCH, [names_word]),
-            (TIER_NAME_PREFIX, _TS_MATCH, [f"{names_prefix} & !{names_word}"]),
-            (TIER_ANY_PREFIX, _TS_MATCH, [f"{any_prefix} & !{names_prefix}"]),
-        ]
+            PgTier(TIER_NAME_WORD, _TS_MATCH, [names_word],
+                   _NAMES_MATCH, [_ts(plan.terms, prefix=False)]),
+            PgTier(TIER_NAME_PREFIX, _TS_MATCH, [f"{names_prefix} & !{names_word}"],
+                   _NAMES_MATCH, [any_prefix]),
+            PgTier(TIER_ANY_PREFIX, _TS_MATCH, [f"{any_prefix} & !{names_prefix}"],
+                   _TS_MATCH, [any_prefix]),
+        ]  # fmt: skip
     return tiers
 
 
-def _postgres_typo_tier(plan: Plan) -> tuple[str, Params] | None:
-    """Return the typo tier's condition: the whole name or a word of it close to the query
-    by trigrams, or every word as typed or one of its corrections; not matching tier 3."""
-    if plan.phone or sum(len(term) for term in plan.terms) < 3:
-        return None
-    typed = " ".join(plan.terms)
-    close = "c.search_names %% %s OR %s <%% c.search_names"
-    params: Params = [typed, typed]
-    fixes = _corrections(plan)
-    if fixes:
-        words = []
-        for term in plan.terms:
-            fixed = "".join(f" | '{word}':A" for word in fixes.get(term, ()))
-            words.append(f"('{term}':*{fixed})")
-        close += f" OR {_TS_MATCH}"
-        params.append(" & ".join(words))
-    return f"({close}) AND NOT {_TS_MATCH}", [*params, _ts(plan.terms, prefix=True)]
+def _corrected(plan: Plan, fixes: dict[str, tuple[str, ...]], *, weight: str = "A") -> str:
+    """Return the tsquery of every word as typed (a prefix anywhere) or one of its
+    corrections (a whole name word; a whole word anywhere without ``weight``)."""
+    mark = f":{weight}" if weight else ""
+    words = []
+    for term in plan.terms:
+        fixed = "".join(f" | '{word}'{mark}" for word in fixes.get(term, ()))
+        words.append(f"('{term}':*{fixed})")
+    return " & ".join(words)
+
+
+def _postgres_typo_tiers(plan: Plan) -> list[PgTier]:
+    """Return the typo tiers: every word as typed or one of its corrections (tier 4), then
+    the whole name or a word of it close to the query by trigrams (tier 5); each not
+    matching the tiers above it."""
+    if plan.phone or plan.email:  # a typed number or address has no name to be close to
+        return []
+    tiers: list[PgTier] = []
+    above = _ts(plan.terms, prefix=True)
+    if fixes := _corrections(plan):
+        corrected = _corrected(plan, fixes)
+        where = f"{_TS_MATCH} AND NOT {_TS_MATCH}"
+        loose = _corrected(plan, fixes, weight="")
+        tiers.append(PgTier(TIER_FUZZY, where, [corrected, above], _TS_MATCH, [loose]))
+        above = f"{above} | ({corrected})"
+    if sum(len(term) for term in plan.terms) >= 3:
+        typed = " ".join(plan.terms)
+        close = "(c.search_names %% %s OR %s <%% c.search_names)"
+        where = f"{close} AND NOT {_TS_MATCH}"
+        params = [typed, typed, above]  # trigram similarity is too dear for a window
+        tiers.append(PgTier(TIER_CLOSE, where, params, close, [typed, typed], window=False))
+    return tiers
 
 
 Candidate = tuple[int, int, "int | None"]
+_LIMITS = re.compile(r" LIMIT \d+")
 #: Sub-queries read to their end (fewer rows than their limit), by statement without its
 #: limit and parameters: asked again with a larger limit, they would give the same rows.
 Complete = dict[tuple[str, str], list[Candidate]]
@@ -254,6 +306,35 @@ def candidates(
         )
         parts.append((tier, sql, where_params + filter_params))
 
+    def add_windowed(pg: PgTier) -> None:
+        """Add one PostgreSQL tier's sub-query, at a bounded cost whatever the planner
+        guesses: the ``WINDOW`` contacts after the cursor are read in id order and tested;
+        only when they hold less than a page are the matches past them looked up in an
+        index (then they are few: under ``limit`` in ``WINDOW``), and sorted."""
+        if after is not None and pg.tier < after[0]:
+            return
+        start = int(after[1]) if after is not None and after[0] == pg.tier else 0
+        # identifiers and numbers of this module only; values go as parameters
+        head = (
+            f"SELECT {_WINDOW_COLUMNS} FROM contacts_contact c0 "  # noqa: S608
+            f"WHERE c0.id > {start} ORDER BY c0.id LIMIT {WINDOW}"
+        )
+        last = f"SELECT max(w.id) FROM ({head}) w" if pg.window else str(start)  # noqa: S608
+        columns = f"{pg.tier} AS tier, c.id AS id, c.person_id"
+        early = (
+            f"SELECT * FROM (SELECT {columns} FROM ({head}) c "  # noqa: S608
+            f"WHERE {pg.where}{filter_sql} ORDER BY c.id LIMIT {int(limit)}) AS early UNION ALL "
+        )
+        sql = (
+            f"{early if pg.window else ''}SELECT * FROM (SELECT {columns} "  # noqa: S608
+            f"FROM contacts_contact c WHERE {pg.lookup} AND {pg.where}{filter_sql} "
+            f"AND c.id + 0 > ({last}) ORDER BY c.id + 0 LIMIT {int(limit)}) AS later "
+            f"LIMIT {int(limit)}"
+        )
+        params = pg.params + filter_params
+        head_params = params if pg.window else []
+        parts.append((pg.tier, sql, head_params + pg.lookup_params + params))
+
     if plan.browse:
         add(TIER_BROWSE, "contacts_contact c", "c.id", "1 = 1", [])
     if plan.email:
@@ -276,24 +357,26 @@ def candidates(
 
     postgres = db.vendor == "postgresql"
     if postgres:
-        for tier, condition, tier_params in _postgres_tiers(plan):
-            add(tier, "contacts_contact c", "c.id", condition, tier_params)
+        for pg_tier in _postgres_tiers(plan):
+            add_windowed(pg_tier)
     else:
         for tier, match in _sqlite_tiers(plan):
             add_fts(tier, match)
     groups, filled = _run(parts, limit, complete)
-    if filled or not plan.terms or (after is not None and after[0] > TIER_FUZZY):
+    if filled or not plan.terms or (after is not None and after[0] > TIER_CLOSE):
         return groups
-    parts.clear()  # the typo tier, looked up only now that the page needs it
-    if postgres and (typo := _postgres_typo_tier(plan)) is not None:
-        add(TIER_FUZZY, "contacts_contact c", "c.id", *typo)
-    elif not postgres and (fts_typo := _sqlite_typo_tier(plan)) is not None:
+    parts.clear()  # the typo tiers, looked up only now that the page needs them
+    if postgres:
+        for pg_tier in _postgres_typo_tiers(plan):
+            add_windowed(pg_tier)
+    elif (fts_typo := _sqlite_typo_tier(plan)) is not None:
         add_fts(TIER_FUZZY, fts_typo)
     return groups + _run(parts, limit, complete)[0] if parts else groups
 
 
 def _complete_key(sql: str, params: Params) -> tuple[str, str]:
-    return sql.rsplit(" LIMIT ", 1)[0], repr(params)
+    """Return a sub-query's identity whatever its limit (a windowed one has it thrice)."""
+    return _LIMITS.sub("", sql), repr(params)
 
 
 def _run(
@@ -323,6 +406,8 @@ def _run(
             found: list[list[Candidate]] = [[] for _ in queries]
             for src, row_tier, pk, person in cursor.fetchall():
                 found[int(src)].append((int(row_tier), int(pk), person))
+            for group in found:  # a windowed tier's two halves come in either order
+                group.sort()
             known.update(
                 (key, rows) for key, rows in zip(keys, found, strict=True) if len(rows) < limit
             )

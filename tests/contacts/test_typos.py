@@ -73,6 +73,16 @@ def test_each_kind_of_typo_finds_the_person_on_the_first_page(index, query, remo
     assert _found(query, remote_id) == TIER_FUZZY
 
 
+def test_a_corrected_name_comes_before_names_merely_close_to_it(connection, fake_crms):
+    """Sixty Zellwoods, listed first, are as close by trigrams to "Zellwegr" as the one
+    Zellweger it means; the correction is a tier of its own, so she is on the first page
+    (PostgreSQL's trigram tier took them together, in id order, and lost her at scale)."""
+    crowd = [remote(200 + n, "Katherine", "Zellwood") for n in range(60)]
+    fake_crms["allclients"].contacts = [*crowd, remote(999, "Katherine", "Zellweger")]
+    sync(connection, mode="full")
+    assert _found("Katherine Zellwegr", "999") == TIER_FUZZY
+
+
 def test_exact_hits_come_first_then_the_typos(index):
     page = contact_search(query="Jones")
     assert [(row.contact.last_name, row.tier) for row in page.rows] == [
