@@ -95,7 +95,9 @@ def vocabulary_change(counts: Mapping[str, int]) -> None:
 
     Call inside the transaction that wrote the contacts.
     """
-    changed = [(word, delta) for word, delta in counts.items() if delta]
+    # In word order, as every writer takes them: two syncs writing the same words in their
+    # own orders each waited for a row the other held (PostgreSQL: "deadlock detected").
+    changed = sorted((word, delta) for word, delta in counts.items() if delta)
     if not changed:
         return
     with db.cursor() as cursor:
@@ -125,7 +127,7 @@ def vocabulary_change(counts: Mapping[str, int]) -> None:
 
 def _variants_write(cursor: Any, words: Iterable[str], *, insert: bool) -> None:
     """Insert (or delete) the variant rows of ``words``."""
-    pairs = [(variant, word) for word in words for variant in sorted(variants(word))]
+    pairs = sorted((variant, word) for word in words for variant in variants(word))
     for chunk in _chunks(pairs):
         values = [value for pair in chunk for value in pair]
         if insert:
