@@ -191,6 +191,10 @@ def _ts(terms: Sequence[str], *, weight: str = "", prefix: bool) -> str:
 
 
 _TS_MATCH = "c.search_vector @@ to_tsquery('simple', %s)"
+#: The same test as a function call, which no index answers: a tier's exact condition (with
+#: weights and negations) is checked on the rows its lookup found. As an operator the
+#: planner gave it to the GIN index too, and a negation there reads the whole index.
+_TS_TEST = "ts_match_vq(c.search_vector, to_tsquery('simple', %s))"
 #: The names alone, as their own GIN index (migration 0007) has them: ``search_vector``'s
 #: index cannot tell a name word from the same word in a company (weights are checked on
 #: the row), so "Soylent" asked of the names read every Soylent employee's row.
@@ -216,17 +220,17 @@ def _postgres_tiers(plan: Plan) -> list[PgTier]:
     if plan.phone:
         digits = _ts([plan.phone], prefix=False)
         weighted = _ts([plan.phone], weight="C", prefix=False)
-        tiers.append(PgTier(TIER_EXACT, _TS_MATCH, [weighted], _TS_MATCH, [digits]))
+        tiers.append(PgTier(TIER_EXACT, _TS_TEST, [weighted], _TS_MATCH, [digits]))
     if plan.terms:
         names_word = _ts(plan.terms, weight="A", prefix=False)
         names_prefix = _ts(plan.terms, weight="A", prefix=True)
         any_prefix = _ts(plan.terms, prefix=True)
         tiers += [
-            PgTier(TIER_NAME_WORD, _TS_MATCH, [names_word],
+            PgTier(TIER_NAME_WORD, _TS_TEST, [names_word],
                    _NAMES_MATCH, [_ts(plan.terms, prefix=False)]),
-            PgTier(TIER_NAME_PREFIX, _TS_MATCH, [f"{names_prefix} & !{names_word}"],
+            PgTier(TIER_NAME_PREFIX, _TS_TEST, [f"{names_prefix} & !{names_word}"],
                    _NAMES_MATCH, [any_prefix]),
-            PgTier(TIER_ANY_PREFIX, _TS_MATCH, [f"{any_prefix} & !{names_prefix}"],
+            PgTier(TIER_ANY_PREFIX, _TS_TEST, [f"{any_prefix} & !{names_prefix}"],
                    _TS_MATCH, [any_prefix]),
         ]  # fmt: skip
     return tiers
@@ -253,14 +257,14 @@ def _postgres_typo_tiers(plan: Plan) -> list[PgTier]:
     above = _ts(plan.terms, prefix=True)
     if fixes := _corrections(plan):
         corrected = _corrected(plan, fixes)
-        where = f"{_TS_MATCH} AND NOT {_TS_MATCH}"
+        where = f"{_TS_TEST} AND NOT {_TS_TEST}"
         loose = _corrected(plan, fixes, weight="")
         tiers.append(PgTier(TIER_FUZZY, where, [corrected, above], _TS_MATCH, [loose]))
         above = f"{above} | ({corrected})"
     if sum(len(term) for term in plan.terms) >= 3:
         typed = " ".join(plan.terms)
         close = "(c.search_names %% %s OR %s <%% c.search_names)"
-        where = f"{close} AND NOT {_TS_MATCH}"
+        where = f"{close} AND NOT {_TS_TEST}"
         params = [typed, typed, above]  # trigram similarity is too dear for a window
         tiers.append(PgTier(TIER_CLOSE, where, params, close, [typed, typed], window=False))
     return tiers
@@ -280,8 +284,12 @@ def candidates(
     after: tuple[int, int] | None,
     limit: int,
     complete: Complete | None = None,
+    ordered: bool = True,
 ) -> list[list[Candidate]]:
     """Return, per sub-query, up to ``limit`` (tier, id, person) rows past ``after``.
+
+    Not ``ordered`` (a count: any ``limit`` matches of a tier tell as much as the first
+    ones), PostgreSQL takes each tier's matches straight from its index, in no order.
 
     Each sub-query walks one tier in id order from the cursor, and stops at ``limit``.
     Tiers run best first, one statement each, and stop once a tier fills the page: the
@@ -314,6 +322,14 @@ def candidates(
         if after is not None and pg.tier < after[0]:
             return
         start = int(after[1]) if after is not None and after[0] == pg.tier else 0
+        if not ordered:
+            sql = (  # identifiers and numbers of this module only; values go as parameters
+                f"SELECT {pg.tier} AS tier, c.id AS id, c.person_id "  # noqa: S608
+                f"FROM contacts_contact c WHERE {pg.lookup} AND {pg.where}{filter_sql} "
+                f"AND c.id > {start} LIMIT {int(limit)}"
+            )
+            parts.append((pg.tier, sql, pg.lookup_params + pg.params + filter_params))
+            return
         # identifiers and numbers of this module only; values go as parameters
         head = (
             f"SELECT {_WINDOW_COLUMNS} FROM contacts_contact c0 "  # noqa: S608

@@ -282,7 +282,7 @@ def contact_search_count(
         return SearchCount(people=0)
     complete = first_page.complete if first_page is not None else None
     groups = search.candidates(
-        plan, _filters(filters), after=None, limit=cap + 1, complete=complete
+        plan, _filters(filters), after=None, limit=cap + 1, complete=complete, ordered=False
     )
     people = {_group_key(pk, person) for group in groups for _, pk, person in group}
     if len(people) >= cap + 1:
