@@ -275,6 +275,9 @@ _LIMITS = re.compile(r" LIMIT \d+")
 #: Sub-queries read to their end (fewer rows than their limit), by statement without its
 #: limit and parameters: asked again with a larger limit, they would give the same rows.
 Complete = dict[tuple[str, str], list[Candidate]]
+#: A tier's sub-query: its tier, statement, parameters and the question it asks (the key of
+#: ``Complete``: the same for a page and a count).
+Part = tuple[int, str, Params, tuple[str, str]]
 
 
 def candidates(
@@ -300,7 +303,7 @@ def candidates(
     after the first page of the same search).
     """
     filter_sql, filter_params = _filters_sql(filters)
-    parts: list[tuple[int, str, Params]] = []
+    parts: list[Part] = []
 
     def add(tier: int, source: str, order: str, where: str, where_params: Params) -> None:
         """Add one tier's sub-query; ``order`` is the id column its index walks in order
@@ -312,7 +315,8 @@ def candidates(
             f"SELECT {tier} AS tier, {order} AS id, c.person_id FROM {source} "  # noqa: S608
             f"WHERE {where}{bound}{filter_sql} ORDER BY {order} LIMIT {int(limit)}"
         )
-        parts.append((tier, sql, where_params + filter_params))
+        params = where_params + filter_params
+        parts.append((tier, sql, params, (_LIMITS.sub("", sql), repr(params))))
 
     def add_windowed(pg: PgTier) -> None:
         """Add one PostgreSQL tier's sub-query, at a bounded cost whatever the planner
@@ -322,13 +326,15 @@ def candidates(
         if after is not None and pg.tier < after[0]:
             return
         start = int(after[1]) if after is not None and after[0] == pg.tier else 0
+        # The question, whatever the statement: a count and a page ask a tier the same one.
+        key = (f"{pg.tier} {start} {pg.where}{filter_sql}", repr(pg.params + filter_params))
         if not ordered:
             sql = (  # identifiers and numbers of this module only; values go as parameters
                 f"SELECT {pg.tier} AS tier, c.id AS id, c.person_id "  # noqa: S608
                 f"FROM contacts_contact c WHERE {pg.lookup} AND {pg.where}{filter_sql} "
                 f"AND c.id > {start} LIMIT {int(limit)}"
             )
-            parts.append((pg.tier, sql, pg.lookup_params + pg.params + filter_params))
+            parts.append((pg.tier, sql, pg.lookup_params + pg.params + filter_params, key))
             return
         # identifiers and numbers of this module only; values go as parameters
         head = (
@@ -349,7 +355,7 @@ def candidates(
         )
         params = pg.params + filter_params
         head_params = params if pg.window else []
-        parts.append((pg.tier, sql, head_params + pg.lookup_params + params))
+        parts.append((pg.tier, sql, head_params + pg.lookup_params + params, key))
 
     if plan.browse:
         add(TIER_BROWSE, "contacts_contact c", "c.id", "1 = 1", [])
@@ -390,35 +396,30 @@ def candidates(
     return groups + _run(parts, limit, complete)[0] if parts else groups
 
 
-def _complete_key(sql: str, params: Params) -> tuple[str, str]:
-    """Return a sub-query's identity whatever its limit (a windowed one has it thrice)."""
-    return _LIMITS.sub("", sql), repr(params)
-
-
 def _run(
-    parts: list[tuple[int, str, Params]], limit: int, complete: Complete | None = None
+    parts: list[Part], limit: int, complete: Complete | None = None
 ) -> tuple[list[list[Candidate]], bool]:
     """Run the tiers' sub-queries best tier first (the exact tier's two in one statement);
     return their candidates and whether a tier filled the page. A tier whose sub-queries
     are all in ``complete`` (with fewer rows than ``limit``) is taken from there; those
     read to their end are put there."""
-    by_tier: dict[int, list[tuple[str, Params]]] = {}
-    for tier, sql, params in parts:
-        by_tier.setdefault(tier, []).append((sql, params))
+    by_tier: dict[int, list[tuple[str, Params, tuple[str, str]]]] = {}
+    for tier, sql, params, key in parts:
+        by_tier.setdefault(tier, []).append((sql, params, key))
     groups: list[list[Candidate]] = []
     known = {} if complete is None else complete
     with db.cursor() as cursor:
         for tier in sorted(by_tier):
             queries = by_tier[tier]
-            keys = [_complete_key(query, params) for query, params in queries]
+            keys = [key for _, _, key in queries]
             if all(key in known and len(known[key]) < limit for key in keys):
                 groups += [list(known[key]) for key in keys]
                 continue
             sql = " UNION ALL ".join(
                 f"SELECT * FROM (SELECT {index} AS src, q.* FROM ({query}) AS q) AS s{index}"  # noqa: S608
-                for index, (query, _) in enumerate(queries)
+                for index, (query, _, _) in enumerate(queries)
             )
-            cursor.execute(sql, [param for _, params in queries for param in params])
+            cursor.execute(sql, [param for _, params, _ in queries for param in params])
             found: list[list[Candidate]] = [[] for _ in queries]
             for src, row_tier, pk, person in cursor.fetchall():
                 found[int(src)].append((int(row_tier), int(pk), person))
