@@ -13,8 +13,8 @@ A typed word one letter shorter (a missing letter) still finds them.
 
 The sync and the write-through keep the index current in the transaction that writes the
 contacts (``vocabulary_change`` with ``words_moved``: ``sync.writer``);
-``vocabulary_rebuild`` recomputes it from the contacts. SQLite's typo tier is made of it;
-PostgreSQL's adds it to trigram similarity (see ``search``).
+``vocabulary_rebuild`` recomputes it from the contacts. The typo tier is made of it, on
+both databases (see ``search``).
 """
 
 from __future__ import annotations

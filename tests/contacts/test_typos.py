@@ -1,5 +1,5 @@
 """Search forgives one typo in a name word of five letters or more, on both databases,
-through the spelling index that the sync keeps current (and PostgreSQL's trigrams)."""
+through the spelling index that the sync keeps current."""
 
 from __future__ import annotations
 
@@ -18,11 +18,6 @@ from tests.contacts.conftest import remote
 from tests.contacts.helpers import sync
 
 pytestmark = pytest.mark.django_db
-
-
-def _sqlite() -> None:
-    if db.vendor != "sqlite":
-        pytest.skip("PostgreSQL's typo tier also takes names close by trigrams, short or not")
 
 
 PEOPLE = [
@@ -75,8 +70,8 @@ def test_each_kind_of_typo_finds_the_person_on_the_first_page(index, query, remo
 
 def test_a_corrected_name_comes_before_names_merely_close_to_it(connection, fake_crms):
     """Sixty Zellwoods, listed first, are as close by trigrams to "Zellwegr" as the one
-    Zellweger it means; the correction is a tier of its own, so she is on the first page
-    (PostgreSQL's trigram tier took them together, in id order, and lost her at scale)."""
+    Zellweger it means: she is on the first page (PostgreSQL's trigram tier took them with
+    her, in id order, and lost her at scale)."""
     crowd = [remote(200 + n, "Katherine", "Zellwood") for n in range(60)]
     fake_crms["allclients"].contacts = [*crowd, remote(999, "Katherine", "Zellweger")]
     sync(connection, mode="full")
@@ -93,7 +88,6 @@ def test_exact_hits_come_first_then_the_typos(index):
 
 
 def test_a_typo_in_a_short_word_is_not_corrected_into_other_names(index):
-    _sqlite()
     assert contact_search(query="Jno").rows == ()  # not Jon, not Jan
     assert [row.contact.first_name for row in contact_search(query="Jan").rows] == ["Jan"]
     assert contact_search(query="Jonn Park").rows == ()
@@ -102,7 +96,6 @@ def test_a_typo_in_a_short_word_is_not_corrected_into_other_names(index):
 
 
 def test_two_typos_are_not_forgiven(index):
-    _sqlite()
     assert _found("Kowarnskt", "1") is None
 
 

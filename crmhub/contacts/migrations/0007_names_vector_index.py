@@ -1,4 +1,6 @@
-"""PostgreSQL: a GIN index of the names alone, for the search's name tiers.
+"""PostgreSQL: a GIN index of the names alone, for the search's name tiers; the trigram
+index of the names goes (the search no longer asks for names close by trigrams, and every
+write paid for it).
 
 ``search_vector``'s index holds every word without telling a name from a company: asked for
 "Soylent" in the names, PostgreSQL had to read the row of every Soylent employee to check
@@ -12,6 +14,7 @@ from __future__ import annotations
 from django.db import migrations
 
 INDEX = "contacts_contact_search_names_vector"
+TRIGRAMS = "contacts_contact_search_names_trgm"
 
 
 def _create(apps, schema_editor):
@@ -20,11 +23,16 @@ def _create(apps, schema_editor):
             f"CREATE INDEX IF NOT EXISTS {INDEX} ON contacts_contact "
             "USING gin (to_tsvector('simple'::regconfig, search_names))"
         )
+        schema_editor.execute(f"DROP INDEX IF EXISTS {TRIGRAMS}")
 
 
 def _drop(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(f"DROP INDEX IF EXISTS {INDEX}")
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS {TRIGRAMS} ON contacts_contact "
+            "USING gin (search_names gin_trgm_ops)"
+        )
 
 
 class Migration(migrations.Migration):
