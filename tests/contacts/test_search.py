@@ -185,13 +185,15 @@ def test_keyset_pages_cover_every_row_once_in_order(crowd, query):
     assert pages >= len(expected) // 7
 
 
-@pytest.mark.parametrize("window", [1, 4, 37])
-@pytest.mark.parametrize("query", ["tay", "taylor"])
-def test_a_short_window_gives_the_same_pages(crowd, monkeypatch, query, window):
-    """PostgreSQL reads a window of contacts in id order, then asks an index for the matches
-    past it: whatever the window, the pages hold the same rows in the same order."""
+@pytest.mark.parametrize(("window", "far"), [(1, 1), (1, 9), (4, 3), (4, 40), (37, 80)])
+@pytest.mark.parametrize("query", ["tay", "taylor", "tayloring"])
+def test_short_windows_give_the_same_pages(crowd, monkeypatch, query, window, far):
+    """PostgreSQL reads a window of contacts in id order, then (when matches are common) a
+    farther one, then asks an index for the matches past them: whatever their sizes, the
+    pages hold the same rows in the same order."""
     expected = contact_search(query=query, limit=500).rows
     monkeypatch.setattr(search, "WINDOW", window)
+    monkeypatch.setattr(search, "FAR", far)
     seen, after = [], None
     while True:
         page = contact_search(query=query, after=after, limit=6)
