@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import connections, router
 from django.db.models import Field
 
 from crmhub.actions.models import Action
+from crmhub.core import rows as plain
 
 #: Defaults that are callables but give every row the same value: prepared once.
 _SAME_EACH_TIME = (dict, list)
@@ -36,8 +36,7 @@ def actions_insert(*, shared: Mapping[str, Any], rows: Sequence[Mapping[str, Any
     (the new ids are not read back)."""
     if not rows:
         return 0
-    using = router.db_for_write(Action)
-    connection = connections[using]
+    connection = plain.database(Action)
     template = Action(**shared)
     given = {field.attname for field in Action._meta.concrete_fields if field.name in shared}
     given |= {key for key in shared if key.endswith("_id")}
@@ -56,10 +55,9 @@ def actions_insert(*, shared: Mapping[str, Any], rows: Sequence[Mapping[str, Any
             value = row[field.attname] if field.attname in row else field.get_default()
             prepared[field.attname] = field.get_db_prep_save(value, connection)
         values.append([prepared[field.attname] for field in fields])
-    quote = connection.ops.quote_name
     # Names from the model, values as parameters.
-    table = quote(Action._meta.db_table)
-    columns = ", ".join(quote(field.column or field.attname) for field in fields)
+    table = plain.table(Action)
+    columns = ", ".join(plain.columns(Action)[field.name] for field in fields)
     marks = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)  # noqa: S608
