@@ -48,8 +48,7 @@ DENSE = 0.4
 _WINDOW_COLUMNS = ", ".join(
     f"c0.{column}"
     for column in (
-        "id", "person_id", "search_vector", "search_names", "deleted_at", "connection_id",
-        "record_type",
+        "id", "person_id", "search_vector", "deleted_at", "connection_id", "record_type",
     )
 )  # fmt: skip
 # The values bound to a statement's placeholders, as a database cursor takes them.
