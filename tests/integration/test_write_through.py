@@ -24,11 +24,14 @@ pytestmark = [
 
 def _synced(connection: Connection) -> SyncRun:
     run = sync_request(connection=connection, mode="full", requested_by="test")
-    return wait_for(
+    ended = wait_for(
         lambda: SyncRun.objects.filter(pk=run.pk).exclude(state__in=SyncRun.ACTIVE_STATES).first(),
         timeout=60,
         message=f"the sync of {connection.name} did not end",
     )
+    # The run ends before its matching: wait until the people are placed too.
+    wait_for(lambda: not Contact.objects.filter(needs_match=True).exists(), timeout=30)
+    return ended
 
 
 def _act(operation: str, connection: Connection, operator, contact=None, **params) -> Action:  # type: ignore[no-untyped-def]
