@@ -411,3 +411,31 @@ def test_remote_update_times_are_written_as_django_writes_them(moment):  # type:
     from crmhub.contacts.sync.writer import _datetime
 
     assert _datetime(db.ops, moment) == db.ops.adapt_datetimefield_value(moment)
+
+
+def test_awkward_values_are_written_and_read_back_unchanged(connection, fake_crms):
+    """The writer's statements (one JSON parameter a statement on PostgreSQL, marks on
+    SQLite) carry quotes, backslashes, accents, JSON and time zones exactly."""
+    chicago = __import__("zoneinfo").ZoneInfo("America/Chicago")
+    moment = datetime(2025, 3, 9, 1, 59, 59, 123456, tzinfo=chicago)
+    awkward = replace(
+        remote(1, 'O\'Brien "Jr"', "Zoë\\Ünal", email="o'b@example.com", company="A, {B} & C"),
+        full_name="",
+        updated_at=moment,
+        raw={"id": "1", "note": "quote ' \" back \\ brace {x} ,NULL", "n": [1, 2.5, None]},
+    )
+    fake_crms["allclients"].contacts = [awkward, *people(3, start=2)]
+
+    run = sync(connection, mode="full", match=False)
+
+    assert run.state == SyncRun.State.SUCCEEDED, run.error
+    contact = Contact.objects.get(connection=connection, remote_id="1")
+    assert (contact.first_name, contact.last_name) == ('O\'Brien "Jr"', "Zoë\\Ünal")
+    assert contact.company == "A, {B} & C"
+    assert contact.emails == ["o'b@example.com"] and contact.email_keys == ["o'b@example.com"]
+    assert contact.raw == awkward.raw
+    assert contact.remote_updated_at == moment
+    assert contact.needs_match and contact.deleted_at is None and contact.person_id is None
+    assert contact.synced_at is not None and contact.matched_by == ""
+    assert list(contact.keys.values_list("type", "value")) == [("email", "o'b@example.com")]
+    assert sync(connection, mode="full").unchanged == 4  # what was written hashes the same
