@@ -38,13 +38,23 @@ TIER_BROWSE = 9
 MAX_TERMS = 8
 #: How many contacts past the cursor a PostgreSQL tier reads in id order before it asks an
 #: index for the rest (``add_windowed`` in ``candidates``), and the columns it reads: those
-#: the tiers and filters test (the others would be read for nothing).
-WINDOW = 5000
-#: When the window holds at least ``DENSE`` of a page, matches are common enough that reading
-#: on in id order, up to ``FAR`` contacts, finds the rest sooner than the index would
-#: ("jack jackgson": 71 of 76 in the window, then 14,442 rows read by the index for 5 more).
-FAR = 50_000
-DENSE = 0.4
+#: the tiers and filters test (the others would be read for nothing). Each contact read
+#: costs about half a microsecond, paid by every tier a query reaches: a rare word's tiers
+#: find nothing in it ("no hit" p95 at a million: 10.3 ms with 5,000, 4.9 ms with 1,000).
+WINDOW = 1000
+#: When the window holds at least ``DENSE`` matches (0.5% of its contacts) but less than a
+#: page, matches are common enough that reading on in id order, up to ``FAR`` contacts, finds
+#: the rest sooner than the index would ("jack jackgson": 71 of 76 in a window of 5,000, then
+#: 14,442 rows read by the index for 5 more).
+FAR = 20_000
+DENSE = 5
+#: A short prefix (two to four letters) is left out of a tier's index lookup when more than
+#: ``SPREAD`` times as many names carry it as carry the query's rarest long word: GIN reads
+#: the row id of every name a prefix starts, so "ma" (100,000 names) beside "feitstound" (3)
+#: cost 21 ms where the rare word alone costs 0.1 ms. Two words of like counts ("kowalski
+#: ja", 14,000 each) are cheaper looked up together (16 ms) than the one word's rows read
+#: and tested (34 ms).
+SPREAD = 8
 _WINDOW_COLUMNS = ", ".join(
     f"c0.{column}"
     for column in (
@@ -166,9 +176,14 @@ def _sqlite_tiers(plan: Plan) -> list[tuple[int, str]]:
 def _corrections(plan: Plan) -> dict[str, tuple[str, ...]]:
     """Return the corrections of the query's words (none for an email or a phone: a typed
     address or number has no name word to correct)."""
+    return _corrections_counted(plan)[0]
+
+
+def _corrections_counted(plan: Plan) -> tuple[dict[str, tuple[str, ...]], dict[str, int]]:
+    """Return ``_corrections(plan)`` and how many live contacts carry each correction."""
     if plan.phone or plan.email or not plan.terms:
-        return {}
-    return spelling.corrections(plan.terms)
+        return {}, {}
+    return spelling.corrections_counted(plan.terms)
 
 
 def _sqlite_typo_tier(plan: Plan) -> str | None:
@@ -224,8 +239,60 @@ def _long(terms: Sequence[str]) -> Sequence[str]:
     return [term for term in terms if len(term) >= 2] or terms
 
 
-def _postgres_tiers(plan: Plan) -> list[PgTier]:
-    """Return the tiers over the generated ``search_vector``."""
+def name_counts(plan: Plan) -> dict[str, int]:
+    """Return how many names carry each looked-up term as a prefix
+    (``spelling.prefix_counts``) when there are terms to weigh against a long one
+    (``_lookup``); else nothing, without a query."""
+    terms = _long(plan.terms)
+    weighable = len(terms) > 1 and any(len(term) >= spelling.MIN_WORD for term in terms)
+    return spelling.prefix_counts(terms) if weighable and not plan.phone else {}
+
+
+def _lookup(
+    terms: Sequence[str],
+    counts: dict[str, int],
+    *,
+    anywhere: bool,
+    email: bool = False,
+    fixes: dict[str, tuple[str, ...]] | None = None,
+    fix_counts: dict[str, int] | None = None,
+) -> list[str]:
+    """Return the terms a tier's index lookup asks for (``_long``), leaving out each one
+    that more than ``SPREAD`` times as many names carry as the rarest long term (the names
+    starting with it, and with its corrections, ``fixes``: exact for a long term, a lower
+    bound for a short one, so the comparison errs towards keeping a short one).
+
+    ``anywhere`` (a tier over every field): a long word no name carries may still be common
+    in companies, so it is kept and is not the rarest; but in a typed ``email`` a word of
+    letters and digits ("martinez12857") no name carries is taken as rare (one contact).
+    """
+    looked_up = list(_long(terms))
+    if not counts or len(looked_up) < 2:
+        return looked_up
+
+    def carried(term: str) -> int:
+        fixed = (fixes or {}).get(term, ())
+        return counts.get(term, 0) + sum((fix_counts or {}).get(word, 0) for word in fixed)
+
+    weights: dict[str, int] = {}
+    for term in looked_up:
+        weight = carried(term)
+        if len(term) >= spelling.MIN_WORD and anywhere and weight == 0:
+            mixed = email and not term.isalpha() and not term.isdigit()
+            if not mixed:
+                continue  # unknown outside the names: kept, never the rarest
+            weight = 1
+        weights[term] = weight
+    rare = [term for term in weights if len(term) >= spelling.MIN_WORD]
+    if not rare:
+        return looked_up
+    rarest = min(rare, key=weights.__getitem__)
+    bound = SPREAD * max(1, weights[rarest])
+    return [term for term in looked_up if term == rarest or weights.get(term, 0) <= bound]
+
+
+def _postgres_tiers(plan: Plan, counts: dict[str, int]) -> list[PgTier]:
+    """Return the tiers over the generated ``search_vector`` (``counts``: ``name_counts``)."""
     tiers: list[PgTier] = []
     if plan.phone:
         digits = _ts([plan.phone], prefix=False)
@@ -235,14 +302,16 @@ def _postgres_tiers(plan: Plan) -> list[PgTier]:
         names_word = _ts(plan.terms, weight="A", prefix=False)
         names_prefix = _ts(plan.terms, weight="A", prefix=True)
         any_prefix = _ts(plan.terms, prefix=True)
-        lookup = _ts(_long(plan.terms), prefix=True)
+        email = plan.email is not None
+        names_lookup = _ts(_lookup(plan.terms, counts, anywhere=False), prefix=True)
+        any_lookup = _ts(_lookup(plan.terms, counts, anywhere=True, email=email), prefix=True)
         tiers += [
             PgTier(TIER_NAME_WORD, _TS_TEST, [names_word],
                    _NAMES_MATCH, [_ts(plan.terms, prefix=False)]),
             PgTier(TIER_NAME_PREFIX, _TS_TEST, [f"{names_prefix} & !{names_word}"],
-                   _NAMES_MATCH, [lookup]),
+                   _NAMES_MATCH, [names_lookup]),
             PgTier(TIER_ANY_PREFIX, _TS_TEST, [f"{any_prefix} & !{names_prefix}"],
-                   _TS_MATCH, [lookup]),
+                   _TS_MATCH, [any_lookup]),
         ]  # fmt: skip
     return tiers
 
@@ -260,16 +329,17 @@ def _corrected(
     return " & ".join(words)
 
 
-def _postgres_typo_tier(plan: Plan) -> PgTier | None:
+def _postgres_typo_tier(plan: Plan, counts: dict[str, int]) -> PgTier | None:
     """Return the typo tier: every word as typed or one of its corrections, not matching
     the tiers above it (None when no word of the query has a correction)."""
-    fixes = _corrections(plan)
+    fixes, fix_counts = _corrections_counted(plan)
     if not fixes:
         return None
     corrected = _corrected(plan.terms, fixes)
     where = f"{_TS_TEST} AND NOT {_TS_TEST}"
     params = [corrected, _ts(plan.terms, prefix=True)]
-    lookup = _corrected(_long(plan.terms), fixes, weight="")
+    terms = _lookup(plan.terms, counts, anywhere=True, fixes=fixes, fix_counts=fix_counts)
+    lookup = _corrected(terms, fixes, weight="")
     return PgTier(TIER_FUZZY, where, params, _TS_MATCH, [lookup])
 
 
@@ -301,7 +371,9 @@ def candidates(
     Tiers run best first, one statement each, and stop once a tier fills the page: the
     later ones cannot come before it (a broad prefix never pays for the tiers below the
     page). At most one statement per tier, whatever the data (and one lookup of the
-    spelling index before the typo tier). ``complete`` (filled here) holds the sub-queries
+    spelling index before the typo tier; on PostgreSQL, one count of the names starting
+    with the query's words first when it has long and short ones: ``_lookup``).
+    ``complete`` (filled here) holds the sub-queries
     read to their end; a tier whose sub-queries are all there is not run again (a count
     after the first page of the same search).
     """
@@ -353,7 +425,7 @@ def candidates(
 
         columns = f"{pg.tier} AS tier, c.id AS id, c.person_id"
         test = f"{pg.where}{filter_sql}"
-        dense = f"(SELECT count(*) FROM early) >= {max(1, int(limit * DENSE))}"  # noqa: S608
+        dense = f"(SELECT count(*) FROM early) >= {max(1, min(int(limit), DENSE))}"  # noqa: S608
         sql = (
             f"WITH early AS MATERIALIZED (SELECT {columns} "  # noqa: S608
             f"FROM ({walk(str(start), WINDOW)}) c WHERE {test} ORDER BY c.id LIMIT {int(limit)}) "
@@ -389,8 +461,9 @@ def candidates(
         )
 
     postgres = db.vendor == "postgresql"
+    counts = name_counts(plan) if postgres else {}
     if postgres:
-        for pg_tier in _postgres_tiers(plan):
+        for pg_tier in _postgres_tiers(plan, counts):
             add_windowed(pg_tier)
     else:
         for tier, match in _sqlite_tiers(plan):
@@ -399,7 +472,7 @@ def candidates(
     if filled or not plan.terms or (after is not None and after[0] > TIER_FUZZY):
         return groups
     parts.clear()  # the typo tiers, looked up only now that the page needs them
-    if postgres and (pg_typo := _postgres_typo_tier(plan)) is not None:
+    if postgres and (pg_typo := _postgres_typo_tier(plan, counts)) is not None:
         add_windowed(pg_typo)
     elif not postgres and (fts_typo := _sqlite_typo_tier(plan)) is not None:
         add_fts(TIER_FUZZY, fts_typo)

@@ -159,6 +159,13 @@ def vocabulary_rebuild() -> int:
 def corrections(terms: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """Return, for each of the folded ``terms`` that has any, the indexed name words one
     typo away from it (the most common first, at most ``MAX_CORRECTIONS``). One query."""
+    return corrections_counted(terms)[0]
+
+
+def corrections_counted(
+    terms: Sequence[str],
+) -> tuple[dict[str, tuple[str, ...]], dict[str, int]]:
+    """Return ``corrections(terms)`` and how many live contacts carry each correction."""
     wanted: dict[str, set[str]] = {}
     for term in terms:
         if len(term) >= MIN_WORD:
@@ -167,7 +174,7 @@ def corrections(terms: Sequence[str]) -> dict[str, tuple[str, ...]]:
             wanted[term] = {term}
     keys = sorted(set().union(*wanted.values())) if wanted else []
     if not keys:
-        return {}
+        return {}, {}
     with db.cursor() as cursor:
         cursor.execute(
             "SELECT DISTINCT v.word, w.live FROM contacts_namevariant v "  # noqa: S608
@@ -181,4 +188,31 @@ def corrections(terms: Sequence[str]) -> dict[str, tuple[str, ...]]:
         close = [word for word, _ in found if one_edit_apart(term, word)]
         if close:
             fixes[term] = tuple(close[:MAX_CORRECTIONS])
-    return fixes
+    return fixes, dict(found)
+
+
+def prefix_counts(prefixes: Sequence[str]) -> dict[str, int]:
+    """Return how many times live contacts carry an indexed name word starting with each
+    of ``prefixes``: exact for a prefix of ``MIN_WORD`` letters or more, a lower bound for a
+    shorter one (shorter words are not indexed). One query, one index range a prefix
+    (PostgreSQL: migration 0008 keeps the words in byte order for ``LIKE``)."""
+    prefixes = list(dict.fromkeys(prefixes))
+    if not prefixes:
+        return {}
+    count = (
+        "(SELECT coalesce(sum(w.live), 0) FROM contacts_nameword w "
+        "WHERE w.word LIKE %s ESCAPE '\\')"
+    )
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join([count] * len(prefixes))}",
+            [_like_prefix(prefix) for prefix in prefixes],
+        )
+        row = cursor.fetchone()
+    return {prefix: int(n) for prefix, n in zip(prefixes, row, strict=True)}
+
+
+def _like_prefix(prefix: str) -> str:
+    """Return the ``LIKE`` pattern of the words starting with ``prefix``."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%"

@@ -205,6 +205,100 @@ def test_short_windows_give_the_same_pages(crowd, monkeypatch, query, window, fa
     assert expected, "the query finds nobody: the test would show nothing"
 
 
+def test_the_names_starting_with_a_prefix_are_counted(crowd):
+    """Long prefixes are counted exactly; a short one only by its indexed (long) words."""
+    from crmhub.contacts.spelling import prefix_counts
+
+    counts = prefix_counts(["tayloring", "taylor", "ta", "tay1", "zz", "t%"])
+    assert counts["tayloring"] == Contact.objects.filter(last_name="Tayloring").count() == 50
+    assert counts["taylor"] == Contact.objects.count() == 200  # Taylor and Tayloring
+    indexed = sum(1 for c in Contact.objects.all() if len(c.first_name) >= 5)  # "Tay10".."Tay149"
+    assert counts["ta"] == 200 + indexed  # "Tay1".."Tay9" are too short to be indexed
+    assert counts["tay1"] == sum(1 for c in Contact.objects.all() if c.first_name[:4] == "Tay1"
+                                 and len(c.first_name) >= 5)  # fmt: skip
+    assert counts["zz"] == counts["t%"] == 0  # "%" is a letter here, not a wildcard
+
+
+@pytest.mark.parametrize(
+    ("counts", "anywhere", "looked_up"),
+    [
+        ({"feitstound": 3, "ma": 65_000}, False, ["feitstound"]),  # the rare word alone
+        ({"feitstound": 3, "ma": 20}, False, ["feitstound", "ma"]),  # both rare: together
+        ({"kowalski": 14_000, "ma": 30_000}, False, ["kowalski", "ma"]),  # alike: together
+        ({"kowalski": 14_000, "ma": 300_000}, False, ["kowalski"]),
+        ({"young": 14_000, "feitstound": 3}, False, ["feitstound"]),  # a long word too
+        ({"feitstound": 0, "ma": 65_000}, False, ["feitstound"]),  # no name starts so
+        ({"feitstound": 0, "ma": 65_000}, True, ["feitstound", "ma"]),  # maybe a company
+        ({}, False, ["feitstound", "ma"]),  # nothing counted: every term
+    ],
+)
+def test_an_index_lookup_leaves_out_a_common_word(counts, anywhere, looked_up):
+    terms = list(counts) or ["feitstound", "ma"]
+    assert search._lookup(terms, counts, anywhere=anywhere) == looked_up
+
+
+def test_in_a_typed_email_a_word_with_digits_is_taken_as_rare():
+    """ "ngozi.martinez12857@…": no name carries "martinez12857"; over every field it is
+    taken as rare only in an email (a word of letters alone may be a common company word)."""
+    counts = {"ngozi": 14_000, "martinez12857": 0}
+    terms = ["ngozi", "martinez12857"]
+    assert search._lookup(terms, counts, anywhere=False) == ["martinez12857"]
+    assert search._lookup(terms, counts, anywhere=True, email=True) == ["martinez12857"]
+    assert search._lookup(terms, counts, anywhere=True) == terms
+    sales = {"ngozi": 14_000, "sales": 0}
+    assert search._lookup(list(sales), sales, anywhere=True, email=True) == ["ngozi", "sales"]
+
+
+def test_corrections_count_towards_a_typed_word(monkeypatch):
+    """A typo's count is that of its corrections: "smiht" (a typo of 5,000 Smiths) keeps
+    "jo" beside it, as the two alike are cheaper looked up together."""
+    counts = {"smiht": 0, "jo": 30_000}
+    fixed = {"smiht": ("smith",)}
+    assert search._lookup(["smiht", "jo"], counts, anywhere=True) == ["smiht", "jo"]
+    assert search._lookup(
+        ["smiht", "jo"], counts, anywhere=True, fixes=fixed, fix_counts={"smith": 5_000}
+    ) == ["smiht", "jo"]
+    assert search._lookup(
+        ["smiht", "jo"], counts, anywhere=True, fixes=fixed, fix_counts={"smith": 2}
+    ) == ["smiht"]
+
+
+@pytest.mark.parametrize(
+    ("query", "narrowed"),
+    [
+        ("tayloring ta", True),
+        ("ta tayloring", True),
+        ("taylor tay1", False),
+        ("tayloring t", False),
+    ],
+)  # "tay1" is rarer than "taylor"; "t" is never looked up
+def test_a_narrower_index_lookup_gives_the_same_pages(crowd, monkeypatch, query, narrowed):
+    """Past a window of one contact every match comes from the index lookup: left out of
+    it (``SPREAD`` 1) or not (a huge ``SPREAD``), a short prefix changes no page."""
+    monkeypatch.setattr(search, "WINDOW", 1)
+    monkeypatch.setattr(search, "FAR", 1)
+
+    def pages() -> list:
+        seen, after = [], None
+        while True:
+            page = contact_search(query=query, after=after, limit=6)
+            seen += [row.contacts for row in page.rows]
+            if page.next_after is None:
+                return seen
+
+            after = page.next_after
+
+    monkeypatch.setattr(search, "SPREAD", 10**9)
+    whole = pages()
+    monkeypatch.setattr(search, "SPREAD", 1)
+    assert pages() == whole
+    assert whole, "the query finds nobody: the test would show nothing"
+    plan = search.plan_for(query)
+    looked_up = search._lookup(plan.terms, search.name_counts(plan), anywhere=False)
+    assert looked_up == [word for word in plan.terms if len(word) > 1 and not (
+        narrowed and len(word) < 5)]  # fmt: skip
+
+
 def test_a_bad_cursor_starts_over(crowd):
     assert contact_search(query="tay", after="garbage").rows == contact_search(query="tay").rows
 
