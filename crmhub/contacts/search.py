@@ -24,7 +24,7 @@ searches never pay for it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -110,8 +110,18 @@ def _all_in(terms: Sequence[str], tokens: Sequence[str], *, prefix: bool) -> boo
     return all(term in tokens for term in terms)
 
 
-def tier_of(plan: Plan, *, names: str, other: str, phones: str, email_keys: Sequence[str]) -> int:
-    """Return the tier a contact with these search columns falls in (None: no match)."""
+def tier_of(
+    plan: Plan,
+    *,
+    names: str,
+    other: str,
+    phones: str,
+    email_keys: Sequence[str],
+    fixes: Mapping[str, Sequence[str]] | None = None,
+) -> int:
+    """Return the tier a contact with these search columns falls in (-1: no match). The
+    typo tier needs the corrections the search looked up (``fixes``; without them a
+    contact found only by a typo is no match)."""
     if plan.browse:
         return TIER_BROWSE
     phone_tokens = phones.split()
@@ -124,8 +134,15 @@ def tier_of(plan: Plan, *, names: str, other: str, phones: str, email_keys: Sequ
         return TIER_NAME_WORD
     if _all_in(plan.terms, name_tokens, prefix=True):
         return TIER_NAME_PREFIX
-    if _all_in(plan.terms, name_tokens + other.split() + phone_tokens, prefix=True):
+    tokens = name_tokens + other.split() + phone_tokens
+    if _all_in(plan.terms, tokens, prefix=True):
         return TIER_ANY_PREFIX
+    if fixes and all(
+        any(token.startswith(term) for token in tokens)
+        or any(word in name_tokens for word in fixes.get(term, ()))
+        for term in plan.terms
+    ):
+        return TIER_FUZZY  # every word as typed (anywhere) or corrected (a name word)
     return -1
 
 
@@ -173,24 +190,19 @@ def _sqlite_tiers(plan: Plan) -> list[tuple[int, str]]:
     return tiers
 
 
-def _corrections(plan: Plan) -> dict[str, tuple[str, ...]]:
-    """Return the corrections of the query's words (none for an email or a phone: a typed
-    address or number has no name word to correct)."""
-    return _corrections_counted(plan)[0]
-
-
 def _corrections_counted(plan: Plan) -> tuple[dict[str, tuple[str, ...]], dict[str, int]]:
-    """Return ``_corrections(plan)`` and how many live contacts carry each correction."""
+    """Return the corrections of the query's words (none for an email or a phone: a typed
+    address or number has no name word to correct), and how many live contacts carry each
+    correction."""
     if plan.phone or plan.email or not plan.terms:
         return {}, {}
     return spelling.corrections_counted(plan.terms)
 
 
-def _sqlite_typo_tier(plan: Plan) -> str | None:
+def _sqlite_typo_tier(plan: Plan, fixes: dict[str, tuple[str, ...]]) -> str | None:
     """Return the FTS5 query of the typo tier: every word as typed (a prefix anywhere) or
     one of its corrections (a whole name word), not matching tier 3; None when no word of
-    the query has a correction."""
-    fixes = _corrections(plan)
+    the query has a correction (``fixes``: ``_corrections_counted``)."""
     if not fixes:
         return None
     words = []
@@ -329,10 +341,15 @@ def _corrected(
     return " & ".join(words)
 
 
-def _postgres_typo_tier(plan: Plan, counts: dict[str, int]) -> PgTier | None:
-    """Return the typo tier: every word as typed or one of its corrections, not matching
-    the tiers above it (None when no word of the query has a correction)."""
-    fixes, fix_counts = _corrections_counted(plan)
+def _postgres_typo_tier(
+    plan: Plan,
+    counts: dict[str, int],
+    fixes: dict[str, tuple[str, ...]],
+    fix_counts: dict[str, int],
+) -> PgTier | None:
+    """Return the typo tier: every word as typed or one of its corrections (``fixes``, each
+    carried by ``fix_counts`` live contacts), not matching the tiers above it (None when no
+    word of the query has a correction)."""
     if not fixes:
         return None
     corrected = _corrected(plan.terms, fixes)
@@ -361,6 +378,7 @@ def candidates(
     limit: int,
     complete: Complete | None = None,
     ordered: bool = True,
+    corrections: dict[str, tuple[str, ...]] | None = None,
 ) -> list[list[Candidate]]:
     """Return, per sub-query, up to ``limit`` (tier, id, person) rows past ``after``.
 
@@ -472,9 +490,12 @@ def candidates(
     if filled or not plan.terms or (after is not None and after[0] > TIER_FUZZY):
         return groups
     parts.clear()  # the typo tiers, looked up only now that the page needs them
-    if postgres and (pg_typo := _postgres_typo_tier(plan, counts)) is not None:
+    fixes, fix_counts = _corrections_counted(plan)
+    if corrections is not None:
+        corrections.update(fixes)
+    if postgres and (pg_typo := _postgres_typo_tier(plan, counts, fixes, fix_counts)) is not None:
         add_windowed(pg_typo)
-    elif not postgres and (fts_typo := _sqlite_typo_tier(plan)) is not None:
+    elif not postgres and (fts_typo := _sqlite_typo_tier(plan, fixes)) is not None:
         add_fts(TIER_FUZZY, fts_typo)
     return groups + _run(parts, limit, complete)[0] if parts else groups
 

@@ -117,21 +117,27 @@ def _passes(contact: Contact, filters: Filters) -> bool:
     )
 
 
-def _true_key(plan: search.Plan, contact: Contact) -> tuple[int, int] | None:
+def _true_key(
+    plan: search.Plan, contact: Contact, fixes: Mapping[str, Sequence[str]]
+) -> tuple[int, int] | None:
     tier = search.tier_of(
         plan,
         names=contact.search_names,
         other=contact.search_other,
         phones=contact.search_phones,
         email_keys=contact.email_keys or (),
+        fixes=fixes,
     )
     return (tier, contact.pk) if tier >= 0 else None
 
 
-def _member_key(plan: search.Plan, member: Contact, found: tuple[int, int]) -> tuple | None:
-    """Return where ``member`` matches; the database's word for the candidate itself wins
-    when Python cannot tell (the trigram tier)."""
-    key = _true_key(plan, member)
+def _member_key(
+    plan: search.Plan, member: Contact, found: tuple[int, int], fixes: Mapping[str, Sequence[str]]
+) -> tuple | None:
+    """Return where ``member`` matches (``fixes``: the corrections the search looked up, for
+    the typo tier); the database's word for the candidate itself wins when Python cannot
+    tell."""
+    key = _true_key(plan, member, fixes)
     if key is None and member.pk == found[1]:
         return found
     return key
@@ -202,10 +208,11 @@ def contact_search(
     filters = _filters(filters)
     fetch = limit + limit // 2 + 1
     complete: search.Complete = {}
-    ordered, truncated = _ordered(
-        search.candidates(plan, filters, after=_cursor(after), limit=fetch, complete=complete),
-        fetch,
+    fixes: dict[str, tuple[str, ...]] = {}
+    found = search.candidates(
+        plan, filters, after=_cursor(after), limit=fetch, complete=complete, corrections=fixes
     )
+    ordered, truncated = _ordered(found, fetch)
     if not ordered:
         return SearchPage(rows=(), next_after=None)
     by_pk = _rows_fetch(ordered, filters, limit + SLACK_GROUPS)
@@ -228,7 +235,7 @@ def contact_search(
             break
         members = siblings.get(person_id, [contact]) if person_id else [contact]
         best = min(
-            (k for m in members if _passes(m, filters) and (k := _member_key(plan, m, key))),
+            (k for m in members if _passes(m, filters) and (k := _member_key(plan, m, key, fixes))),
             default=None,
         )
         last = key

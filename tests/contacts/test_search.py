@@ -185,6 +185,25 @@ def test_keyset_pages_cover_every_row_once_in_order(crowd, query):
     assert pages >= len(expected) // 7
 
 
+@pytest.mark.parametrize("query", ["taylro", "taylro tay1", "tay1 taylro"])
+def test_pages_found_by_a_typo_list_each_person_once(crowd, query):
+    """A person whose two records are both found only by a typo ("taylro": Taylor) is one
+    row, on the page of its first record, not one row on each record's page."""
+    everything = contact_search(query=query, limit=500)
+    expected = [tuple(c.pk for c in row.contacts) for row in everything.rows]
+    assert {row.tier for row in everything.rows} == {TIER_FUZZY}
+    assert any(len(row) == 2 for row in expected), "no person in two CRMs: nothing to show"
+    seen, after = [], None
+    while True:
+        page = contact_search(query=query, after=after, limit=7)
+        seen += [tuple(c.pk for c in row.contacts) for row in page.rows]
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == expected
+    assert len(set(seen)) == len(seen)
+
+
 @pytest.mark.parametrize(("window", "far"), [(1, 1), (1, 9), (4, 3), (4, 40), (37, 80)])
 @pytest.mark.parametrize("query", ["tay", "taylor", "tayloring"])
 def test_short_windows_give_the_same_pages(crowd, monkeypatch, query, window, far):
