@@ -211,8 +211,8 @@ def test_short_windows_give_the_same_pages(crowd, monkeypatch, query, window, fa
     farther one, then asks an index for the matches past them: whatever their sizes, the
     pages hold the same rows in the same order."""
     expected = contact_search(query=query, limit=500).rows
-    monkeypatch.setattr(search, "WINDOW", window)
-    monkeypatch.setattr(search, "FAR", far)
+    monkeypatch.setattr(search.postgres, "WINDOW", window)
+    monkeypatch.setattr(search.postgres, "FAR", far)
     seen, after = [], None
     while True:
         page = contact_search(query=query, after=after, limit=6)
@@ -253,7 +253,7 @@ def test_the_names_starting_with_a_prefix_are_counted(crowd):
 )
 def test_an_index_lookup_leaves_out_a_common_word(counts, anywhere, looked_up):
     terms = list(counts) or ["feitstound", "ma"]
-    assert search._lookup(terms, counts, anywhere=anywhere) == looked_up
+    assert search.postgres.lookup_terms(terms, counts, anywhere=anywhere) == looked_up
 
 
 def test_in_a_typed_email_a_word_with_digits_is_taken_as_rare():
@@ -261,11 +261,16 @@ def test_in_a_typed_email_a_word_with_digits_is_taken_as_rare():
     taken as rare only in an email (a word of letters alone may be a common company word)."""
     counts = {"ngozi": 14_000, "martinez12857": 0}
     terms = ["ngozi", "martinez12857"]
-    assert search._lookup(terms, counts, anywhere=False) == ["martinez12857"]
-    assert search._lookup(terms, counts, anywhere=True, email=True) == ["martinez12857"]
-    assert search._lookup(terms, counts, anywhere=True) == terms
+    assert search.postgres.lookup_terms(terms, counts, anywhere=False) == ["martinez12857"]
+    assert search.postgres.lookup_terms(terms, counts, anywhere=True, email=True) == [
+        "martinez12857"
+    ]
+    assert search.postgres.lookup_terms(terms, counts, anywhere=True) == terms
     sales = {"ngozi": 14_000, "sales": 0}
-    assert search._lookup(list(sales), sales, anywhere=True, email=True) == ["ngozi", "sales"]
+    assert search.postgres.lookup_terms(list(sales), sales, anywhere=True, email=True) == [
+        "ngozi",
+        "sales",
+    ]
 
 
 def test_corrections_count_towards_a_typed_word(monkeypatch):
@@ -273,11 +278,11 @@ def test_corrections_count_towards_a_typed_word(monkeypatch):
     "jo" beside it, as the two alike are cheaper looked up together."""
     counts = {"smiht": 0, "jo": 30_000}
     fixed = {"smiht": ("smith",)}
-    assert search._lookup(["smiht", "jo"], counts, anywhere=True) == ["smiht", "jo"]
-    assert search._lookup(
+    assert search.postgres.lookup_terms(["smiht", "jo"], counts, anywhere=True) == ["smiht", "jo"]
+    assert search.postgres.lookup_terms(
         ["smiht", "jo"], counts, anywhere=True, fixes=fixed, fix_counts={"smith": 5_000}
     ) == ["smiht", "jo"]
-    assert search._lookup(
+    assert search.postgres.lookup_terms(
         ["smiht", "jo"], counts, anywhere=True, fixes=fixed, fix_counts={"smith": 2}
     ) == ["smiht"]
 
@@ -294,8 +299,8 @@ def test_corrections_count_towards_a_typed_word(monkeypatch):
 def test_a_narrower_index_lookup_gives_the_same_pages(crowd, monkeypatch, query, narrowed):
     """Past a window of one contact every match comes from the index lookup: left out of
     it (``SPREAD`` 1) or not (a huge ``SPREAD``), a short prefix changes no page."""
-    monkeypatch.setattr(search, "WINDOW", 1)
-    monkeypatch.setattr(search, "FAR", 1)
+    monkeypatch.setattr(search.postgres, "WINDOW", 1)
+    monkeypatch.setattr(search.postgres, "FAR", 1)
 
     def pages() -> list:
         seen, after = [], None
@@ -307,13 +312,15 @@ def test_a_narrower_index_lookup_gives_the_same_pages(crowd, monkeypatch, query,
 
             after = page.next_after
 
-    monkeypatch.setattr(search, "SPREAD", 10**9)
+    monkeypatch.setattr(search.postgres, "SPREAD", 10**9)
     whole = pages()
-    monkeypatch.setattr(search, "SPREAD", 1)
+    monkeypatch.setattr(search.postgres, "SPREAD", 1)
     assert pages() == whole
     assert whole, "the query finds nobody: the test would show nothing"
     plan = search.plan_for(query)
-    looked_up = search._lookup(plan.terms, search.name_counts(plan), anywhere=False)
+    looked_up = search.postgres.lookup_terms(
+        plan.terms, search.postgres.name_counts(plan), anywhere=False
+    )
     assert looked_up == [word for word in plan.terms if len(word) > 1 and not (
         narrowed and len(word) < 5)]  # fmt: skip
 

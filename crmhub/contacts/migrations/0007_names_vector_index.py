@@ -5,7 +5,7 @@ write paid for it).
 ``search_vector``'s index holds every word without telling a name from a company: asked for
 "Soylent" in the names, PostgreSQL had to read the row of every Soylent employee to check
 the word's weight (seconds at a million contacts). This index answers the name tiers
-exactly (``contacts.search._NAMES_MATCH`` spells the same expression). SQLite's full-text
+exactly (``contacts.search.postgres._NAMES_MATCH`` spells the same expression). SQLite's full-text
 table already keeps the names in a column of their own: nothing to do there.
 """
 

@@ -1,0 +1,249 @@
+"""The search engine behind ``contact_search``: a query's tiers, in SQL and in Python.
+
+A match falls in the first tier that it satisfies; results come tier by tier, each tier
+in contact-id order, which makes keyset pagination exact and every query bounded (no
+ranking of every match of a broad prefix, see design.md "Search"):
+
+0. exact: the email key, or the phone digits as a whole number;
+1. every word of the query is a whole word of the name;
+2. every word is the start of a word of the name;
+3. every word is the start of a word anywhere (name, company, emails, phone digits);
+4. one typo forgiven: each word as in tier 3, or a name word of five letters or more one
+   typo away from it (a letter changed, two swapped, one missing or extra; found in the
+   spelling index, ``spelling``), the same on both databases. (PostgreSQL's names close by
+   trigrams are gone: at a million contacts hundreds of names are that close to a common
+   one and pushed the person the typo meant off the page, and their index answers loosely:
+   40,000 rows read for a five-letter word, 0.24 s.)
+
+SQLite answers from an FTS5 table (``sqlite``), PostgreSQL from a weighted ``tsvector``
+(names A, company and emails B, phones C) and one of the names alone (``postgres``);
+``candidates`` hides which. ``plan`` reads a query and tells a contact's tier in Python. The
+typo tier runs only when the tiers above it leave the page short, so exact and prefix
+searches never pay for it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import connection as db
+
+from crmhub.contacts import spelling
+from crmhub.contacts.search import postgres, sqlite
+from crmhub.contacts.search.plan import (
+    MAX_TERMS,
+    TIER_ANY_PREFIX,
+    TIER_BROWSE,
+    TIER_EXACT,
+    TIER_FUZZY,
+    TIER_NAME_PREFIX,
+    TIER_NAME_WORD,
+    Filters,
+    Params,
+    Plan,
+    plan_for,
+    tier_of,
+)
+from crmhub.core.sqlite import memory_bounded
+
+__all__ = [
+    "COMPACT_MIN_WRITTEN", "MAX_TERMS", "TIER_ANY_PREFIX", "TIER_BROWSE", "TIER_EXACT",
+    "TIER_FUZZY", "TIER_NAME_PREFIX", "TIER_NAME_WORD", "Candidate", "Complete", "Filters",
+    "Plan", "candidates", "plan_for", "search_index_compact", "tier_of",
+]  # fmt: skip
+
+
+def _filters_sql(filters: Filters) -> tuple[str, Params]:
+    clauses: list[str] = []
+    params: Params = []
+    if not filters.include_deleted:
+        clauses.append("c.deleted_at IS NULL")
+    if filters.connection_ids:
+        clauses.append(f"c.connection_id IN ({', '.join(['%s'] * len(filters.connection_ids))})")
+        params.extend(filters.connection_ids)
+    if filters.kinds:
+        marks = ", ".join(["%s"] * len(filters.kinds))
+        clauses.append(
+            "c.connection_id IN (SELECT id FROM connections_connection "  # noqa: S608
+            f"WHERE kind IN ({marks}))"  # placeholders only: the values go as parameters
+        )
+        params.extend(filters.kinds)
+    if filters.record_types:
+        clauses.append(f"c.record_type IN ({', '.join(['%s'] * len(filters.record_types))})")
+        params.extend(filters.record_types)
+    return "".join(f" AND {clause}" for clause in clauses), params
+
+
+def _corrections_counted(plan: Plan) -> tuple[dict[str, tuple[str, ...]], dict[str, int]]:
+    """Return the corrections of the query's words (none for an email or a phone: a typed
+    address or number has no name word to correct), and how many live contacts carry each
+    correction."""
+    if plan.phone or plan.email or not plan.terms:
+        return {}, {}
+    return spelling.corrections_counted(plan.terms)
+
+
+Candidate = tuple[int, int, "int | None"]
+_LIMITS = re.compile(r" LIMIT \d+")
+#: Sub-queries read to their end (fewer rows than their limit), by statement without its
+#: limit and parameters: asked again with a larger limit, they would give the same rows.
+Complete = dict[tuple[str, str], list[Candidate]]
+#: A tier's sub-query: its tier, statement, parameters and the question it asks (the key of
+#: ``Complete``: the same for a page and a count).
+Part = tuple[int, str, Params, tuple[str, str]]
+
+
+def candidates(
+    plan: Plan,
+    filters: Filters,
+    *,
+    after: tuple[int, int] | None,
+    limit: int,
+    complete: Complete | None = None,
+    ordered: bool = True,
+    corrections: dict[str, tuple[str, ...]] | None = None,
+) -> list[list[Candidate]]:
+    """Return, per sub-query, up to ``limit`` (tier, id, person) rows past ``after``.
+
+    Not ``ordered`` (a count: any ``limit`` matches of a tier tell as much as the first
+    ones), PostgreSQL takes each tier's matches straight from its index, in no order.
+
+    Each sub-query walks one tier in id order from the cursor, and stops at ``limit``.
+    Tiers run best first, one statement each, and stop once a tier fills the page: the
+    later ones cannot come before it (a broad prefix never pays for the tiers below the
+    page). At most one statement per tier, whatever the data (and one lookup of the
+    spelling index before the typo tier; on PostgreSQL, one count of the names starting
+    with the query's words first, to weigh them: ``postgres.lookup_terms``).
+    ``complete`` (filled here) holds the sub-queries
+    read to their end; a tier whose sub-queries are all there is not run again (a count
+    after the first page of the same search).
+    """
+    filter_sql, filter_params = _filters_sql(filters)
+    parts: list[Part] = []
+
+    def add(tier: int, source: str, order: str, where: str, where_params: Params) -> None:
+        """Add one tier's sub-query; ``order`` is the id column its index walks in order
+        (ordering by another alias of it makes SQLite sort every match first)."""
+        if after is not None and tier < after[0]:
+            return
+        bound = f" AND {order} > {int(after[1])}" if after is not None and after[0] == tier else ""
+        sql = (  # identifiers and numbers of this module only; values go as parameters
+            f"SELECT {tier} AS tier, {order} AS id, c.person_id FROM {source} "  # noqa: S608
+            f"WHERE {where}{bound}{filter_sql} ORDER BY {order} LIMIT {int(limit)}"
+        )
+        params = where_params + filter_params
+        parts.append((tier, sql, params, (_LIMITS.sub("", sql), repr(params))))
+
+    def add_windowed(pg: postgres.PgTier) -> None:
+        """Add one PostgreSQL tier's statement (``postgres.windowed``)."""
+        if after is not None and pg.tier < after[0]:
+            return
+        start = int(after[1]) if after is not None and after[0] == pg.tier else 0
+        # The question, whatever the statement: a count and a page ask a tier the same one.
+        key = (f"{pg.tier} {start} {pg.where}{filter_sql}", repr(pg.params + filter_params))
+        sql, params = postgres.windowed(
+            pg, start=start, limit=limit, filter_sql=filter_sql, filter_params=filter_params,
+            ordered=ordered,
+        )  # fmt: skip
+        parts.append((pg.tier, sql, params, key))
+
+    if plan.browse:
+        add(TIER_BROWSE, "contacts_contact c", "c.id", "1 = 1", [])
+    if plan.email:
+        add(
+            TIER_EXACT,
+            "contacts_contactkey k JOIN contacts_contact c ON c.id = k.contact_id",
+            "k.contact_id",
+            "k.type = 'email' AND k.value = %s",
+            [plan.email],
+        )
+
+    def add_fts(tier: int, match: str) -> None:
+        add(
+            tier,
+            "contacts_contact_fts f JOIN contacts_contact c ON c.id = f.rowid",
+            "f.rowid",
+            "contacts_contact_fts MATCH %s",
+            [match],
+        )
+
+    on_postgres = db.vendor == "postgresql"
+    counts = postgres.name_counts(plan) if on_postgres else {}
+    if on_postgres:
+        for pg_tier in postgres.tiers(plan, counts):
+            add_windowed(pg_tier)
+    else:
+        for tier, match in sqlite.tiers(plan):
+            add_fts(tier, match)
+    groups, filled = _run(parts, limit, complete)
+    if filled or not plan.terms or (after is not None and after[0] > TIER_FUZZY):
+        return groups
+    parts.clear()  # the typo tiers, looked up only now that the page needs them
+    fixes, fix_counts = _corrections_counted(plan)
+    if corrections is not None:
+        corrections.update(fixes)
+    if on_postgres and (pg_typo := postgres.typo_tier(plan, counts, fixes, fix_counts)):
+        add_windowed(pg_typo)
+    elif not on_postgres and (fts_typo := sqlite.typo_tier(plan, fixes)):
+        add_fts(TIER_FUZZY, fts_typo)
+    return groups + _run(parts, limit, complete)[0] if parts else groups
+
+
+def _run(
+    parts: list[Part], limit: int, complete: Complete | None = None
+) -> tuple[list[list[Candidate]], bool]:
+    """Run the tiers' sub-queries best tier first (the exact tier's two in one statement);
+    return their candidates and whether a tier filled the page. A tier whose sub-queries
+    are all in ``complete`` (with fewer rows than ``limit``) is taken from there; those
+    read to their end are put there."""
+    by_tier: dict[int, list[tuple[str, Params, tuple[str, str]]]] = {}
+    for tier, sql, params, key in parts:
+        by_tier.setdefault(tier, []).append((sql, params, key))
+    groups: list[list[Candidate]] = []
+    known = {} if complete is None else complete
+    with db.cursor() as cursor:
+        for tier in sorted(by_tier):
+            queries = by_tier[tier]
+            keys = [key for _, _, key in queries]
+            if all(key in known and len(known[key]) < limit for key in keys):
+                groups += [list(known[key]) for key in keys]
+                continue
+            sql = " UNION ALL ".join(
+                f"SELECT * FROM (SELECT {index} AS src, q.* FROM ({query}) AS q) AS s{index}"  # noqa: S608
+                for index, (query, _, _) in enumerate(queries)
+            )
+            cursor.execute(sql, [param for _, params, _ in queries for param in params])
+            found: list[list[Candidate]] = [[] for _ in queries]
+            for src, row_tier, pk, person in cursor.fetchall():
+                found[int(src)].append((int(row_tier), int(pk), person))
+            for group in found:  # a windowed tier's two halves come in either order
+                group.sort()
+            known.update(
+                (key, rows) for key, rows in zip(keys, found, strict=True) if len(rows) < limit
+            )
+            groups += found
+            if any(len(group) >= limit for group in found):
+                return groups, True  # this tier fills the page: nothing below it comes first
+    return groups, False
+
+
+#: A sync that wrote at least this many contacts merges SQLite's full-text index after it.
+COMPACT_MIN_WRITTEN = 10_000
+
+
+def search_index_compact(*, written: int) -> bool:
+    """Merge SQLite's full-text index into one segment after ``written`` contacts were
+    written (at least ``COMPACT_MIN_WRITTEN``); return whether it did.
+
+    Every transaction of a sync leaves the full-text index a new segment, and FTS5 merges
+    them only so far (``automerge``, tuned for cheap writes), so after a large sync a query
+    looks each word up in dozens of segments. One merge costs ~2 s at a million contacts and
+    halves the slow queries' time (``manage.py bench --section search``). It reads the
+    whole index once: with SQLite's memory held down (``memory_bounded``). PostgreSQL's GIN
+    index keeps itself (its pending list is merged by autovacuum): nothing to do there.
+    """
+    if db.vendor != "sqlite" or written < COMPACT_MIN_WRITTEN:
+        return False
+    with memory_bounded(), db.cursor() as cursor:
+        cursor.execute("INSERT INTO contacts_contact_fts(contacts_contact_fts) VALUES ('optimize')")
+    return True

@@ -1,0 +1,235 @@
+"""PostgreSQL's tiers: tests over the weighted ``search_vector`` (names A, company and
+emails B, phones C), found by its GIN index or by that of the names alone, each tier a
+statement of bounded cost whatever the planner guesses (``windowed``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from crmhub.contacts import spelling
+from crmhub.contacts.search.plan import (
+    TIER_ANY_PREFIX,
+    TIER_EXACT,
+    TIER_FUZZY,
+    TIER_NAME_PREFIX,
+    TIER_NAME_WORD,
+    Params,
+    Plan,
+)
+
+#: How many contacts past the cursor a PostgreSQL tier reads in id order before it asks an
+#: index for the rest (``windowed``), and the columns it reads: those
+#: the tiers and filters test (the others would be read for nothing). Each contact read
+#: costs about half a microsecond, paid by every tier a query reaches: a rare word's tiers
+#: find nothing in it ("no hit" p95 at a million: 10.3 ms with 5,000, 4.9 ms with 1,000).
+WINDOW = 1000
+#: When the window holds at least ``DENSE`` matches (0.5% of its contacts) but less than a
+#: page, matches are common enough that reading on in id order, up to ``FAR`` contacts, finds
+#: the rest sooner than the index would ("jack jackgson": 71 of 76 in a window of 5,000, then
+#: 14,442 rows read by the index for 5 more).
+FAR = 20_000
+DENSE = 5
+#: A short prefix (two to four letters) is left out of a tier's index lookup when more than
+#: ``SPREAD`` times as many names carry it as carry the query's rarest long word: GIN reads
+#: the row id of every name a prefix starts, so "ma" (100,000 names) beside "feitstound" (3)
+#: cost 21 ms where the rare word alone costs 0.1 ms. Two words of like counts ("kowalski
+#: ja", 14,000 each) are cheaper looked up together (16 ms) than the one word's rows read
+#: and tested (34 ms).
+SPREAD = 8
+_WINDOW_COLUMNS = ", ".join(
+    f"c0.{column}"
+    for column in (
+        "id", "person_id", "search_vector", "deleted_at", "connection_id", "record_type",
+    )
+)  # fmt: skip
+
+
+def _ts(terms: Sequence[str], *, weight: str = "", prefix: bool) -> str:
+    star = ":*" if prefix else ":"
+    suffix = f"{star}{weight}" if (prefix or weight) else ""
+    return "(" + " & ".join(f"'{term}'{suffix}" for term in terms) + ")"
+
+
+_TS_MATCH = "c.search_vector @@ to_tsquery('simple', %s)"
+#: The same test as a function call, which no index answers: a tier's exact condition (with
+#: weights and negations) is checked on the rows its lookup found. As an operator the
+#: planner gave it to the GIN index too, and a negation there reads the whole index.
+_TS_TEST = "ts_match_vq(c.search_vector, to_tsquery('simple', %s))"
+#: The names alone, as their own GIN index (migration 0007) has them: ``search_vector``'s
+#: index cannot tell a name word from the same word in a company (weights are checked on
+#: the row), so "Soylent" asked of the names read every Soylent employee's row.
+_NAMES_MATCH = "to_tsvector('simple'::regconfig, c.search_names) @@ to_tsquery('simple', %s)"
+
+
+class PgTier(NamedTuple):
+    """One PostgreSQL tier: its condition, and one that an index answers without reading
+    rows and that the condition implies (to find the matches past ``WINDOW``)."""
+
+    tier: int
+    where: str
+    params: Params
+    lookup: str
+    lookup_params: Params
+
+
+def long_terms(terms: Sequence[str]) -> Sequence[str]:
+    """Return the terms an index looks up as prefixes at little cost: those of two letters
+    or more when there are some (every word starting with "o" is a long read of the GIN
+    index, and the tier's condition checks the single letters on the rows found anyway;
+    two letters narrow a common name's thousands of rows enough to be worth reading)."""
+    return [term for term in terms if len(term) >= 2] or terms
+
+
+def name_counts(plan: Plan) -> dict[str, int]:
+    """Return how many names carry each looked-up term as a prefix
+    (``spelling.prefix_counts``) when there are terms to weigh against a long one
+    (``lookup_terms``); else nothing, without a query."""
+    terms = long_terms(plan.terms)
+    weighable = len(terms) > 1 and any(len(term) >= spelling.MIN_WORD for term in terms)
+    return spelling.prefix_counts(terms) if weighable and not plan.phone else {}
+
+
+def lookup_terms(
+    terms: Sequence[str],
+    counts: dict[str, int],
+    *,
+    anywhere: bool,
+    email: bool = False,
+    fixes: dict[str, tuple[str, ...]] | None = None,
+    fix_counts: dict[str, int] | None = None,
+) -> list[str]:
+    """Return the terms a tier's index lookup asks for (``long_terms``), leaving out each one
+    that more than ``SPREAD`` times as many names carry as the rarest long term (the names
+    starting with it, and with its corrections, ``fixes``: exact for a long term, a lower
+    bound for a short one, so the comparison errs towards keeping a short one).
+
+    ``anywhere`` (a tier over every field): a long word no name carries may still be common
+    in companies, so it is kept and is not the rarest; but in a typed ``email`` a word of
+    letters and digits ("martinez12857") no name carries is taken as rare (one contact).
+    """
+    looked_up = list(long_terms(terms))
+    if not counts or len(looked_up) < 2:
+        return looked_up
+
+    def carried(term: str) -> int:
+        fixed = (fixes or {}).get(term, ())
+        return counts.get(term, 0) + sum((fix_counts or {}).get(word, 0) for word in fixed)
+
+    weights: dict[str, int] = {}
+    for term in looked_up:
+        weight = carried(term)
+        if len(term) >= spelling.MIN_WORD and anywhere and weight == 0:
+            mixed = email and not term.isalpha() and not term.isdigit()
+            if not mixed:
+                continue  # unknown outside the names: kept, never the rarest
+            weight = 1
+        weights[term] = weight
+    rare = [term for term in weights if len(term) >= spelling.MIN_WORD]
+    if not rare:
+        return looked_up
+    rarest = min(rare, key=weights.__getitem__)
+    bound = SPREAD * max(1, weights[rarest])
+    return [term for term in looked_up if term == rarest or weights.get(term, 0) <= bound]
+
+
+def tiers(plan: Plan, counts: dict[str, int]) -> list[PgTier]:
+    """Return the tiers over the generated ``search_vector`` (``counts``: ``name_counts``)."""
+    tiers: list[PgTier] = []
+    if plan.phone:
+        digits = _ts([plan.phone], prefix=False)
+        weighted = _ts([plan.phone], weight="C", prefix=False)
+        tiers.append(PgTier(TIER_EXACT, _TS_TEST, [weighted], _TS_MATCH, [digits]))
+    if plan.terms:
+        names_word = _ts(plan.terms, weight="A", prefix=False)
+        names_prefix = _ts(plan.terms, weight="A", prefix=True)
+        any_prefix = _ts(plan.terms, prefix=True)
+        email = plan.email is not None
+        names_lookup = _ts(lookup_terms(plan.terms, counts, anywhere=False), prefix=True)
+        any_lookup = _ts(lookup_terms(plan.terms, counts, anywhere=True, email=email), prefix=True)
+        tiers += [
+            PgTier(TIER_NAME_WORD, _TS_TEST, [names_word],
+                   _NAMES_MATCH, [_ts(plan.terms, prefix=False)]),
+            PgTier(TIER_NAME_PREFIX, _TS_TEST, [f"{names_prefix} & !{names_word}"],
+                   _NAMES_MATCH, [names_lookup]),
+            PgTier(TIER_ANY_PREFIX, _TS_TEST, [f"{any_prefix} & !{names_prefix}"],
+                   _TS_MATCH, [any_lookup]),
+        ]  # fmt: skip
+    return tiers
+
+
+def _corrected(
+    terms: Sequence[str], fixes: dict[str, tuple[str, ...]], *, weight: str = "A"
+) -> str:
+    """Return the tsquery of every word as typed (a prefix anywhere) or one of its
+    corrections (a whole name word; a whole word anywhere without ``weight``)."""
+    mark = f":{weight}" if weight else ""
+    words = []
+    for term in terms:
+        fixed = "".join(f" | '{word}'{mark}" for word in fixes.get(term, ()))
+        words.append(f"('{term}':*{fixed})")
+    return " & ".join(words)
+
+
+def typo_tier(
+    plan: Plan,
+    counts: dict[str, int],
+    fixes: dict[str, tuple[str, ...]],
+    fix_counts: dict[str, int],
+) -> PgTier | None:
+    """Return the typo tier: every word as typed or one of its corrections (``fixes``, each
+    carried by ``fix_counts`` live contacts), not matching the tiers above it (None when no
+    word of the query has a correction)."""
+    if not fixes:
+        return None
+    corrected = _corrected(plan.terms, fixes)
+    where = f"{_TS_TEST} AND NOT {_TS_TEST}"
+    params = [corrected, _ts(plan.terms, prefix=True)]
+    terms = lookup_terms(plan.terms, counts, anywhere=True, fixes=fixes, fix_counts=fix_counts)
+    lookup = _corrected(terms, fixes, weight="")
+    return PgTier(TIER_FUZZY, where, params, _TS_MATCH, [lookup])
+
+
+def windowed(
+    pg: PgTier, *, start: int, limit: int, filter_sql: str, filter_params: Params, ordered: bool
+) -> tuple[str, Params]:
+    """Return one tier's statement past the contact id ``start``, at a bounded cost whatever
+    the planner guesses: the ``WINDOW`` contacts after the cursor are read in id order and
+    tested; when they hold less than a page but at least ``DENSE`` matches, the next ``FAR``
+    too; only then are the matches past them looked up in an index (they are few), and
+    sorted. One statement: each part runs only when those before it fell short. Not
+    ``ordered`` (a count), the tier's matches come straight from its index, in no order."""
+    if not ordered:
+        sql = (  # identifiers and numbers of this module only; values go as parameters
+            f"SELECT {pg.tier} AS tier, c.id AS id, c.person_id "  # noqa: S608
+            f"FROM contacts_contact c WHERE {pg.lookup} AND {pg.where}{filter_sql} "
+            f"AND c.id > {start} LIMIT {int(limit)}"
+        )
+        return sql, pg.lookup_params + pg.params + filter_params
+
+    # identifiers and numbers of this module only; values go as parameters
+    def walk(after_sql: str, rows: int) -> str:
+        return (
+            f"SELECT {_WINDOW_COLUMNS} FROM contacts_contact c0 "  # noqa: S608
+            f"WHERE c0.id > {after_sql} ORDER BY c0.id LIMIT {rows}"
+        )
+
+    def last(rows: int) -> str:
+        return f"(SELECT max(w.id) FROM ({walk(str(start), rows)}) w)"  # noqa: S608
+
+    columns = f"{pg.tier} AS tier, c.id AS id, c.person_id"
+    test = f"{pg.where}{filter_sql}"
+    dense = f"(SELECT count(*) FROM early) >= {max(1, min(int(limit), DENSE))}"  # noqa: S608
+    sql = (
+        f"WITH early AS MATERIALIZED (SELECT {columns} "  # noqa: S608
+        f"FROM ({walk(str(start), WINDOW)}) c WHERE {test} ORDER BY c.id LIMIT {int(limit)}) "
+        f"SELECT * FROM early UNION ALL "
+        f"SELECT * FROM (SELECT {columns} FROM ({walk(last(WINDOW), FAR)}) c "
+        f"WHERE {test} AND {dense} ORDER BY c.id LIMIT {int(limit)}) AS middle UNION ALL "
+        f"SELECT * FROM (SELECT {columns} FROM contacts_contact c "
+        f"WHERE {pg.lookup} AND {test} AND c.id + 0 > "
+        f"(CASE WHEN {dense} THEN {last(WINDOW + FAR)} ELSE {last(WINDOW)} END) "
+        f"ORDER BY c.id + 0 LIMIT {int(limit)}) AS later LIMIT {int(limit)}"
+    )
+    params = pg.params + filter_params
+    return sql, params + params + pg.lookup_params + params
