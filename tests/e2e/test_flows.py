@@ -57,7 +57,7 @@ def test_find_one_person_by_email_in_another_case_and_phone_in_another_format(
 
     page.get_by_label("Search").fill(email.upper())
     rows = page.locator("#contact-results tbody tr")
-    # The exact email hit comes first; PostgreSQL's typo tier may list near misses after it.
+    # The exact email hit comes first; contacts sharing the words before the "@" may follow.
     expect(page.locator("#contact-results caption")).to_contain_text(email.upper())
     expect(rows.first).to_contain_text(person.display_name)
     expect(rows.first.locator(".badge")).to_have_count(2)
