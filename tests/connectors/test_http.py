@@ -265,3 +265,65 @@ def test_clients_not_kept_alive_and_idle_kept_sessions_connect_anew(monkeypatch)
     ports = [port for port, _ in seen]
     assert len(set(ports)) == 4, "a connection per client"
     assert ports[0::2] == ports[1::2], "and one within each"
+
+
+# -- a request ahead --------------------------------------------------------------------------
+class _ThreadsPacer:
+    """A pacer that lets every request go and has every rate-limited one sent again,
+    noting the thread of each question."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+
+    def before_request(self) -> None:
+        self.asked.append(("before_request", threading.current_thread().name))
+
+    def rate_limited(self, error: errors.RateLimited) -> bool:
+        self.asked.append(("rate_limited", threading.current_thread().name))
+        return True
+
+
+def test_a_request_ahead_returns_before_its_answer_comes():
+    released = threading.Event()
+    seen: list[bool] = []
+
+    def handle(request: BaseHTTPRequestHandler) -> None:
+        seen.append(released.wait(5))  # answers only once the caller got its handle back
+        answer(200, b'{"ok": true}')(request)
+
+    with hostile_server(handle) as (url, recorder):
+        http = client(url)
+        pending = http.request_ahead("POST", "Method.aspx", data={"apikey": KEY})
+        released.set()
+        response = pending.result()
+    assert seen == [True]
+    assert response.json() == {"ok": True}
+    assert len(recorder.requests) == 1
+    (call,) = http.drain_calls()
+    assert call.status == 200 and KEY not in json.dumps(call.as_dict())
+
+
+def test_a_request_ahead_is_paced_in_the_callers_thread_and_sent_again_after_a_429():
+    statuses = iter([429, 200])
+
+    def handle(request: BaseHTTPRequestHandler) -> None:
+        answer(next(statuses), b"{}")(request)
+
+    pacer = _ThreadsPacer()
+    with hostile_server(handle) as (url, recorder):
+        http = client(url)
+        http.pacer = pacer
+        response = http.request_ahead("GET", "x").result()
+    assert response.status == 200
+    assert len(recorder.requests) == 2
+    me = threading.current_thread().name
+    assert pacer.asked == [("before_request", me), ("rate_limited", me), ("before_request", me)]
+
+
+def test_a_failed_request_ahead_raises_in_the_caller_and_leaves_no_thread():
+    with hostile_server(answer(500, b"nope")) as (url, _):
+        pending = client(url).request_ahead("GET", "x")
+        with pytest.raises(errors.Unavailable):
+            pending.result()
+        pending.wait()  # a caller leaving after an error: nothing left to wait for
+    assert not [t for t in threading.enumerate() if t.name == "http-read-ahead"]

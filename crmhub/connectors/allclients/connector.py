@@ -21,6 +21,7 @@ from crmhub.connectors.base import (
 )
 from crmhub.connectors.errors import BadResponse, InvalidParams, NotFound
 from crmhub.connectors.http import HttpClient
+from crmhub.connectors.http.ahead import PendingResponse
 
 #: The account's time zone when the connection does not say (the vendor's server time).
 DEFAULT_TIME_ZONE = "America/Chicago"
@@ -87,28 +88,43 @@ class AllClientsConnector(Connector):
         of its own), so a short page is not taken for the end: the listing ends only once
         the next offset is confirmed empty. AllClients has no "changed since" filter, so
         ``since`` is ignored: a full listing.
+
+        The next page is asked for as soon as this one's length and ids are read, before
+        its contacts are (two thirds of the parsing): the server renders one page while
+        this reads the other. The same requests as one after the other (none past the
+        empty page, none after a paging loop), one at most on its way; a caller leaving
+        early waits for that one to end (its answer is dropped).
         """
         size = max(1, min(page_size, MAX_PAGE_SIZE))
         previous: tuple[str, ...] = ()
         number, offset = 0, 0
-        while True:
-            contacts = self.client.read(
-                "GetContacts",
-                lambda body: parsing.parse_contacts(body, self.zone),
-                {"pagingsize": size, "pagingoffset": offset},
-            )
-            ids = tuple(contact.remote_id for contact in contacts)
-            if ids and ids == previous:
-                raise BadResponse(
-                    f"GetContacts answered page {number + 1} with the same contacts as the "
-                    "page before (a paging loop); stopped."
-                )
-            if contacts or number == 0:
-                yield ContactPage(contacts=contacts, total=None, number=number)
-            if not contacts:
-                return
-            previous = ids
-            number, offset = number + 1, offset + len(contacts)
+        pending: PendingResponse | None = self._contacts_ahead(size, offset)
+        try:
+            while pending is not None:
+                answer = pending.result()
+                pending = None
+                with self.client.answer_of("GetContacts"):
+                    records = parsing.contact_records(answer.content)
+                    ids = tuple(parsing.contact_id(record) for record in records)
+                if ids and ids == previous:
+                    raise BadResponse(
+                        f"GetContacts answered page {number + 1} with the same contacts as "
+                        "the page before (a paging loop); stopped."
+                    )
+                if records:
+                    pending = self._contacts_ahead(size, offset + len(records))
+                with self.client.answer_of("GetContacts"):
+                    contacts = tuple(parsing.contact(record, self.zone) for record in records)
+                if contacts or number == 0:
+                    yield ContactPage(contacts=contacts, total=None, number=number)
+                previous = ids
+                number, offset = number + 1, offset + len(contacts)
+        finally:
+            if pending is not None:
+                pending.wait()
+
+    def _contacts_ahead(self, size: int, offset: int) -> PendingResponse:
+        return self.client.post_ahead("GetContacts", {"pagingsize": size, "pagingoffset": offset})
 
     # -- acts --------------------------------------------------------------------------------
     def perform_run_action_set(self, params: dict[str, Any]) -> OperationResult:

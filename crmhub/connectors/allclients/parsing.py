@@ -215,11 +215,17 @@ def _is_phone_field(name: str) -> bool:
     return _PHONE_FIELD.fullmatch(name) is not None
 
 
-def contact(record: Mapping[str, Any], zone: ZoneInfo) -> RemoteContact:
-    """Return one GetContacts record as a ``RemoteContact``."""
+def contact_id(record: Mapping[str, Any]) -> str:
+    """Return the id of one GetContacts record; raise ``BadResponse`` when it has none."""
     remote_id = (text(record, "id") or text(record, "contactid")).strip()
     if not remote_id:
         raise BadResponse("A contact in the answer has no id.")
+    return remote_id
+
+
+def contact(record: Mapping[str, Any], zone: ZoneInfo) -> RemoteContact:
+    """Return one GetContacts record as a ``RemoteContact``."""
+    remote_id = contact_id(record)
     first, last = text(record, "firstname"), text(record, "lastname")
     emails = tuple(value for name in EMAIL_FIELDS if (value := text(record, name)).strip())
     phones = tuple(
@@ -240,10 +246,15 @@ def contact(record: Mapping[str, Any], zone: ZoneInfo) -> RemoteContact:
     )
 
 
+def contact_records(body: bytes) -> list[dict[str, Any]]:
+    """Return the contact records of a GetContacts answer, not yet read as contacts (what
+    says how long the page is, and its ids: a third of the work of ``parse_contacts``)."""
+    return items(read_results(body), "contacts", "contact")
+
+
 def parse_contacts(body: bytes, zone: ZoneInfo) -> tuple[RemoteContact, ...]:
     """Return the contacts of a GetContacts answer."""
-    results = read_results(body)
-    return tuple(contact(record, zone) for record in items(results, "contacts", "contact"))
+    return tuple(contact(record, zone) for record in contact_records(body))
 
 
 def parse_categories(body: bytes) -> tuple[Category, ...]:

@@ -1,6 +1,7 @@
 """HTTP for connectors, in three parts: ``transport`` (the session, its timeouts and the
 record of every call), ``guard`` (the outbound-address guard), ``redaction`` (secrets
-masked in the record), with ``failures`` mapping what goes wrong to the error family.
+masked in the record), with ``failures`` mapping what goes wrong to the error family and
+``ahead`` sending a request while its caller works on the answer before.
 """
 
 from __future__ import annotations

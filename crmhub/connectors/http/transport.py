@@ -13,6 +13,7 @@ told of every rate-limit answer, which it may have sent again.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -27,6 +28,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3 import exceptions as urllib3_errors
 
 from crmhub.connectors.errors import BadResponse, ConnectorError, RateLimited, Unavailable
+from crmhub.connectors.http.ahead import PendingResponse
 from crmhub.connectors.http.failures import error_for_exception, error_for_status
 from crmhub.connectors.http.guard import GuardedAdapter, check_base_url
 from crmhub.connectors.http.redaction import Redactor
@@ -254,6 +256,27 @@ class HttpClient:
             except RateLimited as exc:
                 if self.pacer is None or not self.pacer.rate_limited(exc):
                     raise
+
+    def request_ahead(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> PendingResponse:
+        """Send one request from a thread of its own and return at once; ``result()`` of
+        what it returns is the response ``request`` would return (or its error).
+
+        For reading ahead: the caller parses one answer while the next is on its way. The
+        pacer is asked here, in the calling thread; at most one request of a client may be
+        on its way at a time (its session is not shared between threads).
+        """
+        send = functools.partial(
+            self._send, method, path, params=params, data=data, json_body=None, headers=None,
+            check_status=True,
+        )  # fmt: skip
+        return PendingResponse(send, self.pacer)
 
     def _send(
         self,

@@ -75,10 +75,11 @@ DELETE_CHUNK = 1_000
 def pipeline_contacts(page_size: int = PAGE_SIZE) -> int:
     """Return the most contacts the pipeline holds at once when pages hold ``page_size``:
     those waiting after the fetch and after the preparation, the batch being written
-    (each of these takes one page even when that is larger than its bound), and the page
-    being prepared and the one fetched and waiting to be handed over."""
+    (each of these takes one page even when that is larger than its bound), the page
+    being prepared, the one fetched and waiting to be handed over, and the one a connector
+    reads ahead (asked for while it parses the page before: AllClients)."""
     steps = (FETCHED_AHEAD, PREPARED_AHEAD, BATCH_CONTACTS)
-    return sum(max(bound, page_size) for bound in steps) + 2 * page_size
+    return sum(max(bound, page_size) for bound in steps) + 3 * page_size
 
 
 class SyncAborted(Exception):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -169,6 +170,91 @@ def test_empty_account_yields_one_empty_page(connector):
     Record.objects.filter(kind="allclients", collection="contact").delete()
     pages = list(connector.iter_contact_pages(page_size=5))
     assert [(page.contacts, page.number) for page in pages] == [((), 0)]
+
+
+def _read_ahead_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "http-read-ahead"]
+
+
+def test_the_next_page_is_asked_before_this_one_is_handed_out(connector):
+    pages = connector.iter_contact_pages(page_size=5)
+    first = next(pages)
+    pages.close()  # leaving early waits for the page asked ahead, and drops it
+    assert [c.remote_id for c in first.contacts] == [str(FIRST + i) for i in range(5)]
+    assert [c.params["pagingoffset"] for c in calls("GetContacts")] == ["0", "5"]
+    assert not _read_ahead_threads()
+
+
+def test_reading_ahead_keeps_one_request_on_its_way_at_most(connector, monkeypatch):
+    send = connector.http._send
+    on_way, most, sent = [0], [0], [0]
+    lock = threading.Lock()
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with lock:
+            on_way[0] += 1
+            sent[0] += 1
+            most[0] = max(most[0], on_way[0])
+        try:
+            return send(*args, **kwargs)
+        finally:
+            with lock:
+                on_way[0] -= 1
+
+    monkeypatch.setattr(connector.http, "_send", counted)
+    taken = 0
+    for _page in connector.iter_contact_pages(page_size=2):
+        taken += 1
+        assert sent[0] <= taken + 1  # never more than one page ahead of what is taken
+        threading.Event().wait(0.02)  # a slow consumer: the next page is there, waiting
+    assert most[0] == 1
+    assert (taken, sent[0]) == (6, 7)  # six pages and the empty offset after them
+    assert not _read_ahead_threads()
+
+
+def test_an_error_on_the_page_asked_ahead_comes_after_the_page_before(connector, monkeypatch):
+    from crmhub.sandbox.allclients import views
+
+    listed = views._contacts
+
+    def failing(fields):  # type: ignore[no-untyped-def]
+        if fields.get("pagingoffset") == "5":
+            raise views.refuse("contact_not_found")
+        return listed(fields)
+
+    monkeypatch.setattr(views, "_contacts", failing)
+    taken: list[int] = []
+
+    def take() -> None:
+        for page in connector.iter_contact_pages(page_size=5):
+            taken.append(len(page.contacts))
+
+    with pytest.raises(errors.NotFound):
+        take()
+    assert taken == [5]
+    assert [c.params["pagingoffset"] for c in calls("GetContacts")] == ["0", "5"]
+    assert not _read_ahead_threads()
+
+
+def test_the_listing_takes_a_rate_slot_per_request_in_its_own_thread(connector):
+    faults.configure("allclients", fail_next=1, error_status=429)  # the first page: a 429
+    asked: list[tuple[str, str]] = []
+
+    class Pacer:
+        def before_request(self) -> None:
+            asked.append(("slot", threading.current_thread().name))
+
+        def rate_limited(self, error: errors.RateLimited) -> bool:
+            asked.append(("429", threading.current_thread().name))
+            return True
+
+    connector.http.pacer = Pacer()
+    pages = list(connector.iter_contact_pages(page_size=5))
+    assert [len(page.contacts) for page in pages] == [5, 5, 2]
+    me = threading.current_thread().name
+    assert asked == [("slot", me), ("429", me)] + [("slot", me)] * 4
+    offsets = [c.params["pagingoffset"] for c in calls("GetContacts")]
+    assert offsets == ["0", "0", "5", "10", "12"]  # the first page answered 429, then again
 
 
 # -- reads as operations ----------------------------------------------------------------------
