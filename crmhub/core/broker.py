@@ -12,6 +12,13 @@ whatever the number of digits of the clock. A consumer takes the names of one li
 queue one by one, oldest first, until they run out (a name another consumer took meanwhile
 is skipped), rather than listing and sorting the whole folder for every message; a queue
 is said empty only by a listing made after the look began.
+
+Each queue has a folder of its own inside the queue folder (``queue_folder``): a worker
+polls every queue it serves every 20 ms, and with one shared folder each poll listed every
+message of every queue (a bulk run's window of some hundreds) to find an empty queue's
+none — about 60% of a worker's main-process CPU at 100 actions/s. A message left at the
+top of the queue folder by an earlier version is moved into its queue's folder when a
+channel opens.
 Selected by ``CELERY_BROKER_TRANSPORT``.
 """
 
@@ -23,6 +30,7 @@ from collections import deque
 from queue import Empty
 from time import monotonic, time_ns
 from typing import Any
+from urllib.parse import quote
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
@@ -45,6 +53,19 @@ def message_name(queue: str, *, now_ns: int | None = None) -> str:
     return f"{stamp:0{STAMP_DIGITS}d}_{uuid.uuid4()}.{queue}.msg"
 
 
+def queue_folder(folder: str, queue: str) -> str:
+    """Return the folder of ``queue``'s messages inside the queue folder ``folder``.
+
+    A queue name is any text (Celery's control queues hold ``@`` and dots): it is quoted so
+    that it is one folder name whatever it holds.
+    """
+    return os.path.join(folder, quote(queue, safe="@.-_") or "%00")
+
+
+def _is_message(name: str) -> bool:
+    return name.endswith(".msg") and not name.startswith(".")
+
+
 class Channel(filesystem.Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Open the channel, making the broker's folders first if they are not there yet."""
@@ -55,6 +76,21 @@ class Channel(filesystem.Channel):
         #: Each queue's last listing: its message names, oldest first, not yet tried.
         self._listing: dict[str, deque[str]] = {}
         self._listed_at: dict[str, float] = {}
+        self._move_flat_messages()
+
+    def _move_flat_messages(self) -> None:
+        """Move the messages an earlier version wrote at the top of the queue folder (all
+        queues in one folder) into their queue's folder, so that they are still taken."""
+        top = self.data_folder_in
+        for name in os.listdir(top):
+            if not _is_message(name) or not os.path.isfile(os.path.join(top, name)):
+                continue
+            folder = queue_folder(top, name.partition(".")[2].removesuffix(".msg"))
+            try:
+                os.makedirs(folder, exist_ok=True)
+                os.rename(os.path.join(top, name), os.path.join(folder, name))
+            except OSError:
+                continue  # another channel moved or took it
 
     # kombu's filesystem channel narrows these two methods of the virtual channel (its stubs
     # ignore the same override); ours keep the filesystem channel's signatures.
@@ -63,29 +99,40 @@ class Channel(filesystem.Channel):
     ) -> None:
         """Write the message whole under a hidden name, then rename it into the queue."""
         name = message_name(queue)
-        final = os.path.join(self.data_folder_out, name)
-        partial = os.path.join(self.data_folder_out, f".{name}.part")
+        folder = queue_folder(self.data_folder_out, queue)
+        final = os.path.join(folder, name)
+        partial = os.path.join(folder, f".{name}.part")
         try:
-            with open(partial, "wb") as handle:
+            try:
+                handle = open(partial, "wb")  # noqa: SIM115  # closed below
+            except FileNotFoundError:  # the queue's first message: make its folder
+                os.makedirs(folder, exist_ok=True)
+                handle = open(partial, "wb")  # noqa: SIM115
+            with handle:
                 handle.write(str_to_bytes(dumps(payload)))
             os.replace(partial, final)
         except OSError as exc:
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
+    def _names(self, queue: str) -> list[str]:
+        """Return the message names in ``queue``'s folder (none if it has no folder yet)."""
+        try:
+            return [
+                name
+                for name in os.listdir(queue_folder(self.data_folder_in, queue))
+                if _is_message(name)
+            ]
+        except FileNotFoundError:
+            return []
+
     def _list(self, queue: str) -> None:
-        """List the queue folder for the message names of ``queue``, oldest first."""
-        wanted = f"{queue}.msg"
-        names = [
-            name
-            for name in os.listdir(self.data_folder_in)
-            if name.partition(".")[2] == wanted and not name.startswith(".")
-        ]
-        self._listing[queue] = deque(sorted(names))
+        """List ``queue``'s folder for its message names, oldest first."""
+        self._listing[queue] = deque(sorted(self._names(queue)))
         self._listed_at[queue] = monotonic()
 
     def _get(self, queue: str) -> Any:  # type: ignore[override]  # as in kombu's filesystem channel
         """Take the oldest message of ``queue`` by renaming it; exactly one consumer wins."""
-        folder = self.data_folder_in
+        folder = queue_folder(self.data_folder_in, queue)
         asked = monotonic()
         while True:
             names = self._listing.get(queue)
@@ -105,6 +152,23 @@ class Channel(filesystem.Channel):
             if self._listed_at.get(queue, asked) > asked:  # sees what was put before the look
                 raise Empty()
             self._list(queue)
+
+    def _purge(self, queue: str) -> int:
+        """Remove every message of ``queue``; return how many were removed."""
+        folder = queue_folder(self.data_folder_in, queue)
+        count = 0
+        for name in self._names(queue):
+            try:
+                os.remove(os.path.join(folder, name))
+            except OSError:
+                continue  # another consumer took it
+            count += 1
+        self._listing.pop(queue, None)
+        return count
+
+    def _size(self, queue: str) -> int:
+        """Return how many messages ``queue`` holds."""
+        return len(self._names(queue))
 
 
 class Transport(filesystem.Transport):

@@ -52,3 +52,65 @@ def test_messages_are_taken_in_the_order_they_were_put_across_a_boundary(
             producer.publish({"n": n})
         taken = [channel.basic_get(name, no_ack=True).payload["n"] for _ in range(5)]
     assert taken == [0, 1, 2, 3, 4]
+
+
+def _options(tmp_path: Path) -> dict[str, object]:
+    for name in ("queue", "control"):
+        (tmp_path / name).mkdir(exist_ok=True)
+    return {
+        "data_folder_in": str(tmp_path / "queue"),
+        "data_folder_out": str(tmp_path / "queue"),
+        "control_folder": str(tmp_path / "control"),
+        "store_processed": False,
+    }
+
+
+def _bound(channel, name: str) -> Queue:
+    queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
+    queue(channel).declare()
+    return queue
+
+
+def test_each_queue_has_a_folder_and_an_empty_queue_lists_only_its_own(tmp_path: Path):
+    busy, idle = f"busy-{uuid.uuid4().hex}", f"idle-{uuid.uuid4().hex}"
+    with Connection(
+        "filesystem://",
+        transport="crmhub.core.broker:Transport",
+        transport_options=_options(tmp_path),
+    ) as conn:
+        channel = conn.default_channel
+        queue = _bound(channel, busy)
+        _bound(channel, idle)
+        producer = Producer(channel, exchange=queue.exchange, routing_key=busy)
+        for n in range(3):
+            producer.publish({"n": n})
+        assert len(list((tmp_path / "queue" / busy).glob("*.msg"))) == 3
+        assert not list((tmp_path / "queue").glob("*.msg"))  # none at the top
+        assert channel.basic_get(idle, no_ack=True) is None
+        assert channel._size(busy) == 3 and channel._size(idle) == 0
+        assert channel.basic_get(busy, no_ack=True).payload == {"n": 0}
+        assert channel._purge(busy) == 2
+        assert channel.basic_get(busy, no_ack=True) is None
+
+
+def test_messages_an_earlier_version_left_in_the_shared_folder_are_still_taken(
+    tmp_path: Path,
+):
+    name = f"flat-{uuid.uuid4().hex}"
+    options = _options(tmp_path)
+    with Connection(
+        "filesystem://", transport="crmhub.core.broker:Transport", transport_options=options
+    ) as conn:
+        channel = conn.default_channel
+        queue = _bound(channel, name)
+        Producer(channel, exchange=queue.exchange, routing_key=name).publish({"n": 1})
+    # As the earlier layout wrote it: every queue's messages in the queue folder itself.
+    (written,) = (tmp_path / "queue" / name).glob("*.msg")
+    written.rename(tmp_path / "queue" / written.name)
+    with Connection(
+        "filesystem://", transport="crmhub.core.broker:Transport", transport_options=options
+    ) as conn:
+        channel = conn.default_channel
+        _bound(channel, name)
+        assert channel.basic_get(name, no_ack=True).payload == {"n": 1}
+        assert channel.basic_get(name, no_ack=True) is None

@@ -95,7 +95,7 @@ def test_the_embedded_broker_makes_its_folders_when_it_connects(tmp_path):
     ) as connection:
         connection.SimpleQueue("probe").put({"hello": 1})
     assert {p.name for p in (tmp_path / "broker").iterdir()} == {"queue", "processed", "control"}
-    assert len(list((tmp_path / "broker" / "queue").glob("*.probe.msg"))) == 1
+    assert len(list((tmp_path / "broker" / "queue" / "probe").glob("*.probe.msg"))) == 1
 
 
 def _manage(*args: str, extra_env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
