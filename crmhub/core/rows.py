@@ -178,3 +178,27 @@ def row_get(model: type[M], *, pk: Any, related: str) -> M | None:
     instance = _instance(model, described, db, row[:split])
     field.set_cached_value(instance, _instance(field.related_model, target, db, row[split:]))
     return instance
+
+
+@cache
+def _find_sql(model: type[models.Model], names: tuple[str, ...]) -> str:
+    described = _table(model)
+    wanted = ", ".join(described.columns[field.name] for field in described.fields)
+    where = " AND ".join(f"{described.columns[name]} = %s" for name in names)
+    return f"SELECT {wanted} FROM {described.name} WHERE {where} LIMIT 1"  # noqa: S608
+
+
+def row_find(model: type[M], **equal: Any) -> M | None:
+    """Return the row of ``model`` whose fields equal ``equal``, or None if there is none.
+
+    For a unique key (as ``filter(**equal).first()`` would find it; with no order asked for,
+    which row of several matches is returned is the database's choice).
+    """
+    described = _table(model)
+    db = connections[described.alias]
+    names = tuple(equal)
+    params = [_prepared(described, db, name, equal[name]) for name in names]
+    with db.cursor() as cursor:
+        cursor.execute(_find_sql(model, names), params)
+        row = cursor.fetchone()
+    return None if row is None else _instance(model, described, db, row)

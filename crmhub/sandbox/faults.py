@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.http import HttpResponse
 
+from crmhub.core import rows
 from crmhub.sandbox.models import Fault
 
 MALFORMED = b'<?xml version="1.0"?><results><message>Succ'
@@ -42,8 +43,11 @@ UNREAD = _Unread()
 
 
 def current(kind: str) -> Fault | None:
-    """Return the fault settings of ``kind`` (None when nothing is configured)."""
-    return Fault.objects.filter(kind=kind).first()
+    """Return the fault settings of ``kind`` (None when nothing is configured).
+
+    Read on every request a simulated CRM serves: in plain SQL (``crmhub.core.rows``).
+    """
+    return rows.row_find(Fault, kind=kind)
 
 
 def configure(kind: str, **values: object) -> Fault:

@@ -11,6 +11,7 @@ from django.forms.models import model_to_dict
 from crmhub.actions.models import Action, Attempt, RateBucket
 from crmhub.connections.models import Connection
 from crmhub.core import rows
+from crmhub.sandbox.models import Record
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +54,31 @@ def test_a_row_is_read_with_its_foreign_row_as_select_related_reads_it(action):
     assert read.connection.spec().secrets == orm.connection.spec().secrets
     assert read._state.adding is False and read._state.db == "default"
     assert rows.row_get(Action, pk=action.pk + 1000, related="connection") is None
+
+
+def test_a_row_found_by_its_unique_key_is_the_one_the_orm_finds(action, connection):
+    found = rows.row_find(Action, connection=connection, operation="update_customer")
+    assert found is not None
+    assert fields(found) == fields(Action.objects.get(pk=action.pk))
+    assert found._state.adding is False and found._state.db == "default"
+    assert rows.row_find(Connection, name="Rows", kind="apptivo").pk == connection.pk
+    assert rows.row_find(Connection, name="Rows", kind="collect") is None
+
+
+@pytest.mark.django_db(databases=["default", "sandbox"])
+def test_a_row_is_found_on_its_models_database():
+    record = Record.objects.create(
+        kind="allclients", collection="contact", remote_id=7, data={"a": ["é", 1]}, updated_at=WHEN
+    )
+    found = rows.row_find(
+        Record, kind="allclients", collection="contact", deleted=False, remote_id=7
+    )
+    assert found is not None and found._state.db == "sandbox"
+    assert fields(found) == fields(Record.objects.get(pk=record.pk))
+    assert (
+        rows.row_find(Record, kind="allclients", collection="contact", deleted=True, remote_id=7)
+        is None
+    )
 
 
 def test_an_update_writes_what_the_orm_writes(action, connection):
