@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from django.db import IntegrityError, connections, transaction
-from django.db.models import Max, QuerySet, TextField
+from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
 from crmhub.core import rows as core_rows
@@ -285,20 +285,31 @@ def links_of(contact_id: int) -> list[Record]:
 
 
 def insert(collection: str, data: dict[str, Any], *, first_id: int) -> Record:
-    """Create a row with the next free id of ``collection`` (retrying a lost race)."""
+    """Create a row with the next free id of ``collection`` (retrying a lost race).
+
+    In plain SQL (``crmhub.core.rows``), as ``find``: every change a request makes inserts.
+    """
+    columns = core_rows.columns(Record)
+    top_sql = (
+        f"SELECT MAX({columns['remote_id']}) FROM {core_rows.table(Record)} "
+        f"WHERE {columns['kind']} = %s AND {columns['collection']} = %s"
+    )
     for _attempt in range(5):
-        every = Record.objects.filter(kind=KIND, collection=collection)
-        top = every.aggregate(top=Max("remote_id"))["top"]
-        remote_id = first_id if top is None else top + 1
+        with core_rows.database(Record).cursor() as cursor:
+            cursor.execute(top_sql, [KIND, collection])
+            top = cursor.fetchone()[0]
+        remote_id = first_id if top is None else int(top) + 1
+        record = Record(
+            kind=KIND,
+            collection=collection,
+            remote_id=remote_id,
+            data=data,
+            updated_at=datetime.now(UTC),
+        )
         try:
             with transaction.atomic(using="sandbox"):
-                return Record.objects.create(
-                    kind=KIND,
-                    collection=collection,
-                    remote_id=remote_id,
-                    data=data,
-                    updated_at=datetime.now(UTC),
-                )
+                core_rows.row_insert(record)
+                return record
         except IntegrityError:
             continue
     raise IntegrityError(f"Could not allocate an id in {collection}.")
