@@ -439,3 +439,39 @@ def test_awkward_values_are_written_and_read_back_unchanged(connection, fake_crm
     assert contact.synced_at is not None and contact.matched_by == ""
     assert list(contact.keys.values_list("type", "value")) == [("email", "o'b@example.com")]
     assert sync(connection, mode="full").unchanged == 4  # what was written hashes the same
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writes_hold_outside_a_transaction_and_after_one_rolled_back(connection):
+    """The writer works in autocommit and after a rolled-back write on the same database
+    connection (PostgreSQL stages rows in a temporary table that a rollback takes away)."""
+    from django.db import connection as db
+    from django.db import transaction
+    from django.utils import timezone
+
+    from crmhub.contacts.sync import writer
+    from crmhub.contacts.sync.rows import row_from_remote
+
+    def ready(n: int) -> writer.Prepared:
+        row = row_from_remote(people(1, start=n)[0], country=connection.country)
+        return writer.prepared(connection.pk, row, db.ops)
+
+    now = timezone.now()
+    with transaction.atomic():
+        writer.upsert(connection.pk, [ready(1)], now, {"1"})
+        transaction.set_rollback(True)
+    assert not Contact.objects.exists()
+
+    rows = [ready(1), ready(2)]
+    ids = writer.upsert(connection.pk, rows, now, {"1", "2"})
+    writer.keys_write([(ids[row.remote_id], row) for row in rows], replace=[])
+
+    assert set(ids) == {"1", "2"}
+    assert sorted(Contact.objects.values_list("remote_id", "first_name")) == [
+        ("1", "First1"),
+        ("2", "First2"),
+    ]
+    assert sorted(ContactKey.objects.values_list("contact_id", "value")) == sorted(
+        [(ids["1"], "p1@example.com"), (ids["1"], "+13125550001"),
+         (ids["2"], "p2@example.com"), (ids["2"], "+13125550002")]
+    )  # fmt: skip
