@@ -76,7 +76,17 @@ class Channel(filesystem.Channel):
         #: Each queue's last listing: its message names, oldest first, not yet tried.
         self._listing: dict[str, deque[str]] = {}
         self._listed_at: dict[str, float] = {}
+        #: Each queue's folder (``queue_folder``), worked out once: every queue is looked
+        #: at 50 times a second.
+        self._folders: dict[tuple[str, str], str] = {}
         self._move_flat_messages()
+
+    def _folder(self, top: str, queue: str) -> str:
+        """Return ``queue_folder(top, queue)``, remembered."""
+        folder = self._folders.get((top, queue))
+        if folder is None:
+            folder = self._folders[top, queue] = queue_folder(top, queue)
+        return folder
 
     def _move_flat_messages(self) -> None:
         """Move the messages an earlier version wrote at the top of the queue folder (all
@@ -99,7 +109,7 @@ class Channel(filesystem.Channel):
     ) -> None:
         """Write the message whole under a hidden name, then rename it into the queue."""
         name = message_name(queue)
-        folder = queue_folder(self.data_folder_out, queue)
+        folder = self._folder(self.data_folder_out, queue)
         final = os.path.join(folder, name)
         partial = os.path.join(folder, f".{name}.part")
         try:
@@ -119,7 +129,7 @@ class Channel(filesystem.Channel):
         try:
             return [
                 name
-                for name in os.listdir(queue_folder(self.data_folder_in, queue))
+                for name in os.listdir(self._folder(self.data_folder_in, queue))
                 if _is_message(name)
             ]
         except FileNotFoundError:
@@ -132,7 +142,7 @@ class Channel(filesystem.Channel):
 
     def _get(self, queue: str) -> Any:  # type: ignore[override]  # as in kombu's filesystem channel
         """Take the oldest message of ``queue`` by renaming it; exactly one consumer wins."""
-        folder = queue_folder(self.data_folder_in, queue)
+        folder = self._folder(self.data_folder_in, queue)
         asked = monotonic()
         while True:
             names = self._listing.get(queue)
@@ -155,7 +165,7 @@ class Channel(filesystem.Channel):
 
     def _purge(self, queue: str) -> int:
         """Remove every message of ``queue``; return how many were removed."""
-        folder = queue_folder(self.data_folder_in, queue)
+        folder = self._folder(self.data_folder_in, queue)
         count = 0
         for name in self._names(queue):
             try:
