@@ -227,23 +227,35 @@ def _run(
     return groups, False
 
 
-#: A sync that wrote at least this many contacts merges SQLite's full-text index after it.
+#: A sync that wrote at least this many contacts merges the search index after it.
 COMPACT_MIN_WRITTEN = 10_000
+#: PostgreSQL's GIN indexes of the search (``search_vector``'s and the names' own).
+GIN_INDEXES = ("contacts_contact_search_vector", "contacts_contact_search_names_vector")
 
 
 def search_index_compact(*, written: int) -> bool:
-    """Merge SQLite's full-text index into one segment after ``written`` contacts were
-    written (at least ``COMPACT_MIN_WRITTEN``); return whether it did.
+    """Merge the search index after ``written`` contacts were written (at least
+    ``COMPACT_MIN_WRITTEN``); return whether it did.
 
-    Every transaction of a sync leaves the full-text index a new segment, and FTS5 merges
-    them only so far (``automerge``, tuned for cheap writes), so after a large sync a query
-    looks each word up in dozens of segments. One merge costs ~2 s at a million contacts and
-    halves the slow queries' time (``manage.py bench --section search``). It reads the
-    whole index once: with SQLite's memory held down (``memory_bounded``). PostgreSQL's GIN
-    index keeps itself (its pending list is merged by autovacuum): nothing to do there.
+    SQLite: every transaction of a sync leaves the full-text index a new segment, and FTS5
+    merges them only so far (``automerge``, tuned for cheap writes), so after a large sync a
+    query looks each word up in dozens of segments. One merge costs ~2 s at a million
+    contacts and halves the slow queries' time (``manage.py bench --section search``). It
+    reads the whole index once: with SQLite's memory held down (``memory_bounded``).
+
+    PostgreSQL: a GIN index takes new rows into a pending list that every lookup reads
+    through until autovacuum merges it, some time later; the pending lists are merged now
+    (``gin_clean_pending_list``), and the table analysed, so that the planner knows the new
+    rows too. Neither blocks a search or a write.
     """
-    if db.vendor != "sqlite" or written < COMPACT_MIN_WRITTEN:
+    if written < COMPACT_MIN_WRITTEN:
         return False
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            for index in GIN_INDEXES:
+                cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [index])
+            cursor.execute("ANALYZE contacts_contact")
+        return True
     with memory_bounded(), db.cursor() as cursor:
         cursor.execute("INSERT INTO contacts_contact_fts(contacts_contact_fts) VALUES ('optimize')")
     return True
