@@ -23,13 +23,14 @@ def database_dump(*, exclude: tuple[str, ...] = ()) -> str:
 
 
 def broker_dump() -> str:
-    """Return the content of every message file of the embedded broker (if it is in use)."""
+    """Return the content of every message file of the embedded broker (if it is in use),
+    in its folders and their queues' folders."""
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     chunks = []
     for key in ("data_folder_in", "processed_folder", "control_folder"):
         folder = options.get(key)
         if folder and Path(str(folder)).is_dir():
             chunks.extend(
-                p.read_text(errors="replace") for p in Path(str(folder)).iterdir() if p.is_file()
+                p.read_text(errors="replace") for p in Path(str(folder)).rglob("*") if p.is_file()
             )
     return "\n".join(chunks)
