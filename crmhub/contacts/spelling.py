@@ -156,16 +156,12 @@ def vocabulary_rebuild() -> int:
     return len(counts)
 
 
-def corrections(terms: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """Return, for each of the folded ``terms`` that has any, the indexed name words one
-    typo away from it (the most common first, at most ``MAX_CORRECTIONS``). One query."""
-    return corrections_counted(terms)[0]
-
-
 def corrections_counted(
     terms: Sequence[str],
 ) -> tuple[dict[str, tuple[str, ...]], dict[str, int]]:
-    """Return ``corrections(terms)`` and how many live contacts carry each correction."""
+    """Return, for each of the folded ``terms`` that has any, the indexed name words one
+    typo away from it (the most common first, at most ``MAX_CORRECTIONS``), and how many
+    live contacts carry each of them. One query."""
     wanted: dict[str, set[str]] = {}
     for term in terms:
         if len(term) >= MIN_WORD:
