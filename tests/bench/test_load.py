@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 
 from crmhub.bench.load.archive import archive_connections, archive_fill, index_size
+from crmhub.bench.load.cpu import tree_cpu_seconds
 from crmhub.bench.load.run import LoadResult
 from crmhub.bench.load.section import rows
 from crmhub.connections.models import Connection
@@ -52,3 +59,45 @@ def test_the_rows_say_how_large_the_index_was():
     assert by_metric["people in the index (contacts matched)"].value == 700_000
     assert by_metric["bulk act confirmation (page; 2000 actions)"].target == "<= 1000 ms"
     assert by_metric["page time p95"].target == "<= 200 ms"
+
+
+BURN = "import time\nwhile time.process_time() < {seconds}: pass\n"
+#: A parent that runs one child burning 0.3 s of CPU to its end (reaped), then starts another
+#: that burns 0.3 s and stays alive, and says so.
+PARENT = f"""
+import subprocess, sys, time
+subprocess.run([sys.executable, "-c", {BURN.format(seconds=0.3)!r}], check=True)
+live = subprocess.Popen([sys.executable, "-c", {BURN.format(seconds=0.3)!r} + "time.sleep(60)"])
+print("ready", flush=True)
+live.wait()
+"""
+
+
+def test_the_cpu_of_a_process_tree_counts_its_reaped_and_live_children():
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE,
+                              start_new_session=True)  # fmt: skip
+    try:
+        assert parent.stdout is not None and parent.stdout.readline() == b"ready\n"
+        deadline = time.monotonic() + 60
+        spent = 0.0
+        while spent < 0.6 and time.monotonic() < deadline:  # the live child is still burning
+            time.sleep(0.2)
+            spent = tree_cpu_seconds({"parent": parent.pid, "gone": 0})["parent"]
+        assert 0.6 <= spent < 5  # both children's 0.3 s (and the interpreters' start-ups)
+        assert tree_cpu_seconds({"gone": 0}) == {"gone": 0.0}
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
+
+
+def test_the_rows_say_where_the_cpu_went():
+    result = LoadResult(stack="sqlite + filesystem broker", workers=1, users=20, people=2000,
+                        seconds=100, cpu={"web": 80, "worker0": 30, "users": 10},
+                        load_average=(1.5, 2.5))  # fmt: skip
+    by_metric = {row.metric: row for row in rows(result)}
+
+    assert by_metric["CPU of web during the load (80% of one core)"].value == 80
+    assert by_metric["CPU of worker0 during the load (30% of one core)"].value == 30
+    assert by_metric["CPU of the bench's users (its threads) during the load (10% of one core)"]
+    assert by_metric["machine load average (1 min) at the end of the load"].value == 2.5
+    assert "web 80 s (80%), worker0 30 s (30%), users 10 s (10%); total 120 s" in (result.summary())

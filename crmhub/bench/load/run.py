@@ -26,6 +26,7 @@ after the grace period) and the syncs' final state.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import secrets
 import time
@@ -38,6 +39,7 @@ from typing import Any
 import requests
 
 from crmhub.bench.load.archive import ARCHIVE, SIZE
+from crmhub.bench.load.cpu import own_cpu_seconds
 from crmhub.bench.load.stack import Stack, postgres_database, redis_claimed
 from crmhub.bench.load.users import LOCKED, PAGE_TIMEOUT, Users, classify, login
 from crmhub.bench.measure import percentile
@@ -174,6 +176,12 @@ class LoadResult:
     unknown_applied: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     syncs: list[dict[str, Any]] = field(default_factory=list)
+    #: CPU seconds during the load, by process: the stack's (web, worker0, beat...; each
+    #: with its children), the bench's own (``users``: the users' threads) and the
+    #: ``manage.py`` queries it ran (``queries``). The machine's 1-minute load average at the
+    #: start and the end of the load (other work on the machine shows there, not here).
+    cpu: dict[str, float] = field(default_factory=dict)
+    load_average: tuple[float, float] = (0.0, 0.0)
 
     @property
     def lost(self) -> int:
@@ -196,6 +204,23 @@ class LoadResult:
         """Return the ``share`` percentile (nearest rank) of page times (or ``values``)."""
         return percentile(self.page_ms if values is None else values, share)
 
+    def cpu_share(self, seconds: float) -> float:
+        """Return ``seconds`` of CPU as a percentage of one core over the load."""
+        return 100 * seconds / self.seconds if self.seconds else 0.0
+
+    def cpu_summary(self) -> str:
+        parts = [
+            f"{name} {spent:.0f} s ({self.cpu_share(spent):.0f}%)"
+            for name, spent in self.cpu.items()
+        ]
+        total = sum(self.cpu.values())
+        return (
+            f"  CPU during the load (% of one core): {', '.join(parts)}; total {total:.0f} s "
+            f"({self.cpu_share(total):.0f}% of one core, {os.cpu_count()} cores); load "
+            f"average {self.load_average[0]:.1f} at the start, {self.load_average[1]:.1f} "
+            "at the end"
+        )
+
     def summary(self) -> str:
         states = ", ".join(f"{state} {n}" for state, n in sorted(self.states.items()))
         syncs = ", ".join(f"{s['kind']} {s['mode']} {s['state']}" for s in self.syncs)
@@ -214,6 +239,7 @@ class LoadResult:
                     f"{page} {self.percentile(0.95, times):.0f} ms"
                     for page, times in sorted(self.by_page_ms.items())
                 ),
+                self.cpu_summary(),
                 f"  user errors {dict(self.errors) or 0}",
                 f"  'database is locked': users {self.locked_users}, logs "
                 f"{self.locked_logs}, stored {self.locked_stored}",
@@ -361,6 +387,7 @@ def _load(
         f"full syncs; kill -9 every {kill_every:.0f} s; for {duration:.0f} s"
     )
     started = time.monotonic()
+    cpu, own, load_start = stack.cpu_seconds(), own_cpu_seconds(), os.getloadavg()[0]
     try:
         operator = login(stack.url, USERNAME, password)
         batch, result.bulk_submit_ms = _bulk_act(stack.url, operator, connections["allclients"])
@@ -387,6 +414,11 @@ def _load(
     finally:
         browsing.stop()
     result.seconds = time.monotonic() - started
+    spent = stack.cpu_seconds()
+    result.cpu = {name: spent[name] - cpu.get(name, 0.0) for name in spent if name != "queries"}
+    result.cpu["users"] = own_cpu_seconds() - own
+    result.cpu["queries"] = spent["queries"] - cpu["queries"]
+    result.load_average = (load_start, os.getloadavg()[0])
     result.kills = len(stack.kills)
     served = browsing.served()
     result.requests = len(browsing.hits)

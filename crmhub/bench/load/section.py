@@ -35,6 +35,11 @@ SECTION = "load"
 DEFAULT_DATABASE = "postgres://crmhub:crmhub@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 REDIS_DB = 14
+#: How the CPU rows name the processes that are not the stack's own (web, worker0, beat...).
+CPU_NAMES = {
+    "users": "the bench's users (its threads)",
+    "queries": "the bench's manage.py queries",
+}
 
 
 def _option(ctx: BenchContext, name: str, default: object) -> str:
@@ -91,6 +96,13 @@ def rows(result: LoadResult) -> list[Row]:
             result.archive_contacts, "contacts"),
         Row(SECTION, "people in the index (contacts matched)", result.index_people, "people"),
         Row(SECTION, "user requests", result.requests, "requests"),
+        Row(SECTION, "machine load average (1 min) at the end of the load",
+            result.load_average[1], "load"),
+        *(
+            Row(SECTION, f"CPU of {CPU_NAMES.get(name, name)} during the load "
+                f"({result.cpu_share(spent):.0f}% of one core)", spent, "s")
+            for name, spent in result.cpu.items()
+        ),
         Row(SECTION, "page time p50", result.percentile(0.5), "ms"),
         Row(SECTION, "page time p95", result.percentile(0.95), "ms", target="<= 200 ms"),
         Row(SECTION, "search (as you type) p95", result.percentile(0.95, result.search_ms), "ms",

@@ -24,6 +24,7 @@ import requests
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from crmhub.bench.load.cpu import children_cpu_seconds, tree_cpu_seconds
 from crmhub.bench.processes import free_port, worker_command
 from crmhub.core import queues
 
@@ -210,6 +211,10 @@ class Stack:
         self.env = stack_env
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.kills: list[tuple[float, str]] = []
+        #: CPU seconds of processes that were killed and started again (by name), and of the
+        #: ``manage.py`` commands the bench ran (its queries).
+        self.cpu_ended: dict[str, float] = {}
+        self.cpu_queries = 0.0
 
     # -- commands ----------------------------------------------------------------------------
     def manage(self, *args: str, timeout: float = 900) -> str:
@@ -217,6 +222,7 @@ class Stack:
         # run of short acts, is shorter than the task time limit, which they refuse (shell
         # runs none).
         skip = [] if args[0] == "shell" else ["--skip-checks"]
+        cpu = children_cpu_seconds()
         result = subprocess.run(
             [sys.executable, "manage.py", *args, *skip],
             cwd=settings.BASE_DIR,
@@ -226,6 +232,7 @@ class Stack:
             timeout=timeout,
             check=False,
         )
+        self.cpu_queries += children_cpu_seconds() - cpu
         if result.returncode != 0:
             raise RuntimeError(f"manage.py {args[0]} failed:\n{result.stderr[-3000:]}")
         return result.stdout
@@ -305,7 +312,10 @@ class Stack:
 
     def kill_worker(self, index: int = 0) -> None:
         """``kill -9`` worker ``index`` (its whole process group) and start it again."""
-        process = self.processes[f"worker{index}"]
+        name = f"worker{index}"
+        process = self.processes[name]
+        spent = tree_cpu_seconds({name: process.pid})[name]
+        self.cpu_ended[name] = self.cpu_ended.get(name, 0.0) + spent
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
@@ -313,6 +323,13 @@ class Stack:
         with (self.logs / f"worker{index}.log").open("a") as log:
             log.write("\n--- killed with SIGKILL ---\n--- started ---\n")
         self._start(f"worker{index}", self._worker_argv(index))
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """Return the CPU seconds used so far by each process (with its children, and its
+        earlier lives before a ``kill_worker``) and by the bench's queries (``queries``)."""
+        alive = tree_cpu_seconds({name: p.pid for name, p in self.processes.items()})
+        spent = {name: alive[name] + self.cpu_ended.get(name, 0.0) for name in alive}
+        return {**spent, "queries": self.cpu_queries}
 
     def stop(self) -> None:
         """Stop every process as Ctrl-C would (SIGTERM: a worker finishes its tasks), then
