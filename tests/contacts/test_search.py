@@ -105,6 +105,31 @@ def test_ranking_whole_name_word_then_name_prefix_then_elsewhere(index):
     assert [row.tier for row in page.rows] == [TIER_NAME_WORD, TIER_NAME_PREFIX, TIER_ANY_PREFIX]
 
 
+def test_a_long_word_that_starts_no_live_name_is_found_in_the_other_fields(index):
+    # No live name starts with "leeds" or "example" (the spelling index says so): the name
+    # tiers ask FTS5 for nothing, and the any-prefix tier still finds them.
+    page = contact_search(query="leeds")
+    assert names(page) == ["Bob Stone"]
+    assert [row.tier for row in page.rows] == [TIER_ANY_PREFIX]
+    assert names(contact_search(query="example jose")) == ["José Núñez"]
+    assert contact_search(query="example.com").rows[0].tier == TIER_ANY_PREFIX
+    # A long word that does start a live name keeps its name tiers.
+    assert [row.tier for row in contact_search(query="leeroy").rows] == [TIER_NAME_WORD]
+    assert [row.tier for row in contact_search(query="leero").rows] == [TIER_NAME_PREFIX]
+
+
+def test_a_name_only_deleted_contacts_carry_is_found_when_deleted_ones_are_asked(index, fake_crms):
+    fake_crms["allclients"].contacts = [
+        c for c in fake_crms["allclients"].contacts if c.remote_id != "6"
+    ]  # Leeroy Jenkins gone: no live name starts with "leeroy" any more
+    sync(index["allclients"], mode="full")
+
+    assert contact_search(query="leeroy").rows == ()
+    found = contact_search(query="leeroy", filters=Filters(include_deleted=True))
+    assert names(found) == ["Leeroy Jenkins"]
+    assert found.rows[0].tier == TIER_NAME_WORD
+
+
 def test_one_row_per_person_with_every_crm(index):
     page = contact_search(query="park")
     assert len(page.rows) == 1

@@ -158,14 +158,16 @@ def candidates(
             [plan.email],
         )
 
-    def add_fts(tier: int, match: str) -> None:
-        add(
-            tier,
-            "contacts_contact_fts f JOIN contacts_contact c ON c.id = f.rowid",
-            "f.rowid",
-            "contacts_contact_fts MATCH %s",
-            [match],
-        )
+    def add_fts(tier: int, match: str, unnamed: str | None = None) -> None:
+        """Add an FTS5 tier; ``unnamed`` is its query when no live name starts with a long
+        word of the query (``sqlite.names_guard``), chosen by SQLite in the statement."""
+        where, params = "contacts_contact_fts MATCH %s", [match]
+        if unnamed is not None:
+            guard, guard_params = sqlite.names_guard(plan)
+            where = f"contacts_contact_fts MATCH CASE WHEN {guard} THEN %s ELSE %s END"
+            params = [*guard_params, match, unnamed]
+        add(tier, "contacts_contact_fts f JOIN contacts_contact c ON c.id = f.rowid",
+            "f.rowid", where, params)  # fmt: skip
 
     on_postgres = db.vendor == "postgresql"
     counts = postgres.name_counts(plan) if on_postgres else {}
@@ -173,8 +175,8 @@ def candidates(
         for pg_tier in postgres.tiers(plan, counts):
             add_windowed(pg_tier)
     else:
-        for tier, match in sqlite.tiers(plan):
-            add_fts(tier, match)
+        for tier, match, unnamed in sqlite.tiers(plan, live_only=not filters.include_deleted):
+            add_fts(tier, match, unnamed)
     groups, filled = _run(parts, limit, complete)
     if filled or not plan.terms or (after is not None and after[0] > TIER_FUZZY):
         return groups
