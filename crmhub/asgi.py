@@ -1,10 +1,14 @@
-"""The one server process: Django (WSGI, on a thread pool) plus the sandbox Web Socket.
+"""A web process: Django (WSGI, on a thread pool) plus the sandbox Web Socket.
 
 Django's own ASGI handler runs every sync view on one shared thread, so a slow remote-like
 view (the sandbox's injected latency, a Collect! plan waiting for a prompt's answer) would
 hold up every other request. Here HTTP goes to the WSGI application on a pool of threads,
 and Web Socket connections go to the sandbox's Collect! socket on the event loop, in the
 same process, so a running plan can reach the socket that its client opened.
+
+``CRMHUB_WEB_ROLE`` says what the process serves: ``console`` (no sandbox: its URLs answer
+404 and its socket is closed; several such processes may run), ``sandbox`` (the sandbox
+alone, ``crmhub.urls_sandbox``: one process, as the sockets live in its memory) or ``all``.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ http_application = TrustedProxies(
 async def application(scope: Scope, receive: Receive, send: Send) -> None:
     """Route Web Socket connections to the sandbox; everything else to Django."""
     if scope["type"] == "websocket":
-        if settings.CRMHUB_SANDBOX:
+        if settings.CRMHUB_SANDBOX and settings.CRMHUB_WEB_ROLE != "console":
             from crmhub.sandbox.websocket import websocket_app
 
             await websocket_app(scope, receive, send)

@@ -44,10 +44,21 @@ CRMHUB_WORKERS = int(ENV.get("CRMHUB_WORKERS", "2"))
 CRMHUB_PROMPT_WORKERS = int(ENV.get("CRMHUB_PROMPT_WORKERS", "2"))
 CRMHUB_SYNC_WORKERS = int(ENV.get("CRMHUB_SYNC_WORKERS", "1"))
 CRMHUB_WEB_THREADS = int(ENV.get("CRMHUB_WEB_THREADS", "16"))
-# Where the console is reached (by default where scripts/run's web server listens); demo
-# connections point the sandbox there.
+CRMHUB_WEB_PROCESSES = int(ENV.get("CRMHUB_WEB_PROCESSES", "2"))
+CRMHUB_SANDBOX_PORT = int(ENV.get("CRMHUB_SANDBOX_PORT", "8001"))
+# What this web process serves: ``all`` (the console and, with CRMHUB_SANDBOX, the sandbox
+# CRMs: one process, as the tests' live servers run), ``console`` (the console only:
+# scripts/run's ``web`` processes) or ``sandbox`` (the sandbox CRMs only, HTTP and the Collect!
+# Web Socket: scripts/run's one ``sandbox`` process, which keeps the sockets in its memory).
+CRMHUB_WEB_ROLE = envmod.read_web_role(ENV, sandbox=CRMHUB_SANDBOX)
+# Where the console is reached (by default where scripts/run's web server listens).
 CRMHUB_PUBLIC_URL = ENV.get(
     "CRMHUB_PUBLIC_URL", envmod.local_url(host=CRMHUB_HOST, port=CRMHUB_PORT)
+).rstrip("/")
+# Where the sandbox CRMs are reached (by default where scripts/run's sandbox process
+# listens); demo connections point there.
+CRMHUB_SANDBOX_URL = ENV.get(
+    "CRMHUB_SANDBOX_URL", envmod.local_url(host=CRMHUB_HOST, port=CRMHUB_SANDBOX_PORT)
 ).rstrip("/")
 
 INSTALLED_APPS = [
@@ -86,7 +97,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "crmhub.urls"
+ROOT_URLCONF = "crmhub.urls_sandbox" if CRMHUB_WEB_ROLE == "sandbox" else "crmhub.urls"
 WSGI_APPLICATION = "crmhub.wsgi.application"
 ASGI_APPLICATION = "crmhub.asgi.application"
 

@@ -22,5 +22,7 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("", include("crmhub.console.urls")),
 ]
-if settings.CRMHUB_SANDBOX:
+# The sandbox CRMs beside the console in one process; with CRMHUB_WEB_ROLE=console they are
+# served by a process of their own (``crmhub.urls_sandbox``).
+if settings.CRMHUB_SANDBOX and settings.CRMHUB_WEB_ROLE == "all":
     urlpatterns.append(path("sandbox/", include("crmhub.sandbox.urls")))

@@ -81,7 +81,8 @@ def served_in_process(*, start_timeout: float = 60) -> Iterator[str]:
         [sys.executable, "-m", "uvicorn", "crmhub.asgi:application", "--host", HOST,
          "--port", str(port), "--log-level", "warning", "--no-access-log", "--lifespan", "off"],
         cwd=settings.BASE_DIR,
-        env={**os.environ, "CRMHUB_PUBLIC_URL": url},
+        env={**os.environ, "CRMHUB_PUBLIC_URL": url, "CRMHUB_SANDBOX_URL": url,
+             "CRMHUB_WEB_ROLE": "all"},
     )  # fmt: skip
     try:
         deadline = time.monotonic() + start_timeout

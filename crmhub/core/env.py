@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 MODES = ("embedded", "production")
+WEB_ROLES = ("all", "console", "sandbox")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
@@ -64,6 +65,19 @@ def read_mode(env: Mapping[str, str]) -> str:
     if mode not in MODES:
         raise ImproperlyConfigured(f"CRMHUB_MODE must be 'embedded' or 'production'; got {mode!r}.")
     return mode
+
+
+def read_web_role(env: Mapping[str, str], *, sandbox: bool) -> str:
+    """Return what a web process serves (``CRMHUB_WEB_ROLE``): ``all``, ``console`` or
+    ``sandbox`` (which needs the sandbox on)."""
+    role = env.get("CRMHUB_WEB_ROLE", "all").strip().lower()
+    if role not in WEB_ROLES:
+        raise ImproperlyConfigured(
+            f"CRMHUB_WEB_ROLE must be 'all', 'console' or 'sandbox'; got {role!r}."
+        )
+    if role == "sandbox" and not sandbox:
+        raise ImproperlyConfigured("CRMHUB_WEB_ROLE=sandbox needs the sandbox (CRMHUB_SANDBOX=1).")
+    return role
 
 
 def _generated(path: Path, make: Callable[[], str]) -> str:

@@ -180,11 +180,12 @@ def test_run_with_the_data_folder_elsewhere_writes_nothing_in_the_checkout(tmp_p
     a checkout without var/: every process starts, and every file goes to CRMHUB_VAR_DIR."""
     checkout = _checkout_without_var(tmp_path)
     data = tmp_path / "data"  # not there yet: the processes make it
-    port = free_port()
+    port, sandbox_port = free_port(), free_port()
     environment = {k: v for k, v in os.environ.items() if k not in NOT_THE_PRODUCTS}
     environment.update(
         CRMHUB_VAR_DIR=str(data),
         CRMHUB_PORT=str(port),
+        CRMHUB_SANDBOX_PORT=str(sandbox_port),
         CRMHUB_WORKERS="1",
         PYTHONPATH=str(checkout),
     )
@@ -217,6 +218,16 @@ def test_run_with_the_data_folder_elsewhere_writes_nothing_in_the_checkout(tmp_p
         wait_for(started, timeout=90, interval=0.5, message="web, workers and beat did not start")
         # Beat keeps its schedule in the data folder (the Procfile names no file).
         wait_for(lambda: list(data.glob("celerybeat-schedule*")), timeout=20)
+        # The sandbox CRMs answer from their own process, and only there; the console runs
+        # as several processes.
+        sandbox = f"http://127.0.0.1:{sandbox_port}"
+        login = "/sandbox/collect/api/v1/auth/login"
+        refused = requests.post(sandbox + login, json={}, timeout=5)
+        assert refused.status_code != 404 and "error" in refused.json()
+        in_console = requests.post(f"http://127.0.0.1:{port}{login}", json={}, timeout=5)
+        assert in_console.status_code == 404
+        assert requests.get(f"{sandbox}/login/", timeout=5).status_code == 404
+        assert "Started parent process" in log_path.read_text(errors="replace")
     finally:
         _stop(run)
     assert not (checkout / "var").exists()

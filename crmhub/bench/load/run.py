@@ -1,10 +1,10 @@
 """Load with faults: the run command's stack under 20 users, a bulk act, a sync and kill -9s.
 
-``load_run`` starts the stack (``stack.Stack``: web, workers, beat as ``scripts/run`` and
-the Procfile do) on its own data, seeds the sandbox CRMs with ``people`` each and syncs
-them into the index. An index of ``contacts`` in all gets the rest written straight into
-it for archive connections no sync touches during the run (``archive``), before the
-stack starts. Then, for ``duration`` seconds:
+``load_run`` starts the stack (``stack.Stack``: the console's web processes, the sandbox
+CRMs' own, workers and beat as ``scripts/run`` and the Procfile do) on its own data, seeds
+the sandbox CRMs with ``people`` each and syncs them into the index. An index of
+``contacts`` in all gets the rest written straight into it for archive connections no sync
+touches during the run (``archive``), before the stack starts. Then, for ``duration`` seconds:
 
 * ``users`` staff browse and search the console (``users.Users``) over the whole index,
   timed client-side;
@@ -134,6 +134,8 @@ class LoadResult:
     workers: int
     users: int
     people: int
+    #: Processes serving the console (the sandbox CRMs have one of their own).
+    web_processes: int = 1
     #: Live contacts in the index once the first syncs ended, of them the archive's, and
     #: the people they are matched into; seconds taken to write the archive.
     index_contacts: int = 0
@@ -226,7 +228,8 @@ class LoadResult:
         syncs = ", ".join(f"{s['kind']} {s['mode']} {s['state']}" for s in self.syncs)
         return "\n".join(
             [
-                f"load [{self.stack}, {self.workers} worker(s), {self.users} users, "
+                f"load [{self.stack}, {self.web_processes} web process(es), "
+                f"{self.workers} worker(s), {self.users} users, "
                 f"{self.seconds:.0f} s + {self.drain_seconds:.0f} s drain]",
                 f"  index: {self.index_contacts} contacts ({self.archive_contacts} archived, "
                 f"written in {self.archive_seconds:.0f} s), {self.index_people} people",
@@ -287,6 +290,7 @@ def load_run(
     people: int = 2000,
     contacts: int = 0,
     workers: int = 1,
+    web_processes: int = 2,
     kill_every: float = 60,
     rate_limit: float | None = None,
     database_url: str | None = None,
@@ -301,16 +305,26 @@ def load_run(
     ``postgres`` (a database created on ``database_url``'s server for the run and dropped
     after it, and the Redis database ``broker_url``, emptied before and after; without
     ``broker_url``, the embedded broker). ``rate_limit`` replaces the demo connections'
-    20 requests/s for AllClients; ``env`` is added to the stack's environment. ``contacts``
+    20 requests/s for AllClients; ``web_processes`` serve the console (the sandbox CRMs
+    run in one more); ``env`` is added to the stack's environment. ``contacts``
     is the size of the index: beyond the sandbox CRMs' ``people`` each, the rest is written
     for archive connections (none when ``contacts`` is not larger).
     """
     label = "sqlite + filesystem broker"
     if stack == "postgres":
         label = "postgresql + " + ("redis" if broker_url else "filesystem broker")
-    result = LoadResult(stack=label, workers=workers, users=users, people=people)
+    result = LoadResult(
+        stack=label, workers=workers, users=users, people=people, web_processes=web_processes
+    )
     with _backing(stack, database_url, broker_url) as (db_url, broker):
-        the_stack = Stack(workdir, workers=workers, database_url=db_url, broker_url=broker, env=env)
+        the_stack = Stack(
+            workdir,
+            workers=workers,
+            web_processes=web_processes,
+            database_url=db_url,
+            broker_url=broker,
+            env=env,
+        )
         write(f"load: {label} stack in {workdir}: preparing {people} people per sandbox CRM")
         started = time.monotonic()
         the_stack.manage("migrate", "--noinput")

@@ -1,6 +1,7 @@
 """The ``load`` section of ``manage.py bench``: load with faults (``run.py``).
 
-The run command's stack (web, worker(s), beat) on its own data, over an index of
+The run command's stack (the console's web processes, the sandbox CRMs' one, worker(s),
+beat) on its own data, over an index of
 ``--contacts`` contacts: the sandbox CRMs hold ``people`` each (``min(--contacts, 2000)``
 unless ``people`` says otherwise), synced into the index, and the rest is written
 straight into it for archive connections no sync touches during the run (``archive.py``;
@@ -19,6 +20,8 @@ Options (``--option KEY=VALUE``; each also as ``load_KEY``):
   database ``crmhub_load_<random>`` is created for the run and dropped after it). Redis is
   ``broker_url`` or ``$LOAD_BROKER_URL``, else ``$CELERY_BROKER_URL``'s server, always on
   database 14, emptied before and after the run.
+* ``web_processes`` (2): processes serving the console (``CRMHUB_WEB_PROCESSES``; the
+  sandbox CRMs have a process of their own).
 * ``seconds`` (120): how long the users browse, ``users`` (20), ``workers``,
   ``kill_every`` (60), ``settle`` (300), ``people`` (per sandbox CRM).
 """
@@ -72,6 +75,7 @@ def section(ctx: BenchContext) -> list[Row]:
         people=int(_option(ctx, "people", min(ctx.contacts, 2000))),
         contacts=ctx.contacts,
         workers=int(_option(ctx, "workers", 2 if postgres else 1)),
+        web_processes=int(_option(ctx, "web_processes", 2)),
         kill_every=float(_option(ctx, "kill_every", 60)),
         settle=float(_option(ctx, "settle", 300)),
         database_url=(database_url or DEFAULT_DATABASE) if postgres else None,
@@ -83,7 +87,7 @@ def section(ctx: BenchContext) -> list[Row]:
 
 def rows(result: LoadResult) -> list[Row]:
     """Return the figures of a load run as bench rows."""
-    label = f"{result.stack}, {result.workers} worker(s)"
+    label = f"{result.stack}, {result.web_processes} web process(es), {result.workers} worker(s)"
     errors = ", ".join(f"{kind} {n}" for kind, n in sorted(result.errors.items()))
     states = result.states
     syncs = ", ".join(f"{s['kind']} {s['state']}" for s in result.syncs)

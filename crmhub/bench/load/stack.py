@@ -1,4 +1,4 @@
-"""Start and stop the product's processes (web, workers, beat) like ``scripts/run`` does.
+"""Start and stop the product's processes (web, sandbox, workers, beat) like ``scripts/run``.
 
 The stack runs in its own data folder (``CRMHUB_VAR_DIR``): its own secrets, SQLite files
 and embedded broker folder by default, or the PostgreSQL database and Redis broker given.
@@ -181,6 +181,7 @@ class Stack:
         *,
         workers: int = 1,
         concurrency: int = 2,
+        web_processes: int = 2,
         database_url: str | None = None,
         broker_url: str | None = None,
         env: Mapping[str, str] | None = None,
@@ -189,6 +190,9 @@ class Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.sandbox_port = free_port()
+        self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
+        self.web_processes = web_processes
         self.workers = workers
         self.concurrency = concurrency
         self.logs = self.workdir / "logs"
@@ -199,6 +203,7 @@ class Stack:
             {
                 "CRMHUB_VAR_DIR": str(self.workdir),
                 "CRMHUB_PUBLIC_URL": self.url,
+                "CRMHUB_SANDBOX_URL": self.sandbox_url,
                 "DATABASE_URL": database_url or f"sqlite:///{self.workdir / 'crmhub.sqlite3'}",
                 # The sandbox CRMs stand in for the remote systems: SQLite on either stack.
                 "SANDBOX_DATABASE_URL": f"sqlite:///{self.workdir / 'sandbox.sqlite3'}",
@@ -243,12 +248,12 @@ class Stack:
         return json.loads(output.strip().splitlines()[-1])
 
     # -- processes ---------------------------------------------------------------------------
-    def _start(self, name: str, argv: list[str]) -> None:
+    def _start(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> None:
         with (self.logs / f"{name}.log").open("ab") as log:
             self.processes[name] = subprocess.Popen(
                 argv,
                 cwd=settings.BASE_DIR,
-                env=self.env,
+                env={**self.env, **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -259,17 +264,22 @@ class Stack:
             name=f"load{index}", queues=",".join(queues.ALL), concurrency=self.concurrency
         )
 
+    def _web_argv(self, port: int, *more: str) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", "crmhub.asgi:application",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--ws", "websockets-sansio", "--no-access-log", *more,
+        ]  # fmt: skip
+
     def start(self, *, timeout: float = 120) -> None:
-        """Start web, workers and beat (Procfile); return once the web answers and every
-        worker is ready."""
+        """Start the console's web processes, the sandbox's, workers and beat (Procfile);
+        return once both web servers answer and every worker is ready."""
         self._start(
             "web",
-            [
-                sys.executable, "-m", "uvicorn", "crmhub.asgi:application",
-                "--host", "127.0.0.1", "--port", str(self.port),
-                "--ws", "websockets-sansio", "--no-access-log",
-            ],
-        )  # fmt: skip
+            self._web_argv(self.port, "--workers", str(self.web_processes)),
+            {"CRMHUB_WEB_ROLE": "console"},
+        )
+        self._start("sandbox", self._web_argv(self.sandbox_port), {"CRMHUB_WEB_ROLE": "sandbox"})
         for index in range(self.workers):
             self._start(f"worker{index}", self._worker_argv(index))
         self._start(
@@ -284,6 +294,7 @@ class Stack:
             self._check_alive()
             try:
                 web = requests.get(f"{self.url}/login/", timeout=5).status_code == 200
+                requests.get(f"{self.sandbox_url}/sandbox/", timeout=5)  # any answer will do
             except requests.RequestException:
                 web = False
             if web and all(self.worker_ready(index) for index in range(self.workers)):

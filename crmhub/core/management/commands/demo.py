@@ -45,14 +45,17 @@ class Command(BaseCommand):
                 self.stdout.write(f"Sandbox {kind}: seeded {count} records in {seconds:.1f} s.")
         for kind in KINDS:
             name = f"Sandbox {kind}"
-            if Connection.objects.filter(name=name).exists():
+            base_url = sandbox_base_url(kind=kind, public_url=settings.CRMHUB_SANDBOX_URL)
+            existing = Connection.objects.filter(name=name).first()
+            if existing is not None:
+                self._follow_sandbox(existing, base_url)
                 continue
             kind_settings, kind_secrets = sandbox_credentials(kind=kind)
             connection = Connection(
                 name=name,
                 kind=kind,
                 allow_private_network=True,
-                base_url=sandbox_base_url(kind=kind, public_url=settings.CRMHUB_PUBLIC_URL),
+                base_url=base_url,
                 sync_interval_minutes=5,
                 rate_limit=20.0,
             )
@@ -62,6 +65,20 @@ class Command(BaseCommand):
                 for name_, value, note in sandbox_choices(kind=kind)
             )
             self.stdout.write(f"Connection {name!r} created.")
+
+    def _follow_sandbox(self, connection: Connection, base_url: str) -> None:
+        """Point a demo connection made when the console served the sandbox itself (at
+        ``CRMHUB_PUBLIC_URL``) at the sandbox's own process; leave any other address alone."""
+        from crmhub.sandbox.services import sandbox_base_url, sandbox_credentials
+
+        kind = connection.kind
+        in_console = sandbox_base_url(kind=kind, public_url=settings.CRMHUB_PUBLIC_URL)
+        if connection.base_url != in_console or in_console == base_url:
+            return
+        connection.base_url = base_url  # another port: the stored credentials are dropped
+        kind_settings, kind_secrets = sandbox_credentials(kind=kind)
+        connection_save(connection=connection, settings=kind_settings, new_secrets=kind_secrets)
+        self.stdout.write(f"Connection {connection.name!r} now reaches the sandbox at {base_url}.")
 
     def _admin(self, username: str) -> None:
         if User.objects.filter(username=username).exists():
