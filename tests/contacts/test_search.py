@@ -422,6 +422,30 @@ def test_a_count_does_not_read_again_the_tiers_its_first_page_read_to_the_end(cr
     assert len(unrelated) == len(alone)
 
 
+@pytest.mark.parametrize(
+    ("window", "far", "dense"), [(1, 1, 1), (1, 9, 1), (4, 3, 2), (4, 40, 1), (37, 80, 5)]
+)
+@pytest.mark.parametrize("query", ["tay", "taylor", "tayloring", "tay5", "taylor tay1"])
+def test_a_count_is_the_same_whatever_its_windows(crowd, monkeypatch, query, window, far, dense):
+    """PostgreSQL counts a tier by reading a window of contacts in id order, then (when
+    matches are common) a farther one, then the rest from an index: whatever their sizes,
+    the count is exact below its cap, and past it says "at least"."""
+    from crmhub.contacts.selectors import contact_search_count
+
+    people = len(contact_search(query=query, limit=200).rows)
+    assert people, "the query finds nobody: the test would show nothing"
+    monkeypatch.setattr(search.postgres, "WINDOW", window)
+    monkeypatch.setattr(search.postgres, "COUNT_FAR", far)
+    monkeypatch.setattr(search.postgres, "COUNT_DENSE", dense)
+    exact = contact_search_count(query=query, cap=500)
+    assert (exact.people, exact.more) == (people, False)
+    first = contact_search(query=query, limit=6)
+    assert contact_search_count(query=query, first_page=first, cap=500) == exact
+    capped = contact_search_count(query=query, cap=5)
+    assert capped.more and 0 < capped.people <= 5
+    assert capped.people == 5 or people > 5
+
+
 def test_a_first_page_holding_every_result_is_counted_without_a_query(
     index, django_assert_num_queries
 ):

@@ -30,6 +30,13 @@ WINDOW = 1000
 #: 14,442 rows read by the index for 5 more).
 FAR = 20_000
 DENSE = 5
+#: A count (any ``limit`` matches of a tier, in no order) reads on in id order, up to
+#: ``COUNT_FAR`` contacts, when the window holds at least ``COUNT_DENSE`` matches and the
+#: tier's lookup is of prefixes: such a lookup reads the row id of every match of the tier,
+#: however few the count needs ("acme" in companies, 49,000 contacts: 70-110 ms for 1,001 of
+#: them; the 20,000 contacts that hold them, read in id order: ~20 ms).
+COUNT_FAR = 35_000
+COUNT_DENSE = 35
 #: A short prefix (two to four letters) is left out of a tier's index lookup when more than
 #: ``SPREAD`` times as many names carry it as carry the query's rarest long word: GIN reads
 #: the row id of every name a prefix starts, so "ma" (100,000 names) beside "feitstound" (3)
@@ -37,6 +44,12 @@ DENSE = 5
 #: ja", 14,000 each) are cheaper looked up together (16 ms) than the one word's rows read
 #: and tested (34 ms).
 SPREAD = 8
+#: A condition always true that calls a function PostgreSQL may not run in a parallel
+#: worker (``current_schema``, marked parallel unsafe), which keeps it from planning a
+#: tier's statement over workers: the index part of a windowed tier, its rows guessed
+#: many, was planned over two workers (39 of the search bench's 250 queries), whose start
+#: cost more than the work they shared (a count of "ren": 118 ms, 17 ms of it the lookup).
+_SERIAL = "current_schema() IS NOT NULL"
 _WINDOW_COLUMNS = ", ".join(
     f"c0.{column}"
     for column in (
@@ -199,13 +212,6 @@ def windowed(
     too; only then are the matches past them looked up in an index (they are few), and
     sorted. One statement: each part runs only when those before it fell short. Not
     ``ordered`` (a count), the tier's matches come straight from its index, in no order."""
-    if not ordered:
-        sql = (  # identifiers and numbers of this module only; values go as parameters
-            f"SELECT {pg.tier} AS tier, c.id AS id, c.person_id "  # noqa: S608
-            f"FROM contacts_contact c WHERE {pg.lookup} AND {pg.where}{filter_sql} "
-            f"AND c.id > {start} LIMIT {int(limit)}"
-        )
-        return sql, pg.lookup_params + pg.params + filter_params
 
     # identifiers and numbers of this module only; values go as parameters
     def walk(after_sql: str, rows: int) -> str:
@@ -219,6 +225,29 @@ def windowed(
 
     columns = f"{pg.tier} AS tier, c.id AS id, c.person_id"
     test = f"{pg.where}{filter_sql}"
+    params = pg.params + filter_params
+    if not ordered:
+        # Whole words are cheap to look up (a prefix reads a set of words then every row id
+        # of each): their matches are always taken from the index past the window.
+        prefixes = any(":*" in str(param) for param in pg.lookup_params)
+        least = max(1, min(int(limit), COUNT_DENSE)) if prefixes else int(limit) + 1
+        dense = f"(SELECT count(*) FROM early) >= {least}"  # noqa: S608
+        # The walks stop at ``limit`` matches; when the lookup runs, they read their
+        # ranges to the end, and past their last match there is none up to where they
+        # stopped: the lookup starts after it (not after an id found by walking again).
+        sql = (
+            f"WITH early AS MATERIALIZED (SELECT {columns} "  # noqa: S608
+            f"FROM ({walk(str(start), WINDOW)}) c WHERE {test} LIMIT {int(limit)}), "
+            f"middle AS MATERIALIZED (SELECT {columns} "
+            f"FROM ({walk(last(WINDOW), COUNT_FAR)}) c WHERE {test} AND {dense} "
+            f"LIMIT {int(limit)}) "
+            f"SELECT * FROM early UNION ALL SELECT * FROM middle UNION ALL "
+            f"SELECT * FROM (SELECT {columns} FROM contacts_contact c "
+            f"WHERE {pg.lookup} AND {test} AND {_SERIAL} AND c.id + 0 > (CASE WHEN {dense} THEN "
+            f"coalesce((SELECT max(id) FROM middle), {last(WINDOW)}) ELSE {last(WINDOW)} "
+            f"END) LIMIT {int(limit)}) AS later LIMIT {int(limit)}"
+        )
+        return sql, params + params + pg.lookup_params + params
     dense = f"(SELECT count(*) FROM early) >= {max(1, min(int(limit), DENSE))}"  # noqa: S608
     sql = (
         f"WITH early AS MATERIALIZED (SELECT {columns} "  # noqa: S608
@@ -227,9 +256,8 @@ def windowed(
         f"SELECT * FROM (SELECT {columns} FROM ({walk(last(WINDOW), FAR)}) c "
         f"WHERE {test} AND {dense} ORDER BY c.id LIMIT {int(limit)}) AS middle UNION ALL "
         f"SELECT * FROM (SELECT {columns} FROM contacts_contact c "
-        f"WHERE {pg.lookup} AND {test} AND c.id + 0 > "
+        f"WHERE {pg.lookup} AND {test} AND {_SERIAL} AND c.id + 0 > "
         f"(CASE WHEN {dense} THEN {last(WINDOW + FAR)} ELSE {last(WINDOW)} END) "
         f"ORDER BY c.id + 0 LIMIT {int(limit)}) AS later LIMIT {int(limit)}"
     )
-    params = pg.params + filter_params
     return sql, params + params + pg.lookup_params + params
