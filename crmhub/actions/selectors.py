@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from crmhub.actions.models import Action, Attempt, Batch
@@ -32,12 +33,18 @@ def _with_relations(actions: QuerySet[Action]) -> QuerySet[Action]:
     return actions.select_related("connection", "contact", "requested_by", "batch")
 
 
+#: Zero written into the statement, not bound: SQLite uses an index on an expression only
+#: for the same expression, and a bound value is not the index's 0 (``action_single_recent``).
+_ZERO = RawSQL("0", (), output_field=IntegerField())
+
+
 def _not_bulk(actions: QuerySet[Action]) -> QuerySet[Action]:
     """Return ``actions`` without bulk ones, written so the planner keeps its better index.
 
-    (``batch_id IS NULL`` would lure SQLite onto the batch index, then a sort of them all.)
+    (``batch_id IS NULL`` would lure SQLite onto the batch index, then a sort of them all;
+    the newest acts asked one at a time have an index of this very expression.)
     """
-    return actions.alias(in_batch=Coalesce("batch_id", Value(0))).filter(in_batch=0)
+    return actions.alias(in_batch=Coalesce("batch_id", _ZERO)).filter(in_batch=0)
 
 
 # -- one action ---------------------------------------------------------------------------------

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection as db
 from django.utils import timezone
 
-from crmhub.actions.models import Action
-from crmhub.actions.selectors import action_page, batch_contacts
+from crmhub.actions.models import Action, Batch
+from crmhub.actions.selectors import _not_bulk, action_page, actions_recent, batch_contacts
 from crmhub.contacts.models import Contact
 from tests.actions.conftest import make_contacts
 from tests.factories import ConnectionFactory
@@ -71,3 +72,23 @@ def test_a_batch_takes_the_live_contacts_of_its_connection_only(connection):
     )
 
     assert picked == [mine[1], mine[2]]
+
+
+def test_the_latest_single_acts_leave_out_bulk_runs_and_reads(connection, admin_user):
+    now = timezone.now()
+    batch = Batch.objects.create(
+        operation="run_action_set", connection=connection, size=3, created_by=admin_user
+    )
+    singles = [_action(connection, at=now - timedelta(minutes=n)) for n in range(3)]
+    for n in range(3):  # newer than every single act
+        _action(connection, at=now + timedelta(minutes=n), batch=batch)
+    _action(connection, "get_contact_links", at=now + timedelta(hours=1), safe=True)
+
+    assert actions_recent(limit=2) == singles[:2]
+    assert actions_recent() == singles
+
+
+@pytest.mark.skipif(db.vendor != "sqlite", reason="SQLite's plan")
+def test_the_latest_single_acts_are_read_from_their_own_index(connection):
+    query = _not_bulk(Action.objects.filter(safe=False)).order_by("-created_at", "-id")[:10]
+    assert "action_single_recent" in query.explain()
