@@ -124,17 +124,21 @@ def _validated(
     connection: Connection,
     *,
     choices: bool = True,
+    settings: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return ``params`` if the CRM's checker accepts them for ``contact``; raise ``InvalidAct``.
 
     With ``choices``, a value a choice list of the connection does not know is refused too
-    (a batch checks its shared values once, not for each contact).
+    (a batch checks its shared values once, not for each contact). ``settings``: the
+    connection's ``connector_settings()`` when the caller has them (a batch, once).
     """
     problem = _contact_errors(operation, contact, connection)
     if problem:
         raise InvalidAct({"contact": [problem]})
+    if settings is None:
+        settings = connection.connector_settings()
     try:
-        crm.check_params(operation.name, params, settings=connection.connector_settings())
+        crm.check_params(operation.name, params, settings=settings)
     except InvalidParams as exc:
         raise InvalidAct(exc.errors) from None
     if choices:
@@ -335,12 +339,17 @@ def _batch_rows(
     contacts: list[Contact],
     connection: Connection,
 ) -> tuple[list[tuple[Contact, dict[str, Any]]], dict[str, str]]:
+    """Return each contact's parameters that the CRM's checker accepts, and why the others
+    are left out (by remote id). The shared parameters were refused for secrets already
+    (``_params_for`` on the first contact): each contact's are those and its remote id."""
     rows: list[tuple[Contact, dict[str, Any]]] = []
     skipped: dict[str, str] = {}
+    shared = dict(params)
+    settings = connection.connector_settings()
     for contact in contacts:
-        values = _params_for(params, contact)
+        values = {**shared, "contact_remote_id": contact.remote_id}
         try:
-            _validated(crm, spec, values, contact, connection, choices=False)
+            _validated(crm, spec, values, contact, connection, choices=False, settings=settings)
         except InvalidAct as exc:
             skipped[contact.remote_id] = str(exc)
             continue
