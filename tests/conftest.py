@@ -66,7 +66,30 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def web_server(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+def threads_sessions_ended(django_db_setup, django_db_blocker) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """End, before the test databases are dropped, the PostgreSQL sessions other threads kept.
+
+    Connections are kept between requests and tasks on PostgreSQL (``DATABASE_CONN_MAX_AGE``)
+    by the thread that opened them: the live server's and the workers' threads leave theirs
+    open, and a database with sessions left cannot be dropped.
+    """
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for alias in connections:
+            if connections[alias].vendor != "postgresql":
+                continue
+            with connections[alias].cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            connections[alias].close()
+
+
+@pytest.fixture(scope="session")
+def web_server(django_db_setup, django_db_blocker, threads_sessions_ended) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
     """Serve crmhub's ASGI application (console + sandbox + Web Socket) with uvicorn.
 
     Runs in a thread of the test process, so it uses the test databases; tests that need
@@ -77,7 +100,7 @@ def web_server(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:  # t
 
 
 @pytest.fixture
-def celery_worker(transactional_db) -> Iterator[object]:  # type: ignore[no-untyped-def]
+def celery_worker(transactional_db, threads_sessions_ended) -> Iterator[object]:  # type: ignore[no-untyped-def]
     """Run a real Celery worker (thread pool) on the configured broker for one test."""
     from celery.contrib.testing.worker import start_worker
 
