@@ -1,4 +1,4 @@
-"""The load section's index: the archive no sync touches, and the rows saying its size."""
+"""The load section: its index (the archive no sync touches), its rows, and its users."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from crmhub.bench.load.archive import archive_connections, archive_fill, index_s
 from crmhub.bench.load.cpu import tree_cpu_seconds
 from crmhub.bench.load.run import LoadResult
 from crmhub.bench.load.section import rows
+from crmhub.bench.load.users import Users
+from crmhub.bench.processes import free_port
 from crmhub.connections.models import Connection
 from crmhub.contacts.models import Contact, SyncRun
 from crmhub.contacts.sync.schedule import runs_dispatch
@@ -101,3 +103,17 @@ def test_the_rows_say_where_the_cpu_went():
     assert by_metric["CPU of the bench's users (its threads) during the load (10% of one core)"]
     assert by_metric["machine load average (1 min) at the end of the load"].value == 2.5
     assert "web 80 s (80%), worker0 30 s (30%), users 10 s (10%); total 120 s" in (result.summary())
+
+
+def test_the_bulk_act_can_wait_for_every_user_to_have_signed_in_or_failed() -> None:
+    users = Users(f"http://127.0.0.1:{free_port()}", "nobody", "pw", count=3)  # nothing listens
+    assert not users.wait_arrived(timeout=0.2), "nobody has tried to sign in yet"
+
+    users.start()
+    try:
+        assert users.wait_arrived(timeout=30)
+    finally:
+        users.stop()
+    # Each sign-in ended (refused), and that is what released the wait.
+    assert [hit.page for hit in users.hits] == ["login"] * 3
+    assert all(hit.error for hit in users.hits)

@@ -91,6 +91,8 @@ class Users:
     count: int
     watch: list[str] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
+    #: Users whose sign-in ended (signed in or failed): browsing, or never will.
+    arrived: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -124,6 +126,8 @@ class Users:
         except (requests.RequestException, RuntimeError) as exc:
             self._note(Hit("login", 0, (time.monotonic() - started) * 1000, str(exc)[:80]))
             return
+        finally:
+            self.arrived.release()
         links: list[str] = []
         while not self._stop.is_set():
             roll = rng.random()
@@ -155,6 +159,14 @@ class Users:
             )
             thread.start()
             self._threads.append(thread)
+
+    def wait_arrived(self, timeout: float) -> bool:
+        """Wait until every user's sign-in has ended; return whether they all did in time."""
+        deadline = time.monotonic() + timeout
+        return all(
+            self.arrived.acquire(timeout=max(0.0, deadline - time.monotonic()))
+            for _ in range(self.count)
+        )
 
     def stop(self) -> None:
         self._stop.set()
