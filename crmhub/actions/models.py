@@ -14,7 +14,6 @@ import uuid
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crmhub.connections.models import Connection
@@ -184,14 +183,10 @@ class Action(models.Model):
             models.Index(fields=["contact", "created_at"], name="action_contact"),
             models.Index(fields=["batch", "state"], name="action_batch_state"),
             models.Index(fields=["created_at"], name="action_created"),
-            # The latest acts asked one at a time (the dashboard's): without it the newest
-            # first walk of ``action_created`` steps over every action of the bulk runs.
-            models.Index(
-                Coalesce("batch_id", models.Value(0)),
-                "created_at",
-                condition=models.Q(safe=False),
-                name="action_single_recent",
-            ),
+            # (SQLite also has ``action_single_recent``, made by migration 0006: the latest
+            # acts asked one at a time, which its newest-first walk of ``action_created``
+            # finds only by stepping over every bulk action. PostgreSQL has no need of it,
+            # and its planner took it for the attention queries, to their cost.)
         ]
 
     def __str__(self) -> str:

@@ -92,3 +92,14 @@ def test_the_latest_single_acts_leave_out_bulk_runs_and_reads(connection, admin_
 def test_the_latest_single_acts_are_read_from_their_own_index(connection):
     query = _not_bulk(Action.objects.filter(safe=False)).order_by("-created_at", "-id")[:10]
     assert "action_single_recent" in query.explain()
+
+
+@pytest.mark.skipif(db.vendor != "postgresql", reason="PostgreSQL's indexes")
+@pytest.mark.django_db
+def test_postgresql_has_no_single_acts_index_for_its_planner_to_misuse():
+    # Its planner ANDed it into the attention queries and sorted every failed act.
+    with db.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'actions_action'")
+        names = {name for (name,) in cursor.fetchall()}
+    assert "action_state_due" in names  # what the attention queries walk
+    assert "action_single_recent" not in names
