@@ -85,6 +85,9 @@ class SearchPage:
     #: The sub-queries read to their end (``search.candidates``): a count of the same
     #: search does not run them again.
     complete: search.Complete = field(default_factory=dict, compare=False, repr=False)
+    #: The names' counts of the query's terms that the search read (PostgreSQL): its count
+    #: does not read them again.
+    name_counts: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _cursor(after: str | None) -> tuple[int, int] | None:
@@ -209,9 +212,14 @@ def contact_search(
     fetch = limit + limit // 2 + 1
     complete: search.Complete = {}
     fixes: dict[str, tuple[str, ...]] = {}
+    name_counts: dict[str, int] = {}
+    cursor = _cursor(after)
+    # A first page is counted next (``contact_search_count``): a tier it finds in an index
+    # is read up to the count's limit, which it then need not read again.
     found = search.candidates(
-        plan, filters, after=_cursor(after), limit=fetch, complete=complete, corrections=fixes
-    )
+        plan, filters, after=cursor, limit=fetch, complete=complete, corrections=fixes,
+        spare=COUNT_CAP + 1 if cursor is None else 0, name_counts=name_counts,
+    )  # fmt: skip
     ordered, truncated = _ordered(found, fetch)
     if not ordered:
         return SearchPage(rows=(), next_after=None)
@@ -249,7 +257,9 @@ def contact_search(
         )  # fmt: skip
     more = stopped or truncated
     next_after = f"{last[0]}-{last[1]}" if more and last else None
-    return SearchPage(rows=tuple(rows), next_after=next_after, complete=complete)
+    return SearchPage(
+        rows=tuple(rows), next_after=next_after, complete=complete, name_counts=name_counts
+    )
 
 
 @dataclass(frozen=True)
@@ -288,9 +298,11 @@ def contact_search_count(
     if plan.empty:
         return SearchCount(people=0)
     complete = first_page.complete if first_page is not None else None
+    name_counts = first_page.name_counts if first_page is not None else None
     groups = search.candidates(
-        plan, _filters(filters), after=None, limit=cap + 1, complete=complete, ordered=False
-    )
+        plan, _filters(filters), after=None, limit=cap + 1, complete=complete, ordered=False,
+        name_counts=name_counts,
+    )  # fmt: skip
     people = {_group_key(pk, person) for group in groups for _, pk, person in group}
     if len(people) >= cap + 1:
         return SearchCount(people=cap, more=True)

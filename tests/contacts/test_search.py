@@ -422,6 +422,67 @@ def test_a_count_does_not_read_again_the_tiers_its_first_page_read_to_the_end(cr
     assert len(unrelated) == len(alone)
 
 
+def test_a_count_does_not_read_again_the_names_counts_its_first_page_read(crowd):
+    """PostgreSQL weighs a query's words by how many names start with each (one statement);
+    a first page's count takes the page's, or another page's that read the same words."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crmhub.contacts.selectors import contact_search_count
+
+    def weighing(captured: CaptureQueriesContext) -> int:
+        return sum("sum(w.live)" in query["sql"] for query in captured.captured_queries)
+
+    with CaptureQueriesContext(connection) as paging:
+        page = contact_search(query="taylor tay1", limit=6)
+    with CaptureQueriesContext(connection) as counting:
+        counted = contact_search_count(query="taylor tay1", first_page=page)
+    assert counted == contact_search_count(query="taylor tay1")
+    assert weighing(counting) == 0
+    assert weighing(paging) == (1 if connection.vendor == "postgresql" else 0)
+    other = contact_search(query="tay1 tayloring", limit=6)  # other words: read for this one
+    with CaptureQueriesContext(connection) as counting:
+        assert contact_search_count(query="taylor tay1", first_page=other) == counted
+    assert weighing(counting) == (1 if connection.vendor == "postgresql" else 0)
+
+
+@pytest.mark.parametrize(("window", "far"), [(1, 1), (4, 3), (37, 80), (1000, 20_000)])
+@pytest.mark.parametrize("query", ["tay", "taylor tay1", "tayloring", "tay5"])
+@pytest.mark.parametrize("cap", [1_000, 50])
+def test_a_tier_a_first_page_found_in_an_index_is_not_looked_up_again_by_its_count(
+    crowd, monkeypatch, query, window, far, cap
+):
+    """On PostgreSQL a first page's tier filled by its index part reads up to the count's
+    limit there (``spare``): with fewer matches, the count takes them from the page and
+    does not look them up again. The pages and counts are the same."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crmhub.contacts import selectors
+
+    expected = contact_search(query=query, limit=500).rows
+    assert expected, "the query finds nobody: the test would show nothing"
+    exact = selectors.contact_search_count(query=query, cap=cap)
+    monkeypatch.setattr(search.postgres, "WINDOW", window)
+    monkeypatch.setattr(search.postgres, "FAR", far)
+    statements = []
+    for count_cap in (0, cap):  # a spare of 1 is none (the page's own limit is more)
+        monkeypatch.setattr(selectors, "COUNT_CAP", count_cap)
+        first = contact_search(query=query, limit=6)
+        assert first.rows == expected[:6]
+        rest = contact_search(query=query, after=first.next_after, limit=500)
+        assert first.rows + rest.rows == expected
+        with CaptureQueriesContext(connection) as counting:
+            assert selectors.contact_search_count(query=query, first_page=first, cap=cap) == exact
+        statements.append(len(counting))
+    without, spared = statements
+    assert spared <= without
+    matches = {contact.pk for row in expected for contact in row.contacts}
+    # SQLite has no index part; a window of DENSE contacts or more may fill the page.
+    if connection.vendor == "postgresql" and window < search.postgres.DENSE:
+        assert spared < without or len(matches) > cap
+
+
 @pytest.mark.parametrize(
     ("window", "far", "dense"), [(1, 1, 1), (1, 9, 1), (4, 3, 2), (4, 40, 1), (37, 80, 5)]
 )

@@ -88,9 +88,10 @@ _LIMITS = re.compile(r" LIMIT \d+")
 #: Sub-queries read to their end (fewer rows than their limit), by statement without its
 #: limit and parameters: asked again with a larger limit, they would give the same rows.
 Complete = dict[tuple[str, str], list[Candidate]]
-#: A tier's sub-query: its tier, statement, parameters and the question it asks (the key of
-#: ``Complete``: the same for a page and a count).
-Part = tuple[int, str, Params, tuple[str, str]]
+#: A tier's sub-query: its tier, statement, parameters, the question it asks (the key of
+#: ``Complete``: the same for a page and a count) and its ``spare`` (``postgres.windowed``;
+#: 0: none).
+Part = tuple[int, str, Params, tuple[str, str], int]
 
 
 def candidates(
@@ -102,6 +103,8 @@ def candidates(
     complete: Complete | None = None,
     ordered: bool = True,
     corrections: dict[str, tuple[str, ...]] | None = None,
+    spare: int = 0,
+    name_counts: dict[str, int] | None = None,
 ) -> list[list[Candidate]]:
     """Return, per sub-query, up to ``limit`` (tier, id, person) rows past ``after``.
 
@@ -116,7 +119,11 @@ def candidates(
     with the query's words first, to weigh them: ``postgres.lookup_terms``).
     ``complete`` (filled here) holds the sub-queries
     read to their end; a tier whose sub-queries are all there is not run again (a count
-    after the first page of the same search).
+    after the first page of the same search). ``spare`` (a page to be counted: the count's
+    ``limit``): a PostgreSQL tier filled by its index part reads up to that many rows, so
+    that ``complete`` holds it when it has fewer (``postgres.windowed``); each sub-query
+    still gives at most ``limit`` rows. ``name_counts``: the names' counts of terms read
+    before (``postgres.name_counts``), filled with those read here.
     """
     filter_sql, filter_params = _filters_sql(filters)
     parts: list[Part] = []
@@ -132,7 +139,7 @@ def candidates(
             f"WHERE {where}{bound}{filter_sql} ORDER BY {order} LIMIT {int(limit)}"
         )
         params = where_params + filter_params
-        parts.append((tier, sql, params, (_LIMITS.sub("", sql), repr(params))))
+        parts.append((tier, sql, params, (_LIMITS.sub("", sql), repr(params)), 0))
 
     def add_windowed(pg: postgres.PgTier) -> None:
         """Add one PostgreSQL tier's statement (``postgres.windowed``)."""
@@ -141,11 +148,12 @@ def candidates(
         start = int(after[1]) if after is not None and after[0] == pg.tier else 0
         # The question, whatever the statement: a count and a page ask a tier the same one.
         key = (f"{pg.tier} {start} {pg.where}{filter_sql}", repr(pg.params + filter_params))
+        more = spare if ordered and spare > limit else 0
         sql, params = postgres.windowed(
             pg, start=start, limit=limit, filter_sql=filter_sql, filter_params=filter_params,
-            ordered=ordered,
+            ordered=ordered, spare=more,
         )  # fmt: skip
-        parts.append((pg.tier, sql, params, key))
+        parts.append((pg.tier, sql, params, key, more))
 
     if plan.browse:
         add(TIER_BROWSE, "contacts_contact c", "c.id", "1 = 1", [])
@@ -170,7 +178,7 @@ def candidates(
             "f.rowid", where, params)  # fmt: skip
 
     on_postgres = db.vendor == "postgresql"
-    counts = postgres.name_counts(plan) if on_postgres else {}
+    counts = postgres.name_counts(plan, name_counts) if on_postgres else {}
     if on_postgres:
         for pg_tier in postgres.tiers(plan, counts):
             add_windowed(pg_tier)
@@ -197,32 +205,38 @@ def _run(
     """Run the tiers' sub-queries best tier first (the exact tier's two in one statement);
     return their candidates and whether a tier filled the page. A tier whose sub-queries
     are all in ``complete`` (with fewer rows than ``limit``) is taken from there; those
-    read to their end are put there."""
-    by_tier: dict[int, list[tuple[str, Params, tuple[str, str]]]] = {}
-    for tier, sql, params, key in parts:
-        by_tier.setdefault(tier, []).append((sql, params, key))
+    read to their end are put there: fewer rows than ``limit``, or, with a ``spare``, more
+    than ``limit`` and fewer than ``spare`` (every match: ``postgres.windowed``), of which
+    the first ``limit`` are the sub-query's."""
+    by_tier: dict[int, list[tuple[str, Params, tuple[str, str], int]]] = {}
+    for tier, sql, params, key, spare in parts:
+        by_tier.setdefault(tier, []).append((sql, params, key, spare))
     groups: list[list[Candidate]] = []
     known = {} if complete is None else complete
     with db.cursor() as cursor:
         for tier in sorted(by_tier):
             queries = by_tier[tier]
-            keys = [key for _, _, key in queries]
+            keys = [key for _, _, key, _ in queries]
             if all(key in known and len(known[key]) < limit for key in keys):
                 groups += [list(known[key]) for key in keys]
                 continue
             sql = " UNION ALL ".join(
                 f"SELECT * FROM (SELECT {index} AS src, q.* FROM ({query}) AS q) AS s{index}"  # noqa: S608
-                for index, (query, _, _) in enumerate(queries)
+                for index, (query, _, _, _) in enumerate(queries)
             )
-            cursor.execute(sql, [param for _, params, _ in queries for param in params])
+            cursor.execute(sql, [param for _, params, _, _ in queries for param in params])
             found: list[list[Candidate]] = [[] for _ in queries]
             for src, row_tier, pk, person in cursor.fetchall():
                 found[int(src)].append((int(row_tier), int(pk), person))
             for group in found:  # a windowed tier's two halves come in either order
                 group.sort()
+            spares = [spare for _, _, _, spare in queries]
             known.update(
-                (key, rows) for key, rows in zip(keys, found, strict=True) if len(rows) < limit
+                (key, rows)
+                for key, rows, spare in zip(keys, found, spares, strict=True)
+                if len(rows) < limit or limit < len(rows) < spare
             )
+            found = [group[:limit] for group in found]
             groups += found
             if any(len(group) >= limit for group in found):
                 return groups, True  # this tier fills the page: nothing below it comes first

@@ -94,13 +94,22 @@ def long_terms(terms: Sequence[str]) -> Sequence[str]:
     return [term for term in terms if len(term) >= 2] or terms
 
 
-def name_counts(plan: Plan) -> dict[str, int]:
+def name_counts(plan: Plan, known: dict[str, int] | None = None) -> dict[str, int]:
     """Return how many names carry each looked-up term as a prefix
     (``spelling.prefix_counts``) when there are terms to weigh against a long one
-    (``lookup_terms``); else nothing, without a query."""
+    (``lookup_terms``); else nothing, without a query. ``known``: counts already read
+    (a first page's, for its count), taken as they are when they hold every term, and
+    filled with those read."""
     terms = long_terms(plan.terms)
     weighable = len(terms) > 1 and any(len(term) >= spelling.MIN_WORD for term in terms)
-    return spelling.prefix_counts(terms) if weighable and not plan.phone else {}
+    if not weighable or plan.phone:
+        return {}
+    if known is not None and all(term in known for term in terms):
+        return {term: known[term] for term in terms}
+    counts = spelling.prefix_counts(terms)
+    if known is not None:
+        known.update(counts)
+    return counts
 
 
 def lookup_terms(
@@ -204,14 +213,28 @@ def typo_tier(
 
 
 def windowed(
-    pg: PgTier, *, start: int, limit: int, filter_sql: str, filter_params: Params, ordered: bool
+    pg: PgTier,
+    *,
+    start: int,
+    limit: int,
+    filter_sql: str,
+    filter_params: Params,
+    ordered: bool,
+    spare: int = 0,
 ) -> tuple[str, Params]:
     """Return one tier's statement past the contact id ``start``, at a bounded cost whatever
     the planner guesses: the ``WINDOW`` contacts after the cursor are read in id order and
     tested; when they hold less than a page but at least ``DENSE`` matches, the next ``FAR``
     too; only then are the matches past them looked up in an index (they are few), and
     sorted. One statement: each part runs only when those before it fell short. Not
-    ``ordered`` (a count), the tier's matches come straight from its index, in no order."""
+    ``ordered`` (a count), the tier's matches come straight from its index, in no order.
+
+    ``spare`` (more than ``limit``): the index part, when it runs, gives up to ``spare``
+    more rows than the page lacks. It reads and sorts every match past the windows either
+    way, so a page whose tier is filled there learns for little more all of the tier's
+    matches when they are fewer than ``spare``, and its count need not look them up again
+    (``search._run``: more than ``limit`` rows and fewer than ``spare`` are every match past
+    ``start``)."""
 
     # identifiers and numbers of this module only; values go as parameters
     def walk(after_sql: str, rows: int) -> str:
@@ -249,6 +272,26 @@ def windowed(
         )
         return sql, params + params + pg.lookup_params + params
     dense = f"(SELECT count(*) FROM early) >= {max(1, min(int(limit), DENSE))}"  # noqa: S608
+    if spare > limit:
+        # The middle walk as a set of its own (it stops where the page is full, as below),
+        # and the index part only when the walks fell short: then nothing bounds its rows
+        # but the whole statement's limit. (Limited there, not in the index part, its cost
+        # is guessed a fraction of what it would be if read to its end, as below: guessed
+        # whole, it could pass ``jit_above_cost`` and be compiled, 20 ms.)
+        short = f"(SELECT count(*) FROM early) + (SELECT count(*) FROM middle) < {int(limit)}"  # noqa: S608
+        sql = (
+            f"WITH early AS MATERIALIZED (SELECT {columns} "  # noqa: S608
+            f"FROM ({walk(str(start), WINDOW)}) c WHERE {test} ORDER BY c.id LIMIT {int(limit)}), "
+            f"middle AS MATERIALIZED (SELECT {columns} FROM ({walk(last(WINDOW), FAR)}) c "
+            f"WHERE {test} AND {dense} ORDER BY c.id "
+            f"LIMIT (SELECT {int(limit)} - count(*) FROM early)) "
+            f"SELECT * FROM early UNION ALL SELECT * FROM middle UNION ALL "
+            f"SELECT * FROM (SELECT {columns} FROM contacts_contact c "
+            f"WHERE {pg.lookup} AND {test} AND {_SERIAL} AND {short} AND c.id + 0 > "
+            f"(CASE WHEN {dense} THEN {last(WINDOW + FAR)} ELSE {last(WINDOW)} END) "
+            f"ORDER BY c.id + 0) AS later LIMIT {int(limit) + int(spare)}"
+        )
+        return sql, params + params + pg.lookup_params + params
     sql = (
         f"WITH early AS MATERIALIZED (SELECT {columns} "  # noqa: S608
         f"FROM ({walk(str(start), WINDOW)}) c WHERE {test} ORDER BY c.id LIMIT {int(limit)}) "
