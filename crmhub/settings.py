@@ -43,7 +43,6 @@ CRMHUB_PORT = int(ENV.get("CRMHUB_PORT", "8000"))
 CRMHUB_WORKERS = int(ENV.get("CRMHUB_WORKERS", "2"))
 CRMHUB_PROMPT_WORKERS = int(ENV.get("CRMHUB_PROMPT_WORKERS", "2"))
 CRMHUB_SYNC_WORKERS = int(ENV.get("CRMHUB_SYNC_WORKERS", "1"))
-CRMHUB_WEB_THREADS = int(ENV.get("CRMHUB_WEB_THREADS", "16"))
 CRMHUB_WEB_PROCESSES = int(ENV.get("CRMHUB_WEB_PROCESSES", "2"))
 CRMHUB_SANDBOX_PORT = int(ENV.get("CRMHUB_SANDBOX_PORT", "8001"))
 # What this web process serves: ``all`` (the console and, with CRMHUB_SANDBOX, the sandbox
@@ -51,6 +50,12 @@ CRMHUB_SANDBOX_PORT = int(ENV.get("CRMHUB_SANDBOX_PORT", "8001"))
 # scripts/run's ``web`` processes) or ``sandbox`` (the sandbox CRMs only, HTTP and the Collect!
 # Web Socket: scripts/run's one ``sandbox`` process, which keeps the sockets in its memory).
 CRMHUB_WEB_ROLE = envmod.read_web_role(ENV, sandbox=CRMHUB_SANDBOX)
+# Threads serving requests in a web process: 4 in a console process, whose requests are CPU
+# work (more only contend for the interpreter lock, and each keeps a SQLite connection, see
+# below), 16 elsewhere (the sandbox's injected latency waits in its threads).
+CRMHUB_WEB_THREADS = int(
+    ENV.get("CRMHUB_WEB_THREADS", "4" if CRMHUB_WEB_ROLE == "console" else "16")
+)
 # Where the console is reached (by default where scripts/run's web server listens).
 CRMHUB_PUBLIC_URL = ENV.get(
     "CRMHUB_PUBLIC_URL", envmod.local_url(host=CRMHUB_HOST, port=CRMHUB_PORT)
@@ -136,16 +141,19 @@ SQLITE_OPTIONS = {
 
 # A PostgreSQL connection is kept for DATABASE_CONN_MAX_AGE seconds (60) and reused by the
 # requests and tasks of its thread, checked before each reuse: opening one costs ~3 ms of
-# CPU in the process and a new server process. A SQLite connection is opened per request
-# by default (0): it costs ~1 ms, and each holds a page cache of up to 64 MB that would stay
-# with every thread of every process.
+# CPU in the process and a new server process. A SQLite connection is kept (60) by the few
+# threads of a console web process (CRMHUB_WEB_ROLE=console): a new one costs ~6 ms of CPU a
+# request at a million contacts (the schema read, its memory map faulted in again, an empty
+# page cache). Elsewhere it is opened per request or task (0): each holds a page cache of up
+# to 64 MB that would stay with every worker process and every thread of the other roles.
 _CONN_MAX_AGE = ENV.get("DATABASE_CONN_MAX_AGE", "")
 
 
 def _database(url: str) -> dj_database_url.DBConfig:
     config = dj_database_url.parse(url)
     sqlite = config["ENGINE"] == "django.db.backends.sqlite3"
-    config["CONN_MAX_AGE"] = int(_CONN_MAX_AGE or (0 if sqlite else 60))
+    kept = not sqlite or CRMHUB_WEB_ROLE == "console"
+    config["CONN_MAX_AGE"] = int(_CONN_MAX_AGE or (60 if kept else 0))
     config["CONN_HEALTH_CHECKS"] = True
     if sqlite:
         config["OPTIONS"] = dict(SQLITE_OPTIONS)

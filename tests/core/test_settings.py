@@ -167,3 +167,34 @@ def test_the_public_url_follows_where_scripts_run_listens():
     assert moved.stdout.strip() == "http://127.0.0.1:9000", moved.stderr
     given = {**env, "CRMHUB_PORT": "9000", "CRMHUB_PUBLIC_URL": "https://crm.example.com/"}
     assert _python(code, env=given).stdout.strip() == "https://crm.example.com"
+
+
+def test_a_console_web_process_keeps_few_threads_and_their_sqlite_connections(tmp_path):
+    """A console process's requests are CPU work: 4 threads, each keeping its SQLite
+    connection (a new one is paid again by every request); elsewhere 16 threads, and SQLite
+    connections opened per request or task (each kept one holds its own page cache)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CRMHUB_WEB_ROLE", "CRMHUB_WEB_THREADS", "DATABASE_CONN_MAX_AGE")
+        and k not in ("DATABASE_URL", "SANDBOX_DATABASE_URL")
+    }
+    env["CRMHUB_VAR_DIR"] = str(tmp_path)
+    code = (
+        "import crmhub.settings as s; "
+        "print(s.CRMHUB_WEB_THREADS, *(d['CONN_MAX_AGE'] for d in s.DATABASES.values()))"
+    )
+    roles = {
+        role: _python(code, env={**env, "CRMHUB_WEB_ROLE": role}).stdout.split()
+        for role in ("console", "sandbox", "all")
+    }
+    assert roles == {
+        "console": ["4", "60", "60"],
+        "sandbox": ["16", "0", "0"],
+        "all": ["16", "0", "0"],
+    }
+    given = {**env, "CRMHUB_WEB_ROLE": "console", "CRMHUB_WEB_THREADS": "8"}
+    given["DATABASE_CONN_MAX_AGE"] = "0"
+    assert _python(code, env=given).stdout.split() == ["8", "0", "0"]
+    on_postgres = {**env, "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/x"}
+    assert _python(code, env=on_postgres).stdout.split() == ["16", "60", "0"]
