@@ -475,3 +475,67 @@ def test_writes_hold_outside_a_transaction_and_after_one_rolled_back(connection)
         [(ids["1"], "p1@example.com"), (ids["1"], "+13125550001"),
          (ids["2"], "p2@example.com"), (ids["2"], "+13125550002")]
     )  # fmt: skip
+
+
+def _reltuples() -> float:
+    from django.db import connection as db
+
+    with db.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'contacts_contact'::regclass")
+        return float(cursor.fetchone()[0])
+
+
+def test_a_pass_filling_the_index_has_its_statistics_refreshed(connection, fake_crms, monkeypatch):
+    """On PostgreSQL a pass that created as many contacts as the planner's statistics
+    count has them refreshed (``existing`` then probes the unique index by remote id, not
+    every contact of the connection); SQLite is never asked."""
+    from django.db import connection as db
+
+    from crmhub.contacts.sync import passes, writer
+
+    calls: list[tuple[int, bool]] = []
+    refresh = writer.statistics_refresh
+
+    def recorded(*, created: int) -> bool:
+        calls.append((created, done := refresh(created=created)))
+        return done
+
+    monkeypatch.setattr(passes, "statistics_refresh", recorded)
+    monkeypatch.setattr(writer, "ANALYZE_MIN_CREATED", 100)
+    fake_crms["allclients"].contacts = people(1200)
+
+    assert sync(connection, mode="full").created == 1200
+
+    if db.vendor != "postgresql":
+        assert calls == [(1200, False)]
+        return
+    assert calls == [(1200, True)]
+    assert _reltuples() == 1200
+    # Known now: the next pass's 10 new contacts are not enough to refresh them again.
+    calls.clear()
+    fake_crms["allclients"].contacts = people(1210)
+    assert sync(connection, mode="full").created == 10
+    assert calls == [(10, False)]
+    assert _reltuples() == 1200
+
+
+def test_statistics_are_refreshed_once_the_created_contacts_double_the_known_rows(
+    connection, fake_crms
+):
+    """Below ``ANALYZE_MIN_CREATED`` nothing is asked; above it, the statistics are
+    refreshed when the contacts created since are at least as many as they count."""
+    from django.db import connection as db
+
+    from crmhub.contacts.sync.writer import ANALYZE_MIN_CREATED, statistics_refresh
+
+    assert statistics_refresh(created=ANALYZE_MIN_CREATED - 1) is False
+    if db.vendor != "postgresql":
+        assert statistics_refresh(created=10 * ANALYZE_MIN_CREATED) is False
+        return
+    fake_crms["allclients"].contacts = people(30)
+    sync(connection, mode="full")
+    with db.cursor() as cursor:
+        cursor.execute("ANALYZE contacts_contact")
+    assert _reltuples() == 30
+    assert statistics_refresh(created=ANALYZE_MIN_CREATED) is True
+    assert _reltuples() == 30

@@ -47,7 +47,7 @@ from crmhub.contacts.sync.pages import (
     pages_apply,
 )
 from crmhub.contacts.sync.prefetch import prefetched, prefetched_batches
-from crmhub.contacts.sync.writer import contacts_mark_deleted
+from crmhub.contacts.sync.writer import contacts_mark_deleted, statistics_refresh
 
 PAGE_SIZE = 500
 #: Contacts of pages fetched and parsed, waiting to be prepared; contacts of prepared pages
@@ -97,6 +97,8 @@ class Pass:
     latest_update: datetime | None = None
     #: Whether the prefetch thread builds the rows of the pages ahead (see ``page_prepare``).
     build_ahead: bool = True
+    #: Contacts this pass created since it last had the index's statistics refreshed.
+    created_unanalysed: int = 0
 
 
 _COUNTS = ("pages", "fetched", "created", "updated", "unchanged", "expected_total")
@@ -159,6 +161,9 @@ def batch_write(state: Pass, pages: list[tuple[PageHead, PreparedPage]]) -> None
         for name, value in before.items():  # the counts stay those of what was committed
             setattr(run, name, value)
         raise
+    state.created_unanalysed += sum(o.created for _, o in written)
+    if statistics_refresh(created=state.created_unanalysed):
+        state.created_unanalysed = 0
     # Build the rows of the next pages ahead while most contacts are written (a first sync).
     fetched = sum(page.size for page, _ in written)
     state.build_ahead = 2 * sum(o.created + o.updated for _, o in written) >= fetched
