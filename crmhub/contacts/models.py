@@ -111,9 +111,15 @@ class ContactKey(models.Model):
         EMAIL = "email", "Email"
         PHONE = "phone", "Phone"
 
-    #: No index of its own: the unique (contact, type, value) leads with it.
+    #: No index of its own: the unique (contact, type, value) leads with it. No foreign key
+    #: constraint on PostgreSQL (migration 0009): the sync writes a key only with the id
+    #: its contact's insert returned, and Django deletes a contact's keys before it.
     contact = models.ForeignKey(
-        Contact, on_delete=models.CASCADE, related_name="keys", db_index=False
+        Contact,
+        on_delete=models.CASCADE,
+        related_name="keys",
+        db_index=False,
+        db_constraint=False,
     )
     type = models.CharField(max_length=5, choices=Type.choices)
     value = models.CharField(max_length=320)

@@ -539,3 +539,17 @@ def test_statistics_are_refreshed_once_the_created_contacts_double_the_known_row
     assert _reltuples() == 30
     assert statistics_refresh(created=ANALYZE_MIN_CREATED) is True
     assert _reltuples() == 30
+
+
+def test_deleting_contacts_through_django_takes_their_keys(connection, fake_crms):
+    """No foreign key constraint checks the keys' contact on PostgreSQL: Django's cascade
+    deletes a contact's keys with it, on both databases."""
+    fake_crms["allclients"].contacts = people(3)
+    sync(connection, mode="full")
+
+    Contact.objects.get(connection=connection, remote_id="1").delete()
+    assert sorted(ContactKey.objects.values_list("value", flat=True)) == [
+        "+13125550002", "+13125550003", "p2@example.com", "p3@example.com",
+    ]  # fmt: skip
+    Contact.objects.filter(connection=connection).delete()
+    assert not ContactKey.objects.exists()
