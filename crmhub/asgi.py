@@ -9,11 +9,14 @@ same process, so a running plan can reach the socket that its client opened.
 ``CRMHUB_WEB_ROLE`` says what the process serves: ``console`` (no sandbox: its URLs answer
 404 and its socket is closed; several such processes may run), ``sandbox`` (the sandbox
 alone, ``crmhub.urls_sandbox``: one process, as the sockets live in its memory) or ``all``.
+A console process closes each connection after its response (``CRMHUB_WEB_KEEP_ALIVE``), so
+that a browser's next request goes to the console process free to accept it.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from a2wsgi import WSGIMiddleware
 from a2wsgi.asgi_typing import Receive, Scope, Send
@@ -50,4 +53,26 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
             await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})
         return
+    if not settings.CRMHUB_WEB_KEEP_ALIVE:
+        send = _closing(send)
     await http_application(scope, receive, send)
+
+
+def _closing(send: Send) -> Send:
+    """Wrap ``send`` so that the response asks to close the connection after it.
+
+    The server (uvicorn, h11 or httptools) then closes it once the response is sent, and the
+    client's next request opens a new one, which goes to whichever process accepts it first.
+    """
+
+    async def closing_send(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            headers = [
+                (name, value)
+                for name, value in message.get("headers", ())
+                if name.lower() != b"connection"
+            ]
+            message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await send(message)
+
+    return closing_send

@@ -56,6 +56,13 @@ CRMHUB_WEB_ROLE = envmod.read_web_role(ENV, sandbox=CRMHUB_SANDBOX)
 CRMHUB_WEB_THREADS = int(
     ENV.get("CRMHUB_WEB_THREADS", "4" if CRMHUB_WEB_ROLE == "console" else "16")
 )
+# Whether a web process keeps a client's connection open after a response. A console
+# process closes it (0): its processes share one listening socket, and a kept connection
+# ties a browser to the process that accepted it, whatever that process's load (20 users
+# on two processes ended 15 and 5); a new connection goes to the process free to accept it.
+CRMHUB_WEB_KEEP_ALIVE = envmod.read_bool(
+    ENV, "CRMHUB_WEB_KEEP_ALIVE", default=CRMHUB_WEB_ROLE != "console"
+)
 # Where the console is reached (by default where scripts/run's web server listens).
 CRMHUB_PUBLIC_URL = ENV.get(
     "CRMHUB_PUBLIC_URL", envmod.local_url(host=CRMHUB_HOST, port=CRMHUB_PORT)

@@ -140,3 +140,70 @@ def test_only_a_process_serving_the_sandbox_opens_the_collect_socket(settings):
     opened = _socket_opened(WEBSOCKET_PATH)
     assert opened[0]["type"] == "websocket.accept"
     assert "websocket-id" in json.loads(opened[1]["text"])
+
+
+def _http(keep_alive: bool) -> list[tuple[bytes, bytes]]:
+    """Ask ``crmhub.asgi`` for the sign-in page; return its response's headers."""
+    from crmhub.asgi import application
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/login/",
+        "raw_path": b"/login/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"connection", b"keep-alive")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    with override_settings(CRMHUB_WEB_KEEP_ALIVE=keep_alive, ALLOWED_HOSTS=["testserver"]):
+        asyncio.run(asyncio.wait_for(application(scope, receive, send), 30))  # type: ignore[arg-type]
+    start = next(message for message in sent if message["type"] == "http.response.start")
+    assert start["status"] == 200
+    return list(start["headers"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_console_process_closes_each_connection_after_its_response():
+    """Console processes share one listening socket: a kept connection would tie a browser
+    to the process that accepted it, however loaded; closed, its next request goes to the
+    process free to accept it. Other processes keep connections (the server's default)."""
+    closed = _http(keep_alive=False)
+    assert [value for name, value in closed if name.lower() == b"connection"] == [b"close"]
+    kept = _http(keep_alive=True)
+    assert not [value for name, value in kept if name.lower() == b"connection"]
+
+
+def test_keep_alive_is_off_in_console_processes_only():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMHUB_")}
+    code = "import crmhub.settings as s; print(s.CRMHUB_WEB_KEEP_ALIVE)"
+
+    def keep_alive(**more: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env={**env, **more},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout.strip()
+
+    assert keep_alive(CRMHUB_WEB_ROLE="console") == "False"
+    assert keep_alive(CRMHUB_WEB_ROLE="sandbox") == "True"
+    assert keep_alive(CRMHUB_WEB_ROLE="all") == "True"
+    assert keep_alive(CRMHUB_WEB_ROLE="console", CRMHUB_WEB_KEEP_ALIVE="1") == "True"
