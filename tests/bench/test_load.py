@@ -11,7 +11,7 @@ import time
 import pytest
 
 from crmhub.bench.load.archive import archive_connections, archive_fill, index_size
-from crmhub.bench.load.cpu import tree_cpu_seconds
+from crmhub.bench.load.cpu import machine_cpu_seconds, tree_cpu_seconds
 from crmhub.bench.load.run import LoadResult
 from crmhub.bench.load.section import rows
 from crmhub.bench.load.users import Users
@@ -95,14 +95,25 @@ def test_the_cpu_of_a_process_tree_counts_its_reaped_and_live_children():
 def test_the_rows_say_where_the_cpu_went():
     result = LoadResult(stack="sqlite + filesystem broker", workers=1, users=20, people=2000,
                         seconds=100, cpu={"web": 80, "worker0": 30, "users": 10},
-                        load_average=(1.5, 2.5))  # fmt: skip
+                        machine_cpu=150, load_average=(1.5, 2.5))  # fmt: skip
     by_metric = {row.metric: row for row in rows(result)}
 
     assert by_metric["CPU of web during the load (80% of one core)"].value == 80
     assert by_metric["CPU of worker0 during the load (30% of one core)"].value == 30
     assert by_metric["CPU of the bench's users (its threads) during the load (10% of one core)"]
     assert by_metric["machine load average (1 min) at the end of the load"].value == 2.5
+    assert by_metric["CPU of the whole machine during the load (150% of one core)"].value == 150
+    elsewhere = "  of which elsewhere: the database server's, other work's (30% of one core)"
+    assert by_metric[elsewhere].value == 30
     assert "web 80 s (80%), worker0 30 s (30%), users 10 s (10%); total 120 s" in (result.summary())
+    assert "the machine 150 s (150%), of which elsewhere 30 s (30%" in result.summary()
+
+
+def test_the_machine_cpu_counts_a_process_it_does_not_know():
+    before = machine_cpu_seconds()
+    subprocess.run([sys.executable, "-c", BURN.format(seconds=0.5)], check=True)
+    # Other work on the machine can only add to it.
+    assert machine_cpu_seconds() - before >= 0.45
 
 
 def test_the_bulk_act_can_wait_for_every_user_to_have_signed_in_or_failed() -> None:

@@ -39,7 +39,7 @@ from typing import Any
 import requests
 
 from crmhub.bench.load.archive import ARCHIVE, SIZE
-from crmhub.bench.load.cpu import own_cpu_seconds
+from crmhub.bench.load.cpu import machine_cpu_seconds, own_cpu_seconds
 from crmhub.bench.load.stack import Stack, postgres_database, redis_claimed
 from crmhub.bench.load.users import LOCKED, PAGE_TIMEOUT, Users, classify, login
 from crmhub.bench.measure import percentile
@@ -183,6 +183,9 @@ class LoadResult:
     #: ``manage.py`` queries it ran (``queries``). The machine's 1-minute load average at the
     #: start and the end of the load (other work on the machine shows there, not here).
     cpu: dict[str, float] = field(default_factory=dict)
+    #: The busy CPU seconds of the whole machine during the load (every process: the
+    #: database server's and any other work's too).
+    machine_cpu: float = 0.0
     load_average: tuple[float, float] = (0.0, 0.0)
 
     @property
@@ -210,6 +213,12 @@ class LoadResult:
         """Return ``seconds`` of CPU as a percentage of one core over the load."""
         return 100 * seconds / self.seconds if self.seconds else 0.0
 
+    @property
+    def cpu_elsewhere(self) -> float:
+        """Return the machine's busy CPU seconds during the load that no counted process
+        spent: the database server's (PostgreSQL's processes), the kernel's, other work's."""
+        return max(0.0, self.machine_cpu - sum(self.cpu.values()))
+
     def cpu_summary(self) -> str:
         parts = [
             f"{name} {spent:.0f} s ({self.cpu_share(spent):.0f}%)"
@@ -218,7 +227,10 @@ class LoadResult:
         total = sum(self.cpu.values())
         return (
             f"  CPU during the load (% of one core): {', '.join(parts)}; total {total:.0f} s "
-            f"({self.cpu_share(total):.0f}% of one core, {os.cpu_count()} cores); load "
+            f"({self.cpu_share(total):.0f}% of one core, {os.cpu_count()} cores); the machine "
+            f"{self.machine_cpu:.0f} s ({self.cpu_share(self.machine_cpu):.0f}%), of which "
+            f"elsewhere {self.cpu_elsewhere:.0f} s ({self.cpu_share(self.cpu_elsewhere):.0f}%"
+            "; the database server's, other work's); load "
             f"average {self.load_average[0]:.1f} at the start, {self.load_average[1]:.1f} "
             "at the end"
         )
@@ -402,6 +414,7 @@ def _load(
     )
     started = time.monotonic()
     cpu, own, load_start = stack.cpu_seconds(), own_cpu_seconds(), os.getloadavg()[0]
+    machine = machine_cpu_seconds()
     try:
         operator = login(stack.url, USERNAME, password)
         # The bulk act is confirmed while the users browse, not while they sign in: 20
@@ -437,6 +450,7 @@ def _load(
     result.cpu = {name: spent[name] - cpu.get(name, 0.0) for name in spent if name != "queries"}
     result.cpu["users"] = own_cpu_seconds() - own
     result.cpu["queries"] = spent["queries"] - cpu["queries"]
+    result.machine_cpu = machine_cpu_seconds() - machine
     result.load_average = (load_start, os.getloadavg()[0])
     result.kills = len(stack.kills)
     served = browsing.served()

@@ -107,6 +107,11 @@ def rows(result: LoadResult) -> list[Row]:
                 f"({result.cpu_share(spent):.0f}% of one core)", spent, "s")
             for name, spent in result.cpu.items()
         ),
+        Row(SECTION, f"CPU of the whole machine during the load "
+            f"({result.cpu_share(result.machine_cpu):.0f}% of one core)", result.machine_cpu, "s"),
+        Row(SECTION, "  of which elsewhere: the database server's, other work's "
+            f"({result.cpu_share(result.cpu_elsewhere):.0f}% of one core)",
+            result.cpu_elsewhere, "s"),
         Row(SECTION, "page time p50", result.percentile(0.5), "ms"),
         Row(SECTION, "page time p95", result.percentile(0.95), "ms", target="<= 200 ms"),
         Row(SECTION, "search (as you type) p95", result.percentile(0.95, result.search_ms), "ms",
