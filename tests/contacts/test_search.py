@@ -422,6 +422,38 @@ def test_a_count_does_not_read_again_the_tiers_its_first_page_read_to_the_end(cr
     assert len(unrelated) == len(alone)
 
 
+@pytest.mark.parametrize("query", ["tay", "example.com", "", "tayloring", "taylor tay1"])
+@pytest.mark.parametrize("cap", [5, 20, 60])
+def test_a_count_takes_the_rows_its_first_page_read_for_it(crowd, monkeypatch, query, cap):
+    """A first page reads each tier it runs up to the count's limit, in id order (a broad
+    prefix costs SQLite as much for a page's rows as for a count's): its count runs none of
+    those statements again, and is the count of the search alone. The page is the same."""
+    import re
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crmhub.contacts import selectors
+
+    def statements(captured: CaptureQueriesContext) -> set[str]:
+        return {re.sub(r" LIMIT \d+", "", q["sql"]) for q in captured.captured_queries}
+
+    alone = selectors.contact_search_count(query=query, cap=cap)
+    monkeypatch.setattr(selectors, "COUNT_CAP", 0)  # a spare of 1 is none
+    plain = contact_search(query=query, limit=6)
+    monkeypatch.setattr(selectors, "COUNT_CAP", 20)
+    with CaptureQueriesContext(connection) as paging:
+        page = contact_search(query=query, limit=6)
+    assert page.rows == plain.rows and page.next_after == plain.next_after
+    assert page.next_after is not None, "one page holds every result: nothing to count"
+    with CaptureQueriesContext(connection) as counting:
+        assert selectors.contact_search_count(query=query, first_page=page, cap=cap) == alone
+    if connection.vendor == "sqlite":  # PostgreSQL's tiers but browse and email: windowed
+        again = statements(counting) & statements(paging)
+        # A count past the page's spare (cap 60) reads the tier that holds more again.
+        assert not again if cap <= 20 or alone.people <= 20 else len(again) <= 1
+
+
 def test_a_count_does_not_read_again_the_names_counts_its_first_page_read(crowd):
     """PostgreSQL weighs a query's words by how many names start with each (one statement);
     a first page's count takes the page's, or another page's that read the same words."""

@@ -85,13 +85,17 @@ def _corrections_counted(plan: Plan) -> tuple[dict[str, tuple[str, ...]], dict[s
 
 Candidate = tuple[int, int, "int | None"]
 _LIMITS = re.compile(r" LIMIT \d+")
-#: Sub-queries read to their end (fewer rows than their limit), by statement without its
-#: limit and parameters: asked again with a larger limit, they would give the same rows.
-Complete = dict[tuple[str, str], list[Candidate]]
+#: Sub-queries read before, by statement without its limit and parameters, with whether
+#: their rows are every match (read to their end: asked again with a larger limit, they
+#: would give the same rows) or the first matches in id order of a statement that walks its
+#: tier in that order (``Part``'s ``prefix``: asked again with a limit no larger than the
+#: rows read, it would give the first of them).
+Complete = dict[tuple[str, str], tuple[list[Candidate], bool]]
 #: A tier's sub-query: its tier, statement, parameters, the question it asks (the key of
-#: ``Complete``: the same for a page and a count) and its ``spare`` (``postgres.windowed``;
-#: 0: none).
-Part = tuple[int, str, Params, tuple[str, str], int]
+#: ``Complete``: the same for a page and a count), its ``spare`` (``postgres.windowed``;
+#: 0: none) and whether it reads its tier in id order up to ``spare`` rows (its first
+#: rows are then the page's and the count's alike).
+Part = tuple[int, str, Params, tuple[str, str], int, bool]
 
 
 def candidates(
@@ -134,12 +138,16 @@ def candidates(
         if after is not None and tier < after[0]:
             return
         bound = f" AND {order} > {int(after[1])}" if after is not None and after[0] == tier else ""
+        # A first page to be counted reads up to the count's limit: the count takes the
+        # rows from it rather than run the statement again (the count runs every statement
+        # the page does, and a broad prefix costs SQLite as much for 76 rows as for 1,001).
+        more = spare if spare > limit else 0
         sql = (  # identifiers and numbers of this module only; values go as parameters
             f"SELECT {tier} AS tier, {order} AS id, c.person_id FROM {source} "  # noqa: S608
-            f"WHERE {where}{bound}{filter_sql} ORDER BY {order} LIMIT {int(limit)}"
+            f"WHERE {where}{bound}{filter_sql} ORDER BY {order} LIMIT {int(more or limit)}"
         )
         params = where_params + filter_params
-        parts.append((tier, sql, params, (_LIMITS.sub("", sql), repr(params)), 0))
+        parts.append((tier, sql, params, (_LIMITS.sub("", sql), repr(params)), more, True))
 
     def add_windowed(pg: postgres.PgTier) -> None:
         """Add one PostgreSQL tier's statement (``postgres.windowed``)."""
@@ -153,7 +161,7 @@ def candidates(
             pg, start=start, limit=limit, filter_sql=filter_sql, filter_params=filter_params,
             ordered=ordered, spare=more,
         )  # fmt: skip
-        parts.append((pg.tier, sql, params, key, more))
+        parts.append((pg.tier, sql, params, key, more, False))
 
     if plan.browse:
         add(TIER_BROWSE, "contacts_contact c", "c.id", "1 = 1", [])
@@ -204,38 +212,46 @@ def _run(
 ) -> tuple[list[list[Candidate]], bool]:
     """Run the tiers' sub-queries best tier first (the exact tier's two in one statement);
     return their candidates and whether a tier filled the page. A tier whose sub-queries
-    are all in ``complete`` (with fewer rows than ``limit``) is taken from there; those
-    read to their end are put there: fewer rows than ``limit``, or, with a ``spare``, more
-    than ``limit`` and fewer than ``spare`` (every match: ``postgres.windowed``), of which
-    the first ``limit`` are the sub-query's."""
-    by_tier: dict[int, list[tuple[str, Params, tuple[str, str], int]]] = {}
-    for tier, sql, params, key, spare in parts:
-        by_tier.setdefault(tier, []).append((sql, params, key, spare))
+    are all in ``complete`` (read to their end with fewer rows than ``limit``, or read in id
+    order up to ``limit`` rows or more) is taken from there; those read are put there: read
+    to their end (fewer rows than ``limit``, or, with a ``spare``, fewer than ``spare``: every
+    match, ``postgres.windowed``), or, read in id order, their first rows. Each sub-query
+    gives at most ``limit`` rows."""
+    by_tier: dict[int, list[tuple[str, Params, tuple[str, str], int, bool]]] = {}
+    for tier, sql, params, key, spare, prefix in parts:
+        by_tier.setdefault(tier, []).append((sql, params, key, spare, prefix))
     groups: list[list[Candidate]] = []
-    known = {} if complete is None else complete
+    known: Complete = {} if complete is None else complete
+
+    def answers(key: tuple[str, str]) -> bool:
+        rows, whole = known.get(key, ([], False))
+        return key in known and (len(rows) < limit if whole else len(rows) >= limit)
+
     with db.cursor() as cursor:
         for tier in sorted(by_tier):
             queries = by_tier[tier]
-            keys = [key for _, _, key, _ in queries]
-            if all(key in known and len(known[key]) < limit for key in keys):
-                groups += [list(known[key]) for key in keys]
+            keys = [key for _, _, key, _, _ in queries]
+            if all(answers(key) for key in keys):
+                found = [known[key][0][:limit] for key in keys]
+                groups += found
+                if any(len(group) >= limit for group in found):
+                    return groups, True
                 continue
             sql = " UNION ALL ".join(
                 f"SELECT * FROM (SELECT {index} AS src, q.* FROM ({query}) AS q) AS s{index}"  # noqa: S608
-                for index, (query, _, _, _) in enumerate(queries)
+                for index, (query, _, _, _, _) in enumerate(queries)
             )
-            cursor.execute(sql, [param for _, params, _, _ in queries for param in params])
-            found: list[list[Candidate]] = [[] for _ in queries]
+            cursor.execute(sql, [param for _, params, _, _, _ in queries for param in params])
+            found = [[] for _ in queries]
             for src, row_tier, pk, person in cursor.fetchall():
                 found[int(src)].append((int(row_tier), int(pk), person))
             for group in found:  # a windowed tier's two halves come in either order
                 group.sort()
-            spares = [spare for _, _, _, spare in queries]
-            known.update(
-                (key, rows)
-                for key, rows, spare in zip(keys, found, spares, strict=True)
-                if len(rows) < limit or limit < len(rows) < spare
-            )
+            for (_, _, key, spare, prefix), rows in zip(queries, found, strict=True):
+                if len(rows) < limit or limit < len(rows) < spare:
+                    known[key] = (rows, True)
+                elif prefix and spare:  # read past the page, up to the count's limit
+                    known[key] = (rows, len(rows) < spare)
             found = [group[:limit] for group in found]
             groups += found
             if any(len(group) >= limit for group in found):
