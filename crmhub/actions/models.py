@@ -187,6 +187,8 @@ class Action(models.Model):
             # acts asked one at a time, which its newest-first walk of ``action_created``
             # finds only by stepping over every bulk action. PostgreSQL has no need of it,
             # and its planner took it for the attention queries, to their cost.)
+            # (PostgreSQL has ``action_open``, made by migration 0007: the acts that need
+            # someone, whose counts and lists the dashboard shows, in a partial index.)
         ]
 
     def __str__(self) -> str:

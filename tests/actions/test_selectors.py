@@ -6,10 +6,17 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection as db
+from django.db.models import Count
 from django.utils import timezone
 
 from crmhub.actions.models import Action, Batch
-from crmhub.actions.selectors import _not_bulk, action_page, actions_recent, batch_contacts
+from crmhub.actions.selectors import (
+    _not_bulk,
+    action_page,
+    actions_open,
+    actions_recent,
+    batch_contacts,
+)
 from crmhub.contacts.models import Contact
 from tests.actions.conftest import make_contacts
 from tests.factories import ConnectionFactory
@@ -101,5 +108,25 @@ def test_postgresql_has_no_single_acts_index_for_its_planner_to_misuse():
     with db.cursor() as cursor:
         cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'actions_action'")
         names = {name for (name,) in cursor.fetchall()}
-    assert "action_state_due" in names  # what the attention queries walk
+    assert "action_state_due" in names
     assert "action_single_recent" not in names
+
+
+@pytest.mark.skipif(db.vendor != "postgresql", reason="PostgreSQL's indexes")
+def test_postgresql_counts_the_open_acts_from_their_own_index(connection):
+    # Only the acts that need someone are in it: a queued act (bulk runs insert thousands)
+    # is not, and the dashboard's counts need nothing else.
+    for state in (Action.State.QUEUED, Action.State.SUCCEEDED, Action.State.FAILED):
+        _action(connection, state=state)
+    with db.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'action_open'")
+        (definition,) = cursor.fetchone()
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        query = actions_open().order_by().values_list("state").annotate(n=Count("id"))
+        plan = query.explain()
+    assert "(state, not_before, id)" in definition
+    assert "checked_at IS NULL" in definition and "NOT safe" in definition
+    assert "Index Only Scan using action_open" in plan
+    assert "resend_of_id IS NOT NULL" in plan  # the resends looked for among resends only
+    assert dict(query) == {"failed": 1}
