@@ -27,6 +27,7 @@ django_application = get_wsgi_application()
 
 from django.conf import settings  # noqa: E402 - settings need Django set up first
 
+from crmhub.core import warmup  # noqa: E402
 from crmhub.core.proxies import TrustedProxies  # noqa: E402
 
 # The client address (sign-in lock-out, logs) from trusted proxies' X-Forwarded-For only.
@@ -49,6 +50,8 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "websocket.close", "code": 4404})
         return
     if scope["type"] == "lifespan":
+        # Started: ready the broker and freeze the heap, off the requests' path.
+        warmup.web_warm_start(publishes=settings.CRMHUB_WEB_ROLE != "sandbox")
         while (await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})

@@ -53,6 +53,30 @@ def publish_or_defer(send: Callable[[], object], *, what: str) -> bool:
     return True
 
 
+def broker_warm() -> bool:
+    """Ready what a process's first publish needs, so that no request pays for it; return
+    whether the broker answered (nothing raises).
+
+    The first publish of a process imported the broker's transport and Celery's message
+    code and opened a connection: on Redis 114-124 ms of CPU, a later one 5 ms. Nothing is
+    published: the producer's connection goes back to the pool, open, for the first
+    request that publishes to take.
+    """
+    from crmhub.celery import app
+
+    try:
+        with app.producer_or_acquire() as producer:
+            producer.connection.ensure_connection(max_retries=0)  # one try
+        # Built on first use: the router, the message sender (with its event dispatcher).
+        app.amqp.router  # noqa: B018
+        app.amqp.send_task_message  # noqa: B018
+        app.backend  # noqa: B018
+    except BROKER_ERRORS as exc:
+        logger.info("broker not warmed: %s", type(exc).__name__)
+        return False
+    return True
+
+
 @dataclass
 class Watch:
     """What ``watch()`` saw: whether a publish in its block found the broker down."""
