@@ -40,6 +40,19 @@ def test_attention_lists_unknown_failed_and_waiting_but_not_resent_or_bulk(
     assert action_selectors.attention_counts() == {"unknown": 2, "failed": 2, "needs_input": 1}
 
 
+def test_attention_is_read_in_one_query_whatever_the_states(connections, django_assert_num_queries):
+    allclients = connections["allclients"]
+    made = [
+        make_action(allclients, "run_action_set", state=state)
+        for state in (Action.State.UNKNOWN, Action.State.FAILED, Action.State.NEEDS_INPUT) * 4
+    ]
+    with django_assert_num_queries(1):
+        listed = action_selectors.actions_needing_attention(limit=5)
+        assert [action.connection.name for action in listed]  # relations come with them
+    # The five newest of the pooled latest of each state, newest first.
+    assert listed == sorted(made, key=lambda a: (a.created_at, a.pk), reverse=True)[:5]
+
+
 def test_the_chart_counts_actions_and_syncs_per_day(connections):
     cache.clear()
     now = timezone.now()

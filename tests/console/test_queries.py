@@ -101,7 +101,7 @@ def test_the_pages_stay_within_their_budget(
     budgets = {
         reverse("console:contact-list") + "?q=ann": 12,
         reverse("console:person-detail", args=[ann["allclients"].person_id]): 18,
-        reverse("console:dashboard"): 14,
+        reverse("console:dashboard"): 10,
     }
     for url, budget in budgets.items():
         cache.clear()
