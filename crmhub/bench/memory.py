@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Max
 
 from crmhub.bench.base import BenchContext, Row
@@ -75,6 +76,43 @@ def _sqlite_highwater_mb() -> float | None:
     return float(library.sqlite3_memory_highwater(0)) / 2**20
 
 
+def _backend_stat_path() -> str | None:
+    """Return the ``/proc`` stat file of this process's PostgreSQL server process, when the
+    server runs on this machine and lets it be read (None otherwise: SQLite, a remote)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    path = f"/proc/{pid}/stat"
+    return path if os.access(path, os.R_OK) else None
+
+
+def _cpu_seconds(stat_path: str | None) -> float:
+    """Return the CPU seconds (user + system) of this process, or of the process whose
+    ``/proc`` stat file is ``stat_path``."""
+    if stat_path is None:
+        times = os.times()
+        return times.user + times.system
+    with open(stat_path) as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def _cpu(figures: dict[str, float], step: str, server: str | None) -> Iterator[None]:
+    """Record under ``step`` the CPU seconds of the block: this process's (``worker``) and
+    its PostgreSQL server process's (``server``, when ``server`` is its stat file)."""
+    worker_before = _cpu_seconds(None)
+    server_before = _cpu_seconds(server) if server else 0.0
+    try:
+        yield
+    finally:
+        figures[f"{step}_worker"] = _cpu_seconds(None) - worker_before
+        if server:
+            figures[f"{step}_server"] = _cpu_seconds(server) - server_before
+
+
 @contextmanager
 def _peak(peaks: dict[str, float], step: str) -> Iterator[bool]:
     """Record under ``step`` the peak RSS of the block (``VmHWM``, reset before it); yield
@@ -90,9 +128,11 @@ def child() -> None:
     """Sync the connection named on the command line, match, merge; print the figures."""
     peaks = {"start": _status_mb("VmHWM")}
     start = _status_mb("VmRSS")
-    with _peak(peaks, "sync") as exact:
+    cpu: dict[str, float] = {}
+    server = _backend_stat_path()
+    with _peak(peaks, "sync") as exact, _cpu(cpu, "sync", server):
         run, seconds = sync_timed(int(sys.argv[1]))
-    with _peak(peaks, "matching"):
+    with _peak(peaks, "matching"), _cpu(cpu, "matching", server):
         started = time.perf_counter()
         persons_match()
         matching = time.perf_counter() - started
@@ -101,9 +141,22 @@ def child() -> None:
     figures = {
         "fetched": run.fetched, "seconds": seconds, "peak_mb": max(peaks.values()),
         "start_mb": start, "peaks": peaks, "matching_s": matching,
-        "sqlite_mb": _sqlite_highwater_mb(), "exact": exact,
+        "sqlite_mb": _sqlite_highwater_mb(), "exact": exact, "cpu": cpu,
     }  # fmt: skip
     print(json.dumps(figures))
+
+
+def _cpu_rows(cpu: dict[str, float], fetched: int) -> list[Row]:
+    """Return the rows of the CPU seconds of the pass and the matching, per 100,000
+    contacts: the syncing process's, and its PostgreSQL server process's where known."""
+    per = 100_000 / max(fetched, 1)
+    names = {"sync": "the pass", "matching": "person matching"}
+    sides = {"worker": "the syncing process", "server": "its PostgreSQL server process"}
+    return [
+        Row("memory", f"  CPU of {sides[side]} in {names[step]}, per 100,000 contacts",
+            cpu[f"{step}_{side}"] * per, "s")
+        for step in names for side in sides if f"{step}_{side}" in cpu
+    ]  # fmt: skip
 
 
 def section(ctx: BenchContext) -> list[Row]:
@@ -142,6 +195,7 @@ def section(ctx: BenchContext) -> list[Row]:
         Row("memory", "  its speed", figures["fetched"] / figures["seconds"], "contacts/s",
             target=speed_target),
         Row("memory", "  person matching after it", figures["matching_s"], "s"),
+        *_cpu_rows(figures["cpu"], figures["fetched"]),
         Row("memory", "  contacts in the index", float(last or 0), "rows"),
         Row("memory", "  not counted: peak RSS of the seeding process (a child's ru_maxrss "
             "inherits it)", seeding_mb, "MB"),
