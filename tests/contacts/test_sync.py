@@ -393,6 +393,11 @@ def test_a_contact_another_writer_inserted_meanwhile_is_updated_not_duplicated(
     assert Contact.objects.count() == 3
     assert Contact.objects.get(remote_id="1").first_name == "Later"
     assert len(set(outcome.pks)) == 3
+    # The plain inserts PostgreSQL tries first met the other writer's contact and key: the
+    # rows went in again with ON CONFLICT, the key once.
+    keys = ContactKey.objects.filter(contact__remote_id="1", type="email")
+    assert list(keys.values_list("value", flat=True)) == ["p1@example.com"]
+    assert ContactKey.objects.filter(contact__remote_id__in=["2", "3"]).count() == 4
 
 
 @pytest.mark.parametrize(
