@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.base import ModelState
 
 from crmhub.connections.models import Connection
 from crmhub.contacts import search
@@ -166,6 +167,27 @@ def _group_key(pk: int, person_id: int | None) -> tuple[str, int]:
     return ("p", person_id) if person_id else ("c", pk)
 
 
+def _row_contacts(scope: QuerySet[Contact]) -> list[tuple[Contact, str | None]]:
+    """Return the contacts of ``scope`` in id order, with their ``ROW_FIELDS`` (the others
+    deferred, as ``only`` leaves them), each with its person's name.
+
+    They are made as ``Model.from_db`` makes them, less ``__init__``'s work of a descriptor
+    call per field: a short query's page holds ~300 contacts, and ``__init__`` was a third
+    of their cost.
+    """
+    names = ("id", *ROW_FIELDS)
+    rows = scope.order_by("pk").values_list(*names, "person__display_name")
+    contacts = []
+    for *values, person_name in rows:
+        contact = Contact.__new__(Contact)
+        contact._state = ModelState()
+        contact._state.adding = False
+        contact._state.db = rows.db
+        contact.__dict__.update(zip(names, values, strict=True))
+        contacts.append((contact, person_name))
+    return contacts
+
+
 def _rows_fetch(ordered: list, filters: Filters, groups: int) -> dict[int, Contact]:
     """Fetch the contacts of the first ``groups`` groups of ``ordered`` and their siblings."""
     keys: set[tuple[str, int]] = set()
@@ -178,24 +200,23 @@ def _rows_fetch(ordered: list, filters: Filters, groups: int) -> dict[int, Conta
     scope = Contact.objects.filter(Q(pk__in=lone) | Q(person_id__in=persons))
     if not filters.include_deleted:
         scope = scope.filter(deleted_at__isnull=True)
-    scope = scope.only(*ROW_FIELDS).annotate(person_name=F("person__display_name"))
-    contacts = list(scope.order_by("pk"))
+    named = _row_contacts(scope)
     connections = Connection.objects.only("name", "kind", "country").in_bulk(
-        {c.connection_id for c in contacts}
+        {c.connection_id for c, _ in named}
     )
     # A handful of connections, and one person for a person's contacts: shared by the rows
     # (a person of its own for each contact was a sixth of a short query's page).
     people: dict[int, Person] = {}
-    for contact in contacts:
+    for contact, person_name in named:
         contact.connection = connections[contact.connection_id]
         if contact.person_id is not None:
             person = people.get(contact.person_id)
             if person is None:
                 fields = ["id", "display_name"]
-                person = Person.from_db(scope.db, fields, [contact.person_id, contact.person_name])
+                person = Person.from_db(scope.db, fields, [contact.person_id, person_name])
                 people[contact.person_id] = person
             contact.person = person
-    return {contact.pk: contact for contact in contacts}
+    return {contact.pk: contact for contact, _ in named}
 
 
 def contact_search(

@@ -350,6 +350,31 @@ def test_a_narrower_index_lookup_gives_the_same_pages(crowd, monkeypatch, query,
         narrowed and len(word) < 5)]  # fmt: skip
 
 
+@pytest.mark.parametrize("query", ["tay", "example.com", "t3@example.com"])
+def test_a_rows_contacts_are_the_orms_with_the_row_fields(crowd, query):
+    """The rows' contacts (made without ``Model.__init__``) are what ``only(*ROW_FIELDS)``
+    gives: the same values, the same fields deferred (read on first use), saved in place."""
+    from crmhub.contacts.selectors import ROW_FIELDS
+
+    contacts = [contact for row in contact_search(query=query).rows for contact in row.contacts]
+    assert contacts, "the query finds nobody: the test would show nothing"
+    orm = Contact.objects.only(*ROW_FIELDS).in_bulk([contact.pk for contact in contacts])
+    for contact in contacts:
+        expected = orm[contact.pk]
+        assert contact == expected
+        assert contact.get_deferred_fields() == expected.get_deferred_fields()
+        assert (contact._state.adding, contact._state.db) == (False, "default")
+        for name in ("id", *ROW_FIELDS):
+            assert getattr(contact, name) == getattr(expected, name), name
+        assert contact.connection.kind in ("allclients", "apptivo")
+        assert contact.person_id is None or contact.person.display_name
+    one = contacts[0]
+    assert one.raw == Contact.objects.get(pk=one.pk).raw  # a deferred field, read when used
+    one.company = "Renamed Ltd"
+    one.save(update_fields=["company"])
+    assert Contact.objects.get(pk=one.pk).company == "Renamed Ltd"
+
+
 def test_a_bad_cursor_starts_over(crowd):
     assert contact_search(query="tay", after="garbage").rows == contact_search(query="tay").rows
 
