@@ -123,9 +123,11 @@ def test_r1_real_connectors_survive_a_worker_killed_at_each_point(
 
 def test_a_crmcom_token_that_expires_mid_batch_is_renewed_and_nothing_doubles(workers, crmcom):
     account = Account.objects.get(kind="crmcom")
-    account.credentials = {**account.credentials, "token_lifetime_seconds": "1"}
+    # Tokens live 1-2 s (the server stamps them with whole seconds; with 1 s one could live
+    # ~0 s and be refused again at once); 10 calls at 4 a second outlive one.
+    account.credentials = {**account.credentials, "token_lifetime_seconds": "2"}
     account.save()
-    crmcom.rate_limit = 6
+    crmcom.rate_limit = 4
     crmcom.save()
     workers(beat=True)
     contacts = _contacts(crmcom, 10)
