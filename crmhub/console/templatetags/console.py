@@ -7,8 +7,8 @@ import uuid
 from typing import Any
 
 from django import template
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from crmhub.connections.kinds import kind_label as _kind_label
 from crmhub.console.acts import label_for
@@ -94,6 +94,39 @@ def action_status(context: template.Context, action: Any) -> str:
     return render_to_string(
         "console/action_detail.html#action-status", status_context(request, action), request
     )
+
+
+@register.simple_tag
+def result_rows(rows: Any, can_act: bool) -> SafeString:
+    """Render the contacts page's result rows (``console.selectors.ResultRow``), escaped.
+
+    Built in Python, not by the template language: its ~14 variable lookups and escapes a
+    row were 2.8 ms of a 50-row page (0.9 ms here); search as you type renders it each key.
+    """
+    html = []
+    for row in rows:
+        title = escape(row.title)
+        pick = (
+            f'<td><input type="checkbox" name="pick" value="{escape(row.pick)}" '
+            f'aria-label="Select {title}"></td>'
+            if can_act
+            else ""
+        )
+        company = f'<div class="small muted">{escape(row.company)}</div>' if row.company else ""
+        kinds = "".join(
+            f'<span class="badge {escape(kind)}">{escape(label)}</span>'
+            for kind, label in row.kinds
+        )
+        exact = ' class="exact"' if row.exact else ""
+        html.append(
+            f"<tr{exact}>{pick}"
+            f'<td><a id="result-{escape(row.key)}" href="{escape(row.href)}">{title}</a>'
+            f"{company}</td>"
+            f'<td>{kinds}</td><td class="small">{escape(row.emails)}</td>'
+            f'<td class="small">{escape(row.phones)}</td><td class="small">{escape(row.types)}</td>'
+            "</tr>\n"
+        )
+    return mark_safe("".join(html))  # noqa: S308 - every value above is escaped
 
 
 _LABELS: dict[str, dict[str, str]] = {}
