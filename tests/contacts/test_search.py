@@ -351,13 +351,18 @@ def test_a_narrower_index_lookup_gives_the_same_pages(crowd, monkeypatch, query,
 
 
 @pytest.mark.parametrize("query", ["tay", "example.com", "t3@example.com"])
-def test_a_rows_contacts_are_the_orms_with_the_row_fields(crowd, query):
+def test_a_rows_contacts_are_the_orms_with_the_row_fields(crowd, query, django_assert_num_queries):
     """The rows' contacts (made without ``Model.__init__``) are what ``only(*ROW_FIELDS)``
-    gives: the same values, the same fields deferred (read on first use), saved in place."""
+    gives: the same values, the same fields deferred (read on first use), saved in place;
+    their connection and person come with them (cached, as the descriptors cache them)."""
     from crmhub.contacts.selectors import ROW_FIELDS
 
     contacts = [contact for row in contact_search(query=query).rows for contact in row.contacts]
     assert contacts, "the query finds nobody: the test would show nothing"
+    with django_assert_num_queries(0):
+        for contact in contacts:
+            assert contact.connection.pk == contact.connection_id
+            assert contact.person_id is None or contact.person.pk == contact.person_id
     orm = Contact.objects.only(*ROW_FIELDS).in_bulk([contact.pk for contact in contacts])
     for contact in contacts:
         expected = orm[contact.pk]
