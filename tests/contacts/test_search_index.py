@@ -148,3 +148,43 @@ def test_a_large_sync_merges_postgresql_pending_lists(connection, fake_crms, mon
             cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [index])
             assert cursor.fetchone()[0] == 0, index
     assert contact_search(query="name299 same").rows[0].title == "Name299 Same"
+
+
+def _vacuums() -> int:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_get_vacuum_count('contacts_contact'::regclass)")
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_rewriting_much_of_the_index_vacuums_it_on_postgresql(
+    connection, fake_crms, monkeypatch
+):
+    """A large sync and its matching leave a dead row version (and its GIN entries) per
+    contact written: the compaction vacuums them away when the sync wrote at least
+    ``VACUUM_SHARE`` of the contacts, else it only analyses, as before; in a transaction
+    (where VACUUM cannot run) it analyses."""
+    if db.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    from django.db import transaction
+
+    from crmhub.contacts import search
+
+    monkeypatch.setattr(search, "COMPACT_MIN_WRITTEN", 10)
+    fake_crms["allclients"].contacts = [remote(n, f"Name{n}", "Same") for n in range(300)]
+    sync(connection, mode="full")
+    with db.cursor() as cursor:
+        cursor.execute("ANALYZE contacts_contact")
+    before = _vacuums()
+    assert search.search_index_compact(written=20) is True  # 20 of 300: analysed only
+    assert _vacuums() == before
+    with transaction.atomic():
+        assert search.search_index_compact(written=300) is True
+    assert _vacuums() == before
+    assert search.search_index_compact(written=300) is True
+    assert _vacuums() == before + 1
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'contacts_contact'"
+        )
+        assert cursor.fetchone()[0] == 0
