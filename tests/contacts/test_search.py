@@ -581,3 +581,73 @@ def test_a_first_page_holding_every_result_is_counted_without_a_query(
     partial = contact_search(query="", limit=2)
     assert partial.next_after is not None
     assert contact_search_count(query="", first_page=partial).people > 2
+
+
+def _all_pages(query: str) -> list:
+    seen, after = [], None
+    while True:
+        page = contact_search(query=query, after=after, limit=6)
+        seen += [(row.tier, [c.pk for c in row.contacts]) for row in page.rows]
+        if page.next_after is None:
+            return seen
+        after = page.next_after
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "tayl",  # two longer terms: taylor, tayloring
+        "taylo",
+        "exam",  # 'example', from the emails
+        "example",  # the word itself and nothing longer
+        "other1",  # more than COMPLETIONS_MAX longer terms: asked as a prefix
+        "tay1",
+        "tay1 tayl",
+        "exam tayl",
+        "taylr",  # a typo: the typo tier's words completed too
+        "zzzz",  # no term at all
+    ],
+)
+def test_a_long_prefix_asked_as_its_completions_finds_what_the_prefix_finds(
+    crowd, monkeypatch, query
+):
+    """SQLite: a typed word of four letters or more is asked as itself or the index's
+    longer terms that start with it (read lazily, in rowid order), not as a prefix that
+    FTS5 reads whole: the same rows, tiers and pages, counts included."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crmhub.contacts.selectors import contact_search_count
+
+    with CaptureQueriesContext(connection) as captured:
+        completed = _all_pages(query)
+    counted = contact_search_count(query=query)
+    monkeypatch.setattr(search.sqlite, "_PLAIN_WORD", search.sqlite.re.compile(r"(?!)"))
+    assert _all_pages(query) == completed
+    assert contact_search_count(query=query) == counted
+    if query != "zzzz":
+        assert completed, "the query finds nobody: the test would show nothing"
+    vocabulary = any("contacts_contact_fts_vocab" in q["sql"] for q in captured.captured_queries)
+    assert vocabulary == (connection.vendor == "sqlite")
+
+
+def test_the_completions_of_a_prefix_are_the_index_terms_past_the_word(crowd):
+    """What the statement picks for a typed word: its completions, or the prefix as typed
+    when more than ``COMPLETIONS_MAX`` terms start with it."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's full-text index")
+    with connection.cursor() as cursor:
+        for word, expected in [
+            ("tayl", {'("tayl" OR "taylor" OR "tayloring")'}),
+            ("taylor", {'("taylor" OR "tayloring")'}),
+            ("tayloring", {'("tayloring")'}),
+            ("other1", {'"other1"*'}),
+        ]:
+            sql, params = search.sqlite.Match(search.sqlite._word(word, prefix=True)).sql()
+            cursor.execute(f"SELECT {sql}", params)
+            (chosen,) = cursor.fetchone()
+            if chosen.startswith("("):  # the order of the OR-ed terms is SQLite's
+                chosen = "(" + " OR ".join(sorted(chosen[1:-1].split(" OR "))) + ")"
+            assert {chosen} == expected, word

@@ -174,14 +174,19 @@ def candidates(
             [plan.email],
         )
 
-    def add_fts(tier: int, match: str, unnamed: str | None = None) -> None:
+    def add_fts(tier: int, match: sqlite.Match, unnamed: sqlite.Match | None = None) -> None:
         """Add an FTS5 tier; ``unnamed`` is its query when no live name starts with a long
         word of the query (``sqlite.names_guard``), chosen by SQLite in the statement."""
-        where, params = "contacts_contact_fts MATCH %s", [match]
+        match_sql, params = match.sql()
+        where = f"contacts_contact_fts MATCH {match_sql}"
         if unnamed is not None:
             guard, guard_params = sqlite.names_guard(plan)
-            where = f"contacts_contact_fts MATCH CASE WHEN {guard} THEN %s ELSE %s END"
-            params = [*guard_params, match, unnamed]
+            unnamed_sql, unnamed_params = unnamed.sql()
+            where = (
+                f"contacts_contact_fts MATCH CASE WHEN {guard} THEN {match_sql} "
+                f"ELSE {unnamed_sql} END"
+            )
+            params = [*guard_params, *params, *unnamed_params]
         add(tier, "contacts_contact_fts f JOIN contacts_contact c ON c.id = f.rowid",
             "f.rowid", where, params)  # fmt: skip
 
