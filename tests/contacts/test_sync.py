@@ -558,3 +558,120 @@ def test_deleting_contacts_through_django_takes_their_keys(connection, fake_crms
     ]  # fmt: skip
     Contact.objects.filter(connection=connection).delete()
     assert not ContactKey.objects.exists()
+
+
+def _lookups_counted(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
+    """Count the contacts each lookup of ``writer.existing`` is asked for."""
+    from crmhub.contacts.sync import writer
+
+    asked: list[int] = []
+    real = writer.existing
+
+    def counted(connection_id, remote_ids):  # type: ignore[no-untyped-def]
+        asked.append(len(remote_ids))
+        return real(connection_id, remote_ids)
+
+    monkeypatch.setattr(writer, "existing", counted)
+    return asked
+
+
+def _vocabulary() -> list[tuple[str, int]]:
+    from crmhub.contacts.models import NameWord
+
+    return sorted(NameWord.objects.values_list("word", "live"))
+
+
+def test_a_first_pass_inserts_its_contacts_without_looking_them_up(
+    connection, fake_crms, monkeypatch
+):
+    """Nothing of the connection is in the index: on PostgreSQL no lookup (it could find
+    nothing), every contact inserted as new; SQLite looks them up as before. The next pass
+    looks them up and finds them unchanged."""
+    from django.db import connection as db
+
+    from crmhub.contacts import spelling
+
+    asked = _lookups_counted(monkeypatch)
+    fake_crms["allclients"].contacts = people(250)
+
+    run = sync(connection, mode="full")
+
+    assert run.state == SyncRun.State.SUCCEEDED, run.error
+    first = [] if db.vendor == "postgresql" else [250]
+    assert asked == first
+    assert counts(run) == {"fetched": 250, "created": 250, "updated": 0, "unchanged": 0,
+                           "deleted": 0}  # fmt: skip
+    assert ContactKey.objects.count() == 500
+    words = _vocabulary()
+    spelling.vocabulary_rebuild()
+    assert words == _vocabulary() and words
+
+    run = sync(connection, mode="full")
+    assert asked == [*first, 250]
+    assert counts(run) == {"fetched": 250, "created": 0, "updated": 0, "unchanged": 250,
+                           "deleted": 0}  # fmt: skip
+
+
+def test_a_first_pass_meeting_a_contact_written_meanwhile_looks_its_contacts_up(
+    connection, fake_crms, monkeypatch
+):
+    """Another writer (a zombie worker of a reaped run) wrote a contact after the pass
+    found the connection's index empty: the plain insert fails, its savepoint is rolled
+    back and the batch is written again as any pass writes it. Nothing is doubled or lost:
+    the other writer's contact is updated, its keys replaced, the spelling words counted
+    once; the pass's later batches are looked up too."""
+    from crmhub.bench.index import contacts_write
+    from crmhub.contacts import spelling
+    from crmhub.contacts.sync import passes
+
+    contacts_write(
+        connection=connection, contacts=[remote(1, "Zombie", "Writer", email="z@example.com")]
+    )
+    monkeypatch.setattr(passes, "_unindexed", lambda connection_id: True)
+    monkeypatch.setattr(passes, "BATCH_CONTACTS", 500)  # two batches: pages of 500
+    asked = _lookups_counted(monkeypatch)
+    fake_crms["allclients"].contacts = people(1000)
+
+    run = sync(connection, mode="full")
+
+    assert run.state == SyncRun.State.SUCCEEDED, run.error
+    assert counts(run) == {"fetched": 1000, "created": 999, "updated": 1, "unchanged": 0,
+                           "deleted": 0}  # fmt: skip
+    assert asked == [500, 500]
+    assert Contact.objects.filter(connection=connection).count() == 1000
+    first = Contact.objects.get(connection=connection, remote_id="1")
+    assert (first.first_name, first.email_keys) == ("First1", ["p1@example.com"])
+    assert sorted(first.keys.values_list("type", "value")) == [
+        ("email", "p1@example.com"), ("phone", "+13125550001"),
+    ]  # fmt: skip
+    assert ContactKey.objects.count() == 2000
+    words = _vocabulary()
+    spelling.vocabulary_rebuild()
+    assert words == _vocabulary()
+    assert "zombie" not in dict(words)
+
+
+def test_a_first_pass_given_a_contact_again_on_a_later_batch_counts_it_once(
+    connection, fake_crms, monkeypatch
+):
+    """The listing gives a contact of an earlier batch again (a record that moved down the
+    listing while it was read): the plain insert of the later batch fails, and that batch
+    is looked up and written as usual, the contact counted once."""
+    from django.db import connection as db
+
+    from crmhub.contacts.sync import passes
+
+    monkeypatch.setattr(passes, "BATCH_CONTACTS", 500)
+    asked = _lookups_counted(monkeypatch)
+    listed = people(1000)
+    fake_crms["allclients"].contacts = [*listed[:500], listed[0], *listed[500:999]]
+
+    run = sync(connection, mode="full")
+
+    # Flagged, as any pass listing 999 distinct contacts of 1,000 announced; written first.
+    assert run.state == SyncRun.State.FLAGGED, run.error
+    assert counts(run) == {"fetched": 1000, "created": 999, "updated": 0, "unchanged": 1,
+                           "deleted": 0}  # fmt: skip
+    assert asked == ([500] if db.vendor == "postgresql" else [500, 500])
+    assert Contact.objects.filter(connection=connection).count() == 999
+    assert ContactKey.objects.count() == 1998

@@ -149,6 +149,7 @@ def pages_apply(
     now: datetime,
     seen: SeenSet,
     pages: Sequence[PreparedPage],
+    absent: bool = False,
 ) -> list[PageOutcome]:
     """Write the new and changed contacts of ``pages`` (no remote id in two of them: see
     ``disjoint_runs``) with one statement of each kind; return each page's counts.
@@ -156,8 +157,18 @@ def pages_apply(
     Unchanged contacts (same content hash, not deleted) are not written at all. A contact
     marked deleted that the remote lists again comes back (``deleted_at`` cleared).
     Call inside a transaction.
+
+    ``absent``: the caller knows that no contact of ``pages`` is in the index (the
+    connection's first pass, which wrote none of them yet), so the lookup of the pages'
+    contacts is skipped and each is inserted as new. One that is there after all (a
+    zombie worker's, or a page listed again) fails the insert with ``IntegrityError``
+    before anything of the pages counts: call it in a savepoint, then again without
+    ``absent``.
     """
-    existing = writer.existing(connection_id, [rid for page in pages for rid in page.hashes])
+    existing = (
+        {} if absent
+        else writer.existing(connection_id, [rid for page in pages for rid in page.hashes])
+    )  # fmt: skip
     outcomes = [PageOutcome(latest_update=page.latest_update) for page in pages]
     to_write: list[Prepared] = []
     owners: list[PageOutcome] = []
@@ -176,7 +187,7 @@ def pages_apply(
             owners.append(outcome)
     if to_write:
         new = {row.remote_id for row in to_write if row.remote_id not in existing}
-        ids = writer.upsert(connection_id, to_write, now, new)
+        ids = writer.upsert(connection_id, to_write, now, new, absent=absent)
         rekeyed: list[tuple[int, Prepared]] = []
         replace: list[int] = []
         for row, outcome in zip(to_write, owners, strict=True):

@@ -26,14 +26,14 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import IntegrityError, connections, transaction
 from django.db import connection as db_connection
-from django.db import connections, transaction
 from django.utils import timezone
 
 from crmhub.actions.ratelimit import RequestPacer
 from crmhub.connectors.base import ContactPage
 from crmhub.connectors.registry import get_connector
-from crmhub.contacts.models import SyncRun
+from crmhub.contacts.models import Contact, SyncRun
 from crmhub.contacts.sync.lease import lease_renew
 from crmhub.contacts.sync.pages import (
     PageOutcome,
@@ -99,6 +99,9 @@ class Pass:
     build_ahead: bool = True
     #: Contacts this pass created since it last had the index's statistics refreshed.
     created_unanalysed: int = 0
+    #: Whether the index held no contact of the connection when the pass began, and no
+    #: batch since found one there that the pass did not write (see ``_pages_write``).
+    absent: bool = False
 
 
 _COUNTS = ("pages", "fetched", "created", "updated", "unchanged", "expected_total")
@@ -122,10 +125,7 @@ def _run_write(state: Pass, run_pages: list[tuple[PageHead, PreparedPage]]) -> l
     each, inside the batch's transaction); return each page's outcome."""
     run = state.run
     now = timezone.now()
-    outcomes = pages_apply(
-        connection_id=run.connection_id, country=state.country, now=now, seen=state.seen,
-        pages=[prepared for _, prepared in run_pages],
-    )  # fmt: skip
+    outcomes = _pages_write(state, [prepared for _, prepared in run_pages], now)
     for (page, _), outcome in zip(run_pages, outcomes, strict=True):
         run.pages += 1
         run.fetched += page.size
@@ -136,6 +136,32 @@ def _run_write(state: Pass, run_pages: list[tuple[PageHead, PreparedPage]]) -> l
             run.expected_total = page.total
     lease_renew(run, now, **{name: getattr(run, name) for name in _COUNTS})
     return outcomes
+
+
+def _pages_write(state: Pass, pages: list[PreparedPage], now: datetime) -> list[PageOutcome]:
+    """Write ``pages`` (``pages_apply``); return each page's outcome.
+
+    While ``state.absent`` (the connection's first pass, every contact new so far) the
+    pages' contacts are inserted without looking them up first, in a savepoint: a
+    lookup that can only find nothing cost PostgreSQL a probe of the unique index per
+    contact, and ~7% of its time in the pass. A contact there after all (a zombie
+    worker of a reaped run writing the same connection, or the listing giving a contact
+    again on a later page) fails the insert: the savepoint is rolled back, and these
+    pages and every later one are written as any pass writes them (looked up first).
+    """
+    connection_id, country, seen = state.run.connection_id, state.country, state.seen
+    if state.absent:
+        try:
+            with transaction.atomic():
+                return pages_apply(
+                    connection_id=connection_id, country=country, now=now, seen=seen,
+                    pages=pages, absent=True,
+                )  # fmt: skip
+        except IntegrityError:
+            state.absent = False
+    return pages_apply(
+        connection_id=connection_id, country=country, now=now, seen=seen, pages=pages
+    )
 
 
 def batch_write(state: Pass, pages: list[tuple[PageHead, PreparedPage]]) -> None:
@@ -265,6 +291,18 @@ def _prompt_switches() -> Iterator[None]:
         sys.setswitchinterval(interval)
 
 
+def _unindexed(connection_id: int) -> bool:
+    """Return whether the index holds no contact of the connection, live or deleted.
+
+    PostgreSQL only (``_pages_write``): on SQLite the lookup is a few statements of the
+    process itself, and skipping it showed no gain (memory bench at 100,000, twice
+    alternated: 10.0 and 10.3 s of CPU per 100,000 before, 11.0 and 9.65 after).
+    """
+    if db_connection.vendor != "postgresql":
+        return False
+    return not Contact.objects.filter(connection_id=connection_id).exists()
+
+
 def pass_run(run: SyncRun) -> Pass:
     """Stream the remote listing into the index, page by page, each request paced on the
     connection's rate limit (a rate-limit answer pauses it, then the page is asked again;
@@ -275,6 +313,7 @@ def pass_run(run: SyncRun) -> Pass:
         connection, max_pause=settings.CRMHUB_SYNC_LEASE_SECONDS / 2
     )
     state = Pass(run=run, seen=SeenSet(), country=connection.country)
+    state.absent = _unindexed(connection.pk)
     try:
         pages = connector.iter_contact_pages(since=run.since, page_size=PAGE_SIZE)
         # The fetching thread takes the slots: it closes its own database connection.

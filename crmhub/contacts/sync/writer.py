@@ -381,13 +381,18 @@ def sqlite_utc(ops: Any) -> bool:
     )
 
 
-def upsert(connection_id: int, rows: Sequence[Prepared], now: datetime, new: set[str]) -> dict:
+def upsert(
+    connection_id: int, rows: Sequence[Prepared], now: datetime, new: set[str], *,
+    absent: bool = False,
+) -> dict:  # fmt: skip
     """Write ``rows`` in multi-row statements; return the ids of the ``new`` ones.
 
     New rows take an ``INSERT … DO NOTHING`` (half the cost of an upsert in SQLite); one
     that appeared meanwhile (a zombie worker of a reaped run) returns no id and is then
-    upserted. Plain SQL rather than ``bulk_create``: building 20 model fields per row
-    through the ORM cost more than the database write itself (see ``manage.py bench``).
+    upserted. With ``absent`` (the caller knows none is in the index) they take a plain
+    ``INSERT``, and one there after all fails it with ``IntegrityError``. Plain SQL
+    rather than ``bulk_create``: building 20 model fields per row through the ORM cost
+    more than the database write itself (see ``manage.py bench``).
     """
     synced = db.ops.adapt_datetimefield_value(now)
     inserts: list[list[object]] = []
@@ -399,7 +404,9 @@ def upsert(connection_id: int, rows: Sequence[Prepared], now: datetime, new: set
     with db.cursor() as cursor:
         if updates:
             _insert_many(cursor, _INSERT, _ON_CONFLICT, updates)
-        if inserts:
+        if inserts and absent:
+            ids = dict(_insert_many(cursor, _INSERT, _RETURNING, inserts))
+        elif inserts:
             ids = dict(_insert_new(cursor, _INSERT, _RETURNING, _SKIP_CONFLICT, inserts))
             if len(ids) < len(inserts):  # inserted meanwhile by another writer: update them
                 late = [params for params in inserts if params[1] not in ids]
