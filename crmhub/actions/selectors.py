@@ -173,21 +173,57 @@ def actions_recent(*, limit: int = 10) -> list[Action]:
     return list(_with_relations(actions).order_by("-created_at", "-id")[:limit])
 
 
-def actions_of_contacts(*, contact_ids: Sequence[int], limit: int = 20) -> list[Action]:
-    """Return the latest acts on any of ``contact_ids`` (page reads left out)."""
-    actions = Action.objects.filter(contact_id__in=contact_ids, safe=False)
-    return list(_with_relations(actions).order_by("-created_at", "-id")[:limit])
+#: What a list of actions shows (``_action_table.html``): the rest is deferred.
+LISTED_FIELDS = (
+    "operation",
+    "state",
+    "connection__kind",
+    "connection__name",
+    "contact_id",
+    "requested_by__username",
+    "created_at",
+    "updated_at",
+)
+
+
+def actions_of_contacts(*, contacts: Sequence[Contact], limit: int = 20) -> list[Action]:
+    """Return the latest acts on any of ``contacts`` (page reads left out), with the fields
+    a list shows (``LISTED_FIELDS``) and each one's contact taken from ``contacts``.
+
+    The contacts are the page's own: joined again, each row would bring a whole contact
+    with its JSON columns, and a row's parameters and results are never listed.
+    """
+    by_id = {contact.pk: contact for contact in contacts}
+    actions = list(
+        Action.objects.filter(contact_id__in=list(by_id), safe=False)
+        .select_related("connection", "requested_by")
+        .only(*LISTED_FIELDS)
+        .order_by("-created_at", "-id")[:limit]
+    )
+    for action in actions:
+        action.contact = by_id[action.contact_id]  # type: ignore[index]
+    return actions
+
+
+def actions_whole(*, actions: Sequence[Action]) -> list[Action]:
+    """Return ``actions`` again with every field and their relations (one query, none
+    when there are none), in the same order: a list's actions lack what a status shows."""
+    if not actions:
+        return []
+    found = _with_relations(Action.objects.all()).in_bulk([action.pk for action in actions])
+    return [found[action.pk] for action in actions if action.pk in found]
 
 
 def contact_links(*, contact_ids: Sequence[int]) -> list[Action]:
-    """Return the AllClients links added to ``contact_ids`` (succeeded add_contact_link)."""
+    """Return the AllClients links added to ``contact_ids`` (succeeded add_contact_link),
+    with what a list of them shows: the link (``params``) and when."""
     # The state is compared through an expression so that SQLite keeps the contact index
     # (its planner, without statistics, would take the state index: most actions succeed).
     return list(
         Action.objects.filter(contact_id__in=contact_ids, operation="add_contact_link")
         .alias(outcome=Coalesce("state", Value("")))
         .filter(outcome=Action.State.SUCCEEDED)
-        .select_related("contact")
+        .only("contact_id", "params", "created_at")
         .order_by("-created_at", "-id")[:50]
     )
 

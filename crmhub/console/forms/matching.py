@@ -5,9 +5,30 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from crmhub.console.forms import database_id
 from crmhub.contacts.models import Contact
+
+#: The ids of a blank reason field, written once: the person page asks for one a record.
+_MARK = "crmhub-blank-"
+_blank_reason: str | None = None
+
+
+def blank_reason(*, id_prefix: str) -> SafeString:
+    """Return the label and input of an unbound ``CorrectionForm``'s reason, as
+    ``{{ form.reason.label_tag }}{{ form.reason }}`` writes them with the ``auto_id``
+    ``f"{id_prefix}%s"``.
+
+    An unbound form writes the same thing every time but its ids: rendered once per
+    process (each is two templates rendered by the form renderer), the ids put in.
+    """
+    global _blank_reason
+    if _blank_reason is None:
+        field = CorrectionForm(auto_id=f"{_MARK}%s")["reason"]
+        _blank_reason = f"{field.label_tag()}{field}"
+    return mark_safe(_blank_reason.replace(_MARK, escape(id_prefix)))  # noqa: S308
 
 
 class CorrectionForm(forms.Form):

@@ -7,15 +7,56 @@ import uuid
 from typing import Any
 
 from django import template
-from django.utils.html import escape, format_html
+from django.template.base import Parser, Token
+from django.template.defaulttags import URLNode
+from django.template.defaulttags import url as url_parse
+from django.urls import NoReverseMatch
+from django.utils.html import conditional_escape, escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from crmhub.connections.kinds import kind_label as _kind_label
 from crmhub.console.acts import label_for
+from crmhub.console.paths import reverse_cached
 from crmhub.core import times
 from crmhub.core.redaction import redact_text, redact_value
 
 register = template.Library()
+
+
+class CachedURLNode(URLNode):
+    """Django's ``{% url %}`` with positional arguments reversed by ``reverse_cached``."""
+
+    def render(self, context: template.Context) -> str:
+        if self.kwargs:
+            return str(super().render(context))
+        args = [arg.resolve(context) for arg in self.args]
+        view_name = self.view_name.resolve(context)
+        request: Any = getattr(context, "request", None)  # found as URLNode finds it
+        try:
+            current_app = request.current_app
+        except AttributeError:
+            try:
+                current_app = request.resolver_match.namespace
+            except AttributeError:
+                current_app = None
+        url = ""
+        try:
+            url = reverse_cached(view_name, args, current_app=current_app)
+        except NoReverseMatch:
+            if self.asvar is None:
+                raise
+        if self.asvar:
+            context[self.asvar] = url
+            return ""
+        return conditional_escape(url) if context.autoescape else url
+
+
+@register.tag
+def url(parser: Parser, token: Token) -> CachedURLNode:
+    """Django's ``{% url %}`` (same arguments, same output), each URL pattern reversed once
+    per process (``paths.reverse_cached``): templates that load ``console`` use it."""
+    node = url_parse(parser, token)
+    return CachedURLNode(node.view_name, node.args, node.kwargs, node.asvar)
 
 
 @register.simple_tag

@@ -12,7 +12,12 @@ from crmhub.connections.selectors import connection_list
 from crmhub.console import compare, selectors
 from crmhub.console.access import viewer_required
 from crmhub.console.acts import connection_buttons, contact_buttons
-from crmhub.console.forms.matching import CorrectionForm, JoinForm, JoinSearchForm
+from crmhub.console.forms.matching import (
+    CorrectionForm,
+    JoinForm,
+    JoinSearchForm,
+    blank_reason,
+)
 from crmhub.console.forms.search import ContactSearchForm
 from crmhub.console.regions import read_state
 from crmhub.console.rendering import HtmxHttpRequest, render_page
@@ -129,9 +134,9 @@ def person_page(
             )
             if record.connection.kind == "crmcom"
             else None,
-            "split_form": split_form[1]
-            if split_form and split_form[0] == record.pk
-            else CorrectionForm(auto_id=f"split-{record.pk}-%s"),
+            # A refused split is shown again with its errors; the others are blank.
+            "split_form": split_form[1] if split_form and split_form[0] == record.pk else None,
+            "split_reason": blank_reason(id_prefix=f"split-{record.pk}-"),
             "links": read_state(
                 operation="get_contact_links",
                 connection=record.connection,
@@ -145,26 +150,30 @@ def person_page(
     ]
     search = JoinSearchForm(request.GET, auto_id="join-%s")
     evidence = person_evidence(records=records) if person is not None else None
-    actions = action_selectors.actions_of_contacts(contact_ids=ids)
+    actions = action_selectors.actions_of_contacts(contacts=records)
     version = "|".join(f"{a.pk}:{a.state}:{a.updated_at.timestamp():.6f}" for a in actions)
     version = hashlib.sha256(version.encode()).hexdigest()[:16]
     if request.htmx and request.htmx.target == "person-actions" and request.GET.get("v") == version:
         return HttpResponse(status=204)
+    has_allclients = any(r.connection.kind == "allclients" for r in records)
     context = {
         "person": person,
         "title": (person.display_name if person else "") or records[0].display_name,
         "cards": cards,
         "fields": compare.compare_records(records),
-        "links": action_selectors.contact_links(contact_ids=ids),
-        "has_allclients": any(r.connection.kind == "allclients" for r in records),
+        # Shown for AllClients records only: no query for the others.
+        "links": action_selectors.contact_links(contact_ids=ids) if has_allclients else [],
+        "has_allclients": has_allclients,
         "actions": actions,
         "actions_version": version,
         "actions_live": any(not action.is_terminal for action in actions),
-        "my_prompts": [
-            a
-            for a in actions
-            if a.state == Action.State.NEEDS_INPUT and a.requested_by_id == request.user.pk
-        ],
+        "my_prompts": action_selectors.actions_whole(
+            actions=[
+                a
+                for a in actions
+                if a.state == Action.State.NEEDS_INPUT and a.requested_by_id == request.user.pk
+            ]
+        ),
         "evidence": evidence,
         "phone_only": evidence.phone_only if evidence else frozenset(),
         "corrections": corrections_of(contact_ids=ids),

@@ -61,10 +61,30 @@ class CorrectionView:
     members: tuple[MatchCorrectionContact, ...]
 
 
+#: What a list of corrections shows of each: who, when, why, and its records' names.
+CORRECTION_FIELDS = (
+    "side",
+    "correction__kind",
+    "correction__reason",
+    "correction__created_at",
+    "correction__undone_at",
+    "correction__created_by__username",
+    "correction__undone_by__username",
+    "contact__remote_id",
+    "contact__full_name",
+    "contact__first_name",
+    "contact__last_name",
+    "contact__company",
+    "contact__emails",
+    "contact__connection__kind",
+)
+
+
 def corrections_of(*, contact_ids: Sequence[int], limit: int = 20) -> list[CorrectionView]:
     """Return the latest corrections speaking of any of ``contact_ids``, with their records.
 
-    One query, whether there are corrections or not.
+    One query, whether there are corrections or not, of the fields the person page shows
+    (``CORRECTION_FIELDS``: whole users and contacts made it twice as long to build).
     """
     latest = (
         MatchCorrection.objects.filter(members__contact_id__in=list(contact_ids))
@@ -75,6 +95,7 @@ def corrections_of(*, contact_ids: Sequence[int], limit: int = 20) -> list[Corre
     rows = (
         MatchCorrectionContact.objects.filter(correction__in=latest)
         .select_related("correction__created_by", "correction__undone_by", "contact__connection")
+        .only(*CORRECTION_FIELDS)
         .order_by("-correction__created_at", "-correction_id", "side", "contact_id")
     )
     found: dict[int, list[MatchCorrectionContact]] = {}
