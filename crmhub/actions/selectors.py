@@ -27,10 +27,41 @@ MAX_BATCH = 100_000
 #: States of an action that needs a person (check and resend, answer a prompt).
 ATTENTION_STATES = (Action.State.UNKNOWN, Action.State.FAILED, Action.State.NEEDS_INPUT)
 PAGE_SIZE = 50
+#: What a list of actions shows (``_action_table.html``): the rest is deferred.
+LISTED_FIELDS = (
+    "operation",
+    "state",
+    "connection__kind",
+    "connection__name",
+    "contact_id",
+    "requested_by__username",
+    "created_at",
+    "updated_at",
+)
+
+
+#: What a table of actions shows of their contacts (``display_name``, the id in the CRM).
+CONTACT_FIELDS = (
+    "contact__remote_id",
+    "contact__full_name",
+    "contact__first_name",
+    "contact__last_name",
+    "contact__company",
+    "contact__emails",
+)
 
 
 def _with_relations(actions: QuerySet[Action]) -> QuerySet[Action]:
     return actions.select_related("connection", "contact", "requested_by", "batch")
+
+
+def _listed(actions: QuerySet[Action], *fields: str) -> QuerySet[Action]:
+    """Return ``actions`` with what a table of them shows (``LISTED_FIELDS``, their contacts'
+    names, ``fields``): whole rows brought each action's parameters, results and prompts
+    and each contact's remote record, JSON that no list shows."""
+    return actions.select_related("connection", "contact", "requested_by").only(
+        *LISTED_FIELDS, *CONTACT_FIELDS, *fields
+    )
 
 
 #: Zero written into the statement, not bound: SQLite uses an index on an expression only
@@ -92,7 +123,7 @@ def action_page(
     """Return one page of actions, newest first, narrowed by the filters given, after the
     ``(created_at, id)`` of the previous page's last row (keyset). With ``open_only``, only
     those that still need someone (``actions_open``)."""
-    actions = Action.objects.select_related("connection", "contact", "requested_by")
+    actions = _listed(Action.objects.all(), "error")
     if open_only:
         actions = _open(actions.filter(state__in=[state] if state else ATTENTION_STATES))
     for lookup, value in (
@@ -156,7 +187,7 @@ def actions_needing_attention(*, limit: int = 10) -> list[Action]:
         latest.append(Action.objects.filter(pk__in=ids).order_by().values("pk"))
     first, *others = latest
     pooled = Action.objects.filter(pk__in=first.union(*others, all=True))
-    return list(_with_relations(pooled).order_by("-created_at", "-id")[:limit])
+    return list(_listed(pooled).order_by("-created_at", "-id")[:limit])
 
 
 def attention_counts() -> dict[str, int]:
@@ -170,20 +201,7 @@ def attention_counts() -> dict[str, int]:
 def actions_recent(*, limit: int = 10) -> list[Action]:
     """Return the latest acts asked for by a person (not bulk runs, not page reads)."""
     actions = _not_bulk(Action.objects.filter(safe=False))
-    return list(_with_relations(actions).order_by("-created_at", "-id")[:limit])
-
-
-#: What a list of actions shows (``_action_table.html``): the rest is deferred.
-LISTED_FIELDS = (
-    "operation",
-    "state",
-    "connection__kind",
-    "connection__name",
-    "contact_id",
-    "requested_by__username",
-    "created_at",
-    "updated_at",
-)
+    return list(_listed(actions).order_by("-created_at", "-id")[:limit])
 
 
 def actions_of_contacts(*, contacts: Sequence[Contact], limit: int = 20) -> list[Action]:

@@ -218,3 +218,25 @@ def test_corrections_are_one_query_with_what_the_page_shows(ann, operator):
     assert len(captured) == 1, captured.captured_queries
     assert shown[3:7:3] == ["not her", operator.get_username()]
     assert ann["collect"].pk in shown
+
+
+@pytest.mark.parametrize("page", ["console:action-list", "console:dashboard"])
+def test_the_action_tables_read_no_json_and_no_field_later(
+    client, operator, ann, connections, page
+):
+    client.force_login(operator)
+    for state in (Action.State.FAILED, Action.State.SUCCEEDED, Action.State.NEEDS_INPUT):
+        make_action(connections["apptivo"], "update_customer", contact=ann["apptivo"],
+                    user=operator, state=state, error="it broke" if state == "failed" else "",
+                    params={"customer_name": "Ann"}, result={"data": {"big": 1}})  # fmt: skip
+    with CaptureQueriesContext(db) as captured:
+        html = client.get(reverse(page)).content.decode()
+    listing = [q["sql"] for q in captured if '"actions_action"."operation"' in q["sql"]]
+    assert listing
+    for sql in listing:
+        assert '"actions_action"."result"' not in sql and '"contacts_contact"."raw"' not in sql
+    # Nothing deferred is read later, one query an action (the query-count tests' N+1).
+    assert not [q for q in captured if 'WHERE "actions_action"."id" = ' in q["sql"]]
+    assert not [q for q in captured if 'WHERE "contacts_contact"."id" = ' in q["sql"]]
+    assert f'href="/contacts/{ann["apptivo"].pk}/">Ann Lee</a>' in html
+    assert operator.get_username() in html
