@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -236,9 +235,10 @@ def test_batch_refuses_bad_shared_params_before_writing(connection, published):
     assert not Action.objects.exists()
 
 
-def test_batch_of_ten_thousand_is_quick(connection, published):
+def test_a_batch_of_ten_thousand_is_recorded_whole(connection, published):
+    """Its speed is the load bench's row (the bulk confirmation of 2,000), and its query count
+    the next test's; here every one of 10,000 contacts gets its action."""
     contacts = make_contacts(connection, 10_000)
-    started = time.monotonic()
     batch = batch_enqueue(
         operation="touch",
         connection=connection,
@@ -246,10 +246,10 @@ def test_batch_of_ten_thousand_is_quick(connection, published):
         user=None,
         contact_ids=[c.pk for c in contacts],
     )
-    elapsed = time.monotonic() - started
     assert batch.size == 10_000
-    assert Action.objects.filter(batch=batch).count() == 10_000
-    assert elapsed < 15, f"batch_enqueue of 10,000 took {elapsed:.1f} s"
+    actions = Action.objects.filter(batch=batch)
+    assert actions.count() == 10_000
+    assert set(actions.values_list("contact_id", flat=True)) == {c.pk for c in contacts}
 
 
 def test_batch_queries_do_not_grow_with_its_contacts(connection, published):
