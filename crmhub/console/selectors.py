@@ -13,13 +13,13 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.urls import reverse
 from django.utils import timezone
 
 from crmhub.actions.selectors import actions_per_range
 from crmhub.connections.kinds import kind_label, kind_syncs_incrementally
 from crmhub.connections.models import Connection
 from crmhub.connections.selectors import connection_list
+from crmhub.console.paths import reverse_cached
 from crmhub.contacts.models import Contact, RecordType, SyncRun
 from crmhub.contacts.selectors import SyncOverview, sync_runs_overview, sync_runs_per_range
 
@@ -113,9 +113,6 @@ def _pick(person_id: int, contacts: Iterable[Contact]) -> str:
 def result_rows(rows: Iterable[Any]) -> list[ResultRow]:
     """Return the contacts page's rows for ``contact_search`` rows (no query)."""
     types = dict(RecordType.choices)
-    # Reversed once, filled per row ("/people/0/" -> "/people/12/").
-    person_url = reverse("console:person-detail", args=[0]).removesuffix("0/")
-    contact_url = reverse("console:contact-detail", args=[0]).removesuffix("0/")
     built = []
     for row in rows:
         contact = row.contact
@@ -124,7 +121,9 @@ def result_rows(rows: Iterable[Any]) -> list[ResultRow]:
             ResultRow(
                 pick=_pick(person_id, row.contacts) if person_id else f"c{contact.pk}",
                 key=f"p{person_id}" if person_id else f"c{contact.pk}",
-                href=f"{person_url}{person_id}/" if person_id else f"{contact_url}{contact.pk}/",
+                href=reverse_cached("console:person-detail", [person_id])
+                if person_id
+                else reverse_cached("console:contact-detail", [contact.pk]),
                 title=row.title or "(no name)",
                 company=contact.company if contact.company != row.title else "",
                 kinds=tuple((kind, kind_label(kind)) for kind in row.kinds),
