@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 
 from crmhub.actions.models import Action, Attempt, Batch
 from crmhub.connections.models import Connection
-from crmhub.contacts.models import Contact
+from crmhub.contacts.models import DISPLAY_FIELDS, Contact
 from crmhub.contacts.selectors import contact_search_ids, contacts_live
 from crmhub.core.counting import created_per_range
 
@@ -41,14 +41,7 @@ LISTED_FIELDS = (
 
 
 #: What a table of actions shows of their contacts (``display_name``, the id in the CRM).
-CONTACT_FIELDS = (
-    "contact__remote_id",
-    "contact__full_name",
-    "contact__first_name",
-    "contact__last_name",
-    "contact__company",
-    "contact__emails",
-)
+CONTACT_FIELDS = tuple(f"contact__{field}" for field in DISPLAY_FIELDS)
 
 
 def _with_relations(actions: QuerySet[Action]) -> QuerySet[Action]:

@@ -34,6 +34,11 @@ class Person(models.Model):
         return self.display_name or f"Person {self.pk}"
 
 
+#: What a list shows of a contact it names: ``Contact.display_name``'s fields and the id in
+#: the CRM (``only()`` these, prefixed with the relation, rather than whole rows).
+DISPLAY_FIELDS = ("remote_id", "full_name", "first_name", "last_name", "company", "emails")
+
+
 class Contact(models.Model):
     """One remote record of one connection, as the last sync that changed it saw it.
 

@@ -11,7 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from crmhub.contacts.matching.rule import EMAIL, ORDER, PHONE
-from crmhub.contacts.models import Contact, MatchCorrection, MatchCorrectionContact
+from crmhub.contacts.models import (
+    DISPLAY_FIELDS,
+    Contact,
+    MatchCorrection,
+    MatchCorrectionContact,
+)
 
 
 @dataclass(frozen=True)
@@ -70,12 +75,7 @@ CORRECTION_FIELDS = (
     "correction__undone_at",
     "correction__created_by__username",
     "correction__undone_by__username",
-    "contact__remote_id",
-    "contact__full_name",
-    "contact__first_name",
-    "contact__last_name",
-    "contact__company",
-    "contact__emails",
+    *(f"contact__{field}" for field in DISPLAY_FIELDS),
     "contact__connection__kind",
 )
 
