@@ -38,8 +38,12 @@ __all__ = [
     "sync_runs_per_range",
 ]
 MAX_LIMIT = 200
-#: Up to this many people a search counts exactly; past it the count says "1,000+".
-COUNT_CAP = 1_000
+#: Up to this many people a search counts exactly; past it the count says "200+": four
+#: pages of results, past which a narrower search serves better than paging. The count
+#: reads the first ``COUNT_CAP + 1`` matches of the best tier that has them, in id order
+#: when they are common: at a million contacts on PostgreSQL, 1,001 of them cost the
+#: server more than the page itself (~20,000 contacts read for a name prefix like "mar").
+COUNT_CAP = 200
 _CHUNK = 5000
 #: Groups fetched beyond the page, for those a previous page already showed.
 SLACK_GROUPS = 5
@@ -306,7 +310,7 @@ class SearchCount:
 
     @property
     def text(self) -> str:
-        """Return the count in words: "1 person", "37 people", "1,000+ people"."""
+        """Return the count in words: "1 person", "37 people", "200+ people"."""
         noun = "person" if self.people == 1 and not self.more else "people"
         return f"{self.people:,}{'+' if self.more else ''} {noun}"
 

@@ -300,3 +300,27 @@ def test_the_results_say_how_many_people_were_found(client, viewer, ann, connect
         HTTP_HX_TARGET="load-more",
     ).content.decode()
     assert "result-count" not in more  # "Load more" adds rows, not another count
+
+
+def test_past_two_hundred_people_the_count_says_at_least_two_hundred(client, viewer, connections):
+    """The count stops at 200 people (four pages): past them it says so, never a made-up
+    total; at 200 exactly it is exact."""
+    client.force_login(viewer)
+    index(
+        connections["allclients"],
+        [
+            remote(str(900 + n), "Zed", f"Many{n:03d}", email=f"zm{n}@example.com")
+            for n in range(201)
+        ],
+    )
+    index(
+        connections["apptivo"],
+        [
+            remote(str(900 + n), "Yves", f"Some{n:03d}", email=f"ys{n}@example.com")
+            for n in range(200)
+        ],
+    )
+    html = _search(client, q="zed").content.decode()
+    assert '<strong id="result-count" data-people="200+">200+ people</strong>' in html
+    html = _search(client, q="yves").content.decode()
+    assert '<strong id="result-count" data-people="200">200 people</strong>' in html
