@@ -642,12 +642,95 @@ def test_the_completions_of_a_prefix_are_the_index_terms_past_the_word(crowd):
         for word, expected in [
             ("tayl", {'("tayl" OR "taylor" OR "tayloring")'}),
             ("taylor", {'("taylor" OR "tayloring")'}),
-            ("tayloring", {'("tayloring")'}),
+            ("tayloring", {'"tayloring"'}),
             ("other1", {'"other1"*'}),
         ]:
-            sql, params = search.sqlite.Match(search.sqlite._word(word, prefix=True)).sql()
+            assert _chosen(cursor, word, names=False) == expected, word
+
+
+def _chosen(cursor, word: str, *, names: bool) -> set[str]:  # type: ignore[no-untyped-def]
+    """Return the FTS5 text the statement picks for ``word`` typed as a prefix."""
+    piece = search.sqlite._word(word, prefix=True, names=names)
+    sql, params = search.sqlite.Match(piece).sql()
+    cursor.execute(f"SELECT {sql}", params)
+    (chosen,) = cursor.fetchone()
+    if chosen.startswith("("):  # the order of the OR-ed terms is SQLite's
+        chosen = "(" + " OR ".join(sorted(chosen[1:-1].split(" OR "))) + ")"
+    return {chosen}
+
+
+def test_a_name_prefix_is_completed_from_the_live_name_words(crowd):
+    """In the names column over live contacts, a typed prefix is completed from the name
+    words (``NameWord``), not the index's terms: the emails' words ("other51") and a word
+    of five letters or more that no name holds ("examp": "example", of the emails) are not
+    asked for; a word of five letters or more is asked as its name words alone."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's full-text index")
+    with connection.cursor() as cursor:
+        for word, expected in [
+            ("tayl", {'("tayl" OR "taylor" OR "tayloring")'}),  # "tayl": a four-letter name
+            ("taylo", {'("taylor" OR "tayloring")'}),
+            ("taylor", {'("taylor" OR "tayloring")'}),
+            ("tayloring", {'("tayloring")'}),
+            ("othe", {'"othe"'}),  # the index holds other51 ... other149: no name
+            ("examp", {'"examp"'}),
+        ]:
+            assert _chosen(cursor, word, names=True) == expected, word
+        assert _chosen(cursor, "othe", names=False) == {'"othe"*'}
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["othe", "othe tay", "tay othe", "example", "taylor", "taylo", "tayloring", "tayl taylor"],
+)
+def test_a_name_prefix_completed_from_the_name_words_finds_what_the_prefix_finds(
+    crowd, monkeypatch, query
+):
+    """The name tiers asked with the name words' completions, and skipped when the name
+    words tell they find nobody, give the same pages and counts as the prefixes as typed
+    (and as with the index's terms, for every contact)."""
+    from crmhub.contacts.selectors import contact_search_count
+
+    completed = _all_pages(query)
+    counted = contact_search_count(query=query)
+    deleted = contact_search_count(query=query, filters={"include_deleted": True})
+    assert completed, "the query finds nobody: the test would show nothing"
+    monkeypatch.setattr(search.sqlite, "_PLAIN_WORD", search.sqlite.re.compile(r"(?!)"))
+    monkeypatch.setattr(search.sqlite, "_unless", lambda conditions, match: match)
+    assert _all_pages(query) == completed
+    assert contact_search_count(query=query) == counted
+    assert contact_search_count(query=query, filters={"include_deleted": True}) == deleted
+
+
+@pytest.mark.parametrize(
+    ("query", "word_tier_skipped", "prefix_tier_skipped"),
+    [
+        ("taylo", True, False),  # starts the name word "taylor" and is none
+        ("taylor", False, False),  # a name word, and "tayloring" starts with it
+        ("tayloring", False, True),  # a name word that starts no longer one
+        ("tayl", False, False),  # four letters: not known as a name word or not
+        ("tayloring tay", False, False),  # "tay": three letters, its longer words unknown
+    ],
+)
+def test_the_name_tiers_are_skipped_when_the_name_words_tell_they_find_nobody(
+    crowd, query, word_tier_skipped, prefix_tier_skipped
+):
+    """SQLite, live contacts: the whole-name-word tier asks FTS5 for nothing when a word
+    of five letters or more is no live name word, and the name-prefix tier when no word
+    (each of four letters or more) starts a longer live name word."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's full-text index")
+    chosen = {}
+    with connection.cursor() as cursor:
+        for tier, match, _ in search.sqlite.tiers(search.plan_for(query), live_only=True):
+            sql, params = match.sql()
             cursor.execute(f"SELECT {sql}", params)
-            (chosen,) = cursor.fetchone()
-            if chosen.startswith("("):  # the order of the OR-ed terms is SQLite's
-                chosen = "(" + " OR ".join(sorted(chosen[1:-1].split(" OR "))) + ")"
-            assert {chosen} == expected, word
+            chosen[tier] = cursor.fetchone()[0]
+    assert (chosen[search.TIER_NAME_WORD] == search.sqlite.NOTHING) == word_tier_skipped
+    assert (chosen[search.TIER_NAME_PREFIX] == search.sqlite.NOTHING) == prefix_tier_skipped
+    every = search.sqlite.tiers(search.plan_for(query), live_only=False)
+    assert all(str(match) != search.sqlite.NOTHING for _, match, _ in every)

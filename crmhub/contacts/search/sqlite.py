@@ -18,6 +18,12 @@ FTS5 walks each term's doclist lazily, in rowid order, and stops at the page (0.
 the first 76 of 896,000 contacts whose email holds "example", against 28 ms read whole).
 The terms are read from the index's vocabulary (``contacts_contact_fts_vocab``), inside the
 same statement, starting past the word itself (counting its own doclist would read it).
+In the names column over live contacts, the completions are the live name words
+(``NameWord``) instead: the index's terms also hold every email's words ("smith" starts
+18,000 of them) and every company's, which made a name prefix too many to complete. The
+name words also tell, in the statement, when a names tier finds nobody (a word of five
+letters or more that is no name word; words that start no longer name word), so FTS5 is
+not asked to read a company's word through 50,000 contacts to find it in no name.
 """
 
 from __future__ import annotations
@@ -50,72 +56,90 @@ COMPLETIONS_MIN = 4
 COMPLETIONS_MAX = 16
 #: Words whose terms in the index are themselves (the tokenizer folds nothing in them).
 _PLAIN_WORD = re.compile(r"[a-z0-9]+")
-#: The FTS5 text of a typed prefix, chosen in the statement: the word or its completions
-#: (their quotes: tokens never hold one), or the prefix as typed when they are too many.
-_COMPLETED = (  # numbers of this module only; the words go as parameters
-    f"(SELECT CASE WHEN count(*) > {COMPLETIONS_MAX} THEN %s "  # noqa: S608
-    "ELSE %s || coalesce(group_concat(' OR \"' || term || '\"', ''), '') || ')' END "
-    "FROM (SELECT term FROM contacts_contact_fts_vocab WHERE term >= %s AND term < %s "
-    f"LIMIT {COMPLETIONS_MAX + 1}))"
+#: The FTS5 text of a typed prefix, chosen in the statement: its completions (their
+#: quotes: tokens never hold one) after a head (the word itself, or nothing), the word
+#: alone when there are none, or the prefix as typed when they are too many. Read from
+#: ``{source}`` (names and numbers of this module only; the words go as parameters).
+_COMPLETED = (
+    "(SELECT CASE WHEN count(*) > {most} THEN %s WHEN count(*) = 0 THEN %s "
+    "ELSE %s || group_concat('\"' || term || '\"', ' OR ') || ')' END "
+    "FROM (SELECT {term} AS term FROM {source} WHERE {term} >= %s AND {term} < %s{live} "
+    "LIMIT {most} + 1))"
+)
+#: Every term of the index (all columns).
+_INDEX_TERMS = _COMPLETED.format(
+    term="term", source="contacts_contact_fts_vocab", live="", most=COMPLETIONS_MAX
+)
+#: The name words of live contacts (``NameWord``: five letters or more). A name word that
+#: starts with a typed word of four letters or more is the word itself or one of them (and
+#: of five letters or more, one of them): the index's own vocabulary also holds the words
+#: of every email ("smith" starts 18,000 of them at a million contacts, "smith1234") and
+#: of every company ("stark", 50,000 contacts' company and no name, read whole to find no
+#: name among them).
+_LIVE_NAME_WORDS = _COMPLETED.format(
+    term="word", source="contacts_nameword", live=" AND live > 0", most=COMPLETIONS_MAX
 )
 
 
 class Match:
-    """An FTS5 query as an SQL text expression: literal parts (bound as parameters) and
-    the completions of typed prefixes (``_COMPLETED``), joined with ``||``."""
+    """An FTS5 query as an SQL text expression: (sql, params) pieces joined with ``||``,
+    literal parts bound as parameters and the completions of typed prefixes
+    (``_COMPLETED``) with theirs."""
 
-    def __init__(self, *parts: str | tuple[str, list[Any]]) -> None:
-        self.parts: list[str | tuple[str, list[Any]]] = []
+    def __init__(self, *parts: str | tuple[str, list[Any]] | Match) -> None:
+        self.pieces: list[tuple[str, list[Any]]] = []
         for part in parts:
-            self._add(part)
-
-    def _add(self, part: str | tuple[str, list[Any]] | Match) -> None:
-        if isinstance(part, Match):
-            for inner in part.parts:
-                self._add(inner)
-        elif isinstance(part, str) and self.parts and isinstance(self.parts[-1], str):
-            self.parts[-1] += part
-        else:
-            self.parts.append(part)
+            if isinstance(part, Match):
+                self.pieces += part.pieces
+            elif isinstance(part, str):
+                self.pieces.append(("%s", [part]))
+            else:
+                self.pieces.append(part)
 
     def __add__(self, other: str | Match) -> Match:
-        joined = Match(*self.parts)
-        joined._add(other)
-        return joined
+        return Match(self, other)
 
     def __radd__(self, other: str) -> Match:
-        return Match(other) + self
+        return Match(other, self)
 
     def sql(self) -> tuple[str, list[Any]]:
-        """Return the SQL expression and its parameters."""
-        texts, params = [], []
-        for part in self.parts:
-            if isinstance(part, str):
-                texts.append("%s")
-                params.append(part)
+        """Return the SQL expression and its parameters (neighbouring literals as one)."""
+        texts: list[str] = []
+        params: list[Any] = []
+        for text, values in self.pieces:
+            if text == "%s" and texts and texts[-1] == "%s":
+                params[-1] += values[0]
             else:
-                texts.append(part[0])
-                params += part[1]
+                texts.append(text)
+                params += values
         return " || ".join(texts) or "''", params
 
     def __str__(self) -> str:
         """The FTS5 query with every prefix as typed (for reading, and tests)."""
-        return "".join(part if isinstance(part, str) else part[1][0] for part in self.parts)
+        return "".join(values[0] for _, values in self.pieces)
 
 
-def _word(term: str, *, prefix: bool) -> str | tuple[str, list[Any]]:
+def _word(term: str, *, prefix: bool, names: bool = False) -> str | tuple[str, list[Any]]:
+    """Return the FTS5 text of a typed word: whole, or as a prefix; completed from the
+    live contacts' name words (``names``: a query of the names column over live contacts
+    only) or from the index's terms."""
+    quoted = f'"{term}"'
     if not prefix:
-        return f'"{term}"'
+        return quoted
     if len(term) < COMPLETIONS_MIN or not _PLAIN_WORD.fullmatch(term):
-        return f'"{term}"*'
-    # Past the word itself ("\x01" sorts before every character a term holds).
-    return _COMPLETED, [f'"{term}"*', f'("{term}"', term + "\x01", term + _LAST]
+        return quoted + "*"
+    if names and len(term) >= NAME_GUARD_MIN:  # the name words from the word itself on
+        return _LIVE_NAME_WORDS, [quoted + "*", quoted, "(", term, term + _LAST]
+    # Past the word itself ("\x01" sorts before every character a term holds): counting
+    # its own doclist (fts5vocab) would read it.
+    source = _LIVE_NAME_WORDS if names else _INDEX_TERMS
+    return source, [quoted + "*", quoted, f"({quoted} OR ", term + "\x01", term + _LAST]
 
 
-def _fts(terms: Sequence[str], *, column: str | None, prefix: bool) -> Match:
+def _fts(terms: Sequence[str], *, column: str | None, prefix: bool, names: bool = False) -> Match:
     body = Match("(")
     for index, term in enumerate(terms):
-        body += Match(" AND " if index else "", _word(term, prefix=prefix))
+        body += Match(" AND " if index else "", _word(term, prefix=prefix, names=names))
     body += ")"
     return f"{column} : " + body if column else body
 
@@ -131,6 +155,35 @@ def names_guard(plan: Plan) -> tuple[str, list[Any]]:
     return " AND ".join([probe] * len(words)), [v for w in words for v in (w, w + _LAST)]
 
 
+def _unless(conditions: list[tuple[str, list[Any]]], match: Match) -> Match:
+    """Return ``match``, or ``NOTHING`` when one of the SQL ``conditions`` holds: decided by
+    SQLite in the statement (no statement more), before FTS5 reads anything."""
+    if not conditions:
+        return match
+    match_sql, match_params = match.sql()
+    when = " OR ".join(condition for condition, _ in conditions)
+    params = [value for _, values in conditions for value in values]
+    return Match(
+        (f"CASE WHEN {when} THEN %s ELSE {match_sql} END", [*params, NOTHING, *match_params])
+    )
+
+
+def _not_a_name_word(term: str) -> tuple[str, list[Any]]:
+    """The SQL condition true when no live contact's name holds the word ``term`` (five
+    letters or more): the names column holds it nowhere FTS5 would find it."""
+    return "NOT EXISTS (SELECT 1 FROM contacts_nameword WHERE word = %s AND live > 0)", [term]
+
+
+def _starts_no_longer_name_word(term: str) -> tuple[str, list[Any]]:
+    """The SQL condition true when no live contact's name word is longer than ``term`` (four
+    letters or more) and starts with it: as a prefix of the names it finds what the word
+    finds, nothing more."""
+    probe = (
+        "NOT EXISTS (SELECT 1 FROM contacts_nameword WHERE word >= %s AND word < %s AND live > 0)"
+    )
+    return probe, [term + "\x01", term + _LAST]
+
+
 def tiers(plan: Plan, *, live_only: bool) -> list[tuple[int, Match, Match | None]]:
     """Return (tier, FTS5 query, the query to run instead when ``names_guard`` is false)
     triples (the email tier is answered by ContactKey); the last is None where the guard
@@ -144,13 +197,30 @@ def tiers(plan: Plan, *, live_only: bool) -> list[tuple[int, Match, Match | None
         tiers.append((TIER_EXACT, _fts([plan.phone], column="search_phones", prefix=False), None))
     if plan.terms:
         names_word = _fts(plan.terms, column="search_names", prefix=False)
-        names_prefix = _fts(plan.terms, column="search_names", prefix=True)
+        # Over live contacts only, a name's prefix is completed from their name words.
+        names_prefix = _fts(plan.terms, column="search_names", prefix=True, names=live_only)
         any_prefix = _fts(plan.terms, column=None, prefix=True)
+        # Over live contacts, the name words (``NameWord``) tell when a names tier finds
+        # nobody, before FTS5 reads a word that many contacts carry elsewhere ("stark",
+        # a company's, in 50,000 contacts: read whole to find it in no name): the first
+        # when a word of five letters or more is no name word; the second when every
+        # word, of four letters or more, starts no longer name word.
+        exact: list[tuple[str, list[Any]]] = []
+        longer: list[tuple[str, list[Any]]] = []
+        if live_only and not plan.phone:
+            exact = [_not_a_name_word(term) for term in plan.terms if len(term) >= NAME_GUARD_MIN]
+            if all(
+                len(term) >= COMPLETIONS_MIN and _PLAIN_WORD.fullmatch(term) for term in plan.terms
+            ):
+                probes = [_starts_no_longer_name_word(term) for term in plan.terms]
+                longer = [
+                    (" AND ".join(sql for sql, _ in probes), [v for _, vs in probes for v in vs])
+                ]
         tiers += [
-            (TIER_NAME_WORD, names_word, Match(NOTHING) if guard else None),
+            (TIER_NAME_WORD, _unless(exact, names_word), Match(NOTHING) if guard else None),
             (
                 TIER_NAME_PREFIX,
-                names_prefix + " NOT " + names_word,
+                _unless(longer, names_prefix + " NOT " + names_word),
                 Match(NOTHING) if guard else None,
             ),
             (TIER_ANY_PREFIX, any_prefix + " NOT " + names_prefix, any_prefix if guard else None),
