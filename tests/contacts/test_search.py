@@ -734,3 +734,52 @@ def test_the_name_tiers_are_skipped_when_the_name_words_tell_they_find_nobody(
     assert (chosen[search.TIER_NAME_PREFIX] == search.sqlite.NOTHING) == prefix_tier_skipped
     every = search.sqlite.tiers(search.plan_for(query), live_only=False)
     assert all(str(match) != search.sqlite.NOTHING for _, match, _ in every)
+
+
+@pytest.fixture
+def switchboards(make_connection, fake_crms):  # type: ignore[no-untyped-def]
+    """40 people at Globex (one a Globex by name), each with an address of their own
+    switchboard's domain (``globex0`` ... ``globex39``, more than ``COMPLETIONS_MAX``
+    terms longer than "globex"), and a few at Globetrotters."""
+    ac = make_connection("allclients", name="ac")
+    fake_crms["allclients"].contacts = [
+        remote(n, f"Sam{n}", "Globex" if n == 7 else "Lee", company="Globex Inc",
+               email=f"sam{n}@globex{n}.example.com")
+        for n in range(40)
+    ] + [remote(100 + n, f"Kim{n}", "Park", company="Globetrotters") for n in range(3)]  # fmt: skip
+    sync(ac, mode="full")
+    return ac
+
+
+def test_a_word_with_too_many_completions_is_asked_as_itself_or_its_longer_prefixes(
+    switchboards,
+):
+    """SQLite: a typed word that is a term of the index with more than
+    ``COMPLETIONS_MAX`` longer terms is asked as itself or one of its prefixes a letter
+    longer (its own doclist read lazily); a word that is no term, as typed."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's full-text index")
+    letters = search.sqlite._TERM_LETTERS
+    split = "(" + " OR ".join(sorted(['"globex"'] + [f'"globex{x}"*' for x in letters])) + ")"
+    with connection.cursor() as cursor:
+        assert _chosen(cursor, "globex", names=False) == {split}
+        assert _chosen(cursor, "globe", names=False) == {'"globe"*'}  # no term itself
+        assert _chosen(cursor, "glob", names=False) == {'"glob"*'}
+
+
+@pytest.mark.parametrize("query", ["globex", "globe", "glob", "globex sam1", "sam globex1"])
+def test_a_word_asked_as_its_longer_prefixes_finds_what_the_prefix_finds(
+    switchboards, monkeypatch, query
+):
+    """The same pages and counts as the prefix as typed, on both databases."""
+    from crmhub.contacts.selectors import contact_search_count
+
+    completed = _all_pages(query)
+    counted = contact_search_count(query=query)
+    assert completed, "the query finds nobody: the test would show nothing"
+    monkeypatch.setattr(search.sqlite, "_PLAIN_WORD", search.sqlite.re.compile(r"(?!)"))
+    monkeypatch.setattr(search.sqlite, "_unless", lambda conditions, match: match)
+    assert _all_pages(query) == completed
+    assert contact_search_count(query=query) == counted
