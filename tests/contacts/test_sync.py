@@ -524,6 +524,38 @@ def test_a_pass_filling_the_index_has_its_statistics_refreshed(connection, fake_
     assert _reltuples() == 1200
 
 
+def test_a_first_pass_has_its_statistics_refreshed_once_at_its_end(
+    connection, fake_crms, monkeypatch
+):
+    """A first pass looks nothing up while its contacts are all new: on PostgreSQL the
+    statistics are refreshed once, when it ends, not each time its batches doubled the
+    table; later batches and passes find them up to date."""
+    from django.db import connection as db
+
+    from crmhub.contacts.sync import passes, writer
+
+    calls: list[tuple[int, bool]] = []
+    refresh = writer.statistics_refresh
+
+    def recorded(*, created: int) -> bool:
+        calls.append((created, done := refresh(created=created)))
+        return done
+
+    monkeypatch.setattr(passes, "statistics_refresh", recorded)
+    monkeypatch.setattr(writer, "ANALYZE_MIN_CREATED", 100)
+    monkeypatch.setattr(passes, "BATCH_CONTACTS", passes.PAGE_SIZE)  # a page a batch
+    fake_crms["allclients"].contacts = people(1200)
+
+    run = sync(connection, mode="full")
+
+    assert (run.created, run.pages) == (1200, 3)
+    if db.vendor != "postgresql":
+        assert calls and not any(done for _, done in calls)
+        return
+    assert calls == [(1200, True)]
+    assert _reltuples() == 1200
+
+
 def test_statistics_are_refreshed_once_the_created_contacts_double_the_known_rows(
     connection, fake_crms
 ):
