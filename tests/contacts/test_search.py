@@ -730,23 +730,29 @@ def test_the_name_tiers_are_skipped_when_the_name_words_tell_they_find_nobody(
             sql, params = match.sql()
             cursor.execute(f"SELECT {sql}", params)
             chosen[tier] = cursor.fetchone()[0]
+        for _, match, _ in search.sqlite.tiers(search.plan_for(query), live_only=False):
+            sql, params = match.sql()
+            cursor.execute(f"SELECT {sql}", params)
+            assert cursor.fetchone()[0] != search.sqlite.NOTHING
     assert (chosen[search.TIER_NAME_WORD] == search.sqlite.NOTHING) == word_tier_skipped
     assert (chosen[search.TIER_NAME_PREFIX] == search.sqlite.NOTHING) == prefix_tier_skipped
-    every = search.sqlite.tiers(search.plan_for(query), live_only=False)
-    assert all(str(match) != search.sqlite.NOTHING for _, match, _ in every)
 
 
 @pytest.fixture
 def switchboards(make_connection, fake_crms):  # type: ignore[no-untyped-def]
     """40 people at Globex (one a Globex by name), each with an address of their own
     switchboard's domain (``globex0`` ... ``globex39``, more than ``COMPLETIONS_MAX``
-    terms longer than "globex"), and a few at Globetrotters."""
+    terms longer than "globex"), a few at Globetrotters, and 20 at Initech (with their
+    own domains)."""
     ac = make_connection("allclients", name="ac")
     fake_crms["allclients"].contacts = [
         remote(n, f"Sam{n}", "Globex" if n == 7 else "Lee", company="Globex Inc",
                email=f"sam{n}@globex{n}.example.com")
         for n in range(40)
-    ] + [remote(100 + n, f"Kim{n}", "Park", company="Globetrotters") for n in range(3)]  # fmt: skip
+    ] + [remote(100 + n, f"Kim{n}", "Park", company="Globetrotters") for n in range(3)] + [
+        remote(200 + n, f"Ian{n}", "Moss", company="Initech", email=f"ian@initech{n}.example.com")
+        for n in range(20)
+    ]  # fmt: skip
     sync(ac, mode="full")
     return ac
 
@@ -762,14 +768,23 @@ def test_a_word_with_too_many_completions_is_asked_as_itself_or_its_longer_prefi
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's full-text index")
     letters = search.sqlite._TERM_LETTERS
-    split = "(" + " OR ".join(sorted(['"globex"'] + [f'"globex{x}"*' for x in letters])) + ")"
+
+    def split(term: str) -> set[str]:
+        return {"(" + " OR ".join(sorted([f'"{term}"'] + [f'"{term}{x}"*' for x in letters])) + ")"}
+
     with connection.cursor() as cursor:
-        assert _chosen(cursor, "globex", names=False) == {split}
-        assert _chosen(cursor, "globe", names=False) == {'"globe"*'}  # no term itself
+        assert _chosen(cursor, "globex", names=False) == split("globex")
+        # No term itself, and its terms not all "globex" or longer (globetrotters).
+        assert _chosen(cursor, "globe", names=False) == {'"globe"*'}
         assert _chosen(cursor, "glob", names=False) == {'"glob"*'}
+        # No term itself, every term "initech" or longer.
+        assert _chosen(cursor, "init", names=False) == split("initech")
+        assert _chosen(cursor, "initec", names=False) == split("initech")
 
 
-@pytest.mark.parametrize("query", ["globex", "globe", "glob", "globex sam1", "sam globex1"])
+@pytest.mark.parametrize(
+    "query", ["globex", "globe", "glob", "globex sam1", "sam globex1", "init", "init ian1"]
+)
 def test_a_word_asked_as_its_longer_prefixes_finds_what_the_prefix_finds(
     switchboards, monkeypatch, query
 ):

@@ -68,19 +68,34 @@ _COMPLETED = (
 )
 #: The letters a term of the index holds: every column is written as ``normalize.words``.
 _TERM_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
-#: Every term of the index (all columns). Too many to ask for one by one, when the word
-#: itself is a term, it is asked as itself or one of its prefixes a letter longer
-#: (``"wayne" OR "wayne0"* OR ...``, the same terms): FTS5 then reads the word's own doclist
-#: lazily, up to the page, and only the longer terms' whole ("wayne" is the company of
-#: 50,000 contacts, "wayne1001"... a few each: 0.4 ms for a page, against 2.8 ms read
-#: whole). Whether it is a term is asked of FTS5 (its first row), not of the vocabulary,
-#: which would count its doclist.
-_INDEX_TERMS = _COMPLETED.format(
-    term="term", source="contacts_contact_fts_vocab", live="", most=COMPLETIONS_MAX,
-    many="(SELECT CASE WHEN known THEN split ELSE typed END FROM (SELECT %s AS typed, "
-    "%s AS split, EXISTS (SELECT 1 FROM contacts_contact_fts WHERE contacts_contact_fts "
-    "MATCH %s) AS known))",
-)  # fmt: skip
+#: Every term of the index (all columns). Too many to ask for one by one, they are asked
+#: as the word itself (or, when it is no term, the first term that starts with it, if every
+#: other starts with that one) or one of its prefixes a letter longer (``"wayne" OR
+#: "wayne0"* OR ...``, the same terms): FTS5 then reads that term's doclist lazily, up to
+#: the page, and only the longer terms' whole ("wayne" is the company of 50,000 contacts,
+#: "wayne1001"... a few each: 0.4 ms for a page, against 2.8 ms read whole). Whether the
+#: word is a term is asked of FTS5 (its first row), not of the vocabulary, which would count
+#: its doclist. Otherwise, the prefix as typed. The split is made by SQLite from a template
+#: (``_split_template``) with the term in place of ``char(1)``.
+_INDEX_TERMS = (  # numbers of this module only; the words go as parameters
+    f"(SELECT CASE WHEN n > {COMPLETIONS_MAX} THEN CASE "  # noqa: S608
+    "WHEN EXISTS (SELECT 1 FROM contacts_contact_fts WHERE contacts_contact_fts MATCH %s) "
+    "THEN replace(%s, char(1), %s) "
+    "WHEN NOT EXISTS (SELECT 1 FROM contacts_contact_fts_vocab WHERE term >= first || %s "
+    "AND term < %s) THEN replace(%s, char(1), first) "
+    "ELSE %s END "
+    "WHEN n = 0 THEN %s ELSE %s || terms || ')' END "
+    "FROM (SELECT count(*) AS n, min(term) AS first, group_concat('\"' || term || '\"', ' OR ') "
+    "AS terms FROM (SELECT term FROM contacts_contact_fts_vocab WHERE term >= %s AND term < %s "
+    f"LIMIT {COMPLETIONS_MAX + 1})))"
+)
+
+
+def _split_template() -> str:
+    """Return the FTS5 text of a term (``char(1)``) or any longer term."""
+    return '("\x01" OR ' + " OR ".join(f'"\x01{letter}"*' for letter in _TERM_LETTERS) + ")"
+
+
 #: The name words of live contacts (``NameWord``: five letters or more). A name word that
 #: starts with a typed word of four letters or more is the word itself or one of them (and
 #: of five letters or more, one of them): the index's own vocabulary also holds the words
@@ -126,10 +141,6 @@ class Match:
                 params += values
         return " || ".join(texts) or "''", params
 
-    def __str__(self) -> str:
-        """The FTS5 query with every prefix as typed (for reading, and tests)."""
-        return "".join(values[0] for _, values in self.pieces)
-
 
 def _word(term: str, *, prefix: bool, names: bool = False) -> str | tuple[str, list[Any]]:
     """Return the FTS5 text of a typed word: whole, or as a prefix; completed from the
@@ -147,8 +158,9 @@ def _word(term: str, *, prefix: bool, names: bool = False) -> str | tuple[str, l
     past = [quoted, f"({quoted} OR ", term + "\x01", term + _LAST]
     if names:
         return _LIVE_NAME_WORDS, [quoted + "*", *past]
-    split = f"({quoted} OR " + " OR ".join(f'"{term}{letter}"*' for letter in _TERM_LETTERS) + ")"
-    return _INDEX_TERMS, [quoted + "*", split, quoted, *past]
+    template = _split_template()
+    many = [quoted, template, term, _LAST, term + _LAST, template, quoted + "*"]
+    return _INDEX_TERMS, [*many, *past]
 
 
 def _fts(terms: Sequence[str], *, column: str | None, prefix: bool, names: bool = False) -> Match:
