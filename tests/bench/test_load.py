@@ -9,11 +9,13 @@ import sys
 import time
 
 import pytest
+from django.db import connection
 
 from crmhub.bench.load.archive import archive_connections, archive_fill, index_size
 from crmhub.bench.load.cpu import machine_cpu_seconds, tree_cpu_seconds
 from crmhub.bench.load.run import LoadResult
 from crmhub.bench.load.section import rows
+from crmhub.bench.load.stack import SERVER_SETTINGS, server_settings
 from crmhub.bench.load.users import Users
 from crmhub.bench.processes import free_port
 from crmhub.connections.models import Connection
@@ -131,3 +133,28 @@ def test_the_bulk_act_can_wait_for_every_user_to_have_signed_in_or_failed() -> N
     # Each sign-in ended (refused), and that is what released the wait.
     assert [hit.page for hit in users.hits] == ["login"] * 3
     assert all(hit.error for hit in users.hits)
+
+
+def test_the_stack_row_says_the_postgresql_settings_the_figures_depend_on():
+    result = LoadResult(stack="postgresql + redis", workers=2, users=20, people=2000,
+                        web_processes=2, server="max_wal_size 8GB, shared_buffers 2GB")  # fmt: skip
+
+    stack_row = rows(result)[0]
+
+    assert stack_row.metric == (
+        "stack: postgresql + redis, 2 web process(es), 2 worker(s) "
+        "(max_wal_size 8GB, shared_buffers 2GB); 20 users; 0 s of load"
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's settings")
+def test_the_server_settings_are_read_as_the_server_shows_them():
+    with connection.cursor() as cursor:
+        said = server_settings(cursor)
+        shown = []
+        for name in SERVER_SETTINGS:
+            cursor.execute(f"SHOW {name}")
+            shown.append(f"{name} {cursor.fetchone()[0]}")
+
+    assert said == ", ".join(sorted(shown))

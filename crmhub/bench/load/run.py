@@ -40,7 +40,12 @@ import requests
 
 from crmhub.bench.load.archive import ARCHIVE, SIZE
 from crmhub.bench.load.cpu import machine_cpu_seconds, own_cpu_seconds
-from crmhub.bench.load.stack import Stack, postgres_database, redis_claimed
+from crmhub.bench.load.stack import (
+    Stack,
+    postgres_database,
+    redis_claimed,
+    server_settings_of,
+)
 from crmhub.bench.load.users import LOCKED, PAGE_TIMEOUT, Users, classify, login
 from crmhub.bench.measure import percentile
 from crmhub.sandbox.registry import KINDS
@@ -136,6 +141,8 @@ class LoadResult:
     people: int
     #: Processes serving the console (the sandbox CRMs have one of their own).
     web_processes: int = 1
+    #: The PostgreSQL server's settings the figures depend on (``stack.server_settings``).
+    server: str = ""
     #: Live contacts in the index once the first syncs ended, of them the archive's, and
     #: the people they are matched into; seconds taken to write the archive.
     index_contacts: int = 0
@@ -328,6 +335,8 @@ def load_run(
     result = LoadResult(
         stack=label, workers=workers, users=users, people=people, web_processes=web_processes
     )
+    if stack == "postgres" and database_url:
+        result.server = server_settings_of(database_url)
     with _backing(stack, database_url, broker_url) as (db_url, broker):
         the_stack = Stack(
             workdir,

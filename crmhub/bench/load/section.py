@@ -88,6 +88,8 @@ def section(ctx: BenchContext) -> list[Row]:
 def rows(result: LoadResult) -> list[Row]:
     """Return the figures of a load run as bench rows."""
     label = f"{result.stack}, {result.web_processes} web process(es), {result.workers} worker(s)"
+    if result.server:
+        label += f" ({result.server})"
     errors = ", ".join(f"{kind} {n}" for kind, n in sorted(result.errors.items()))
     states = result.states
     syncs = ", ".join(f"{s['kind']} {s['state']}" for s in result.syncs)

@@ -83,6 +83,27 @@ def _pg_admin(url: str) -> Any:
     )
 
 
+#: The PostgreSQL settings the figures at a million contacts depend on (README, "Scaling
+#: out"): the shared page cache, and the write-ahead log's room before a checkpoint.
+SERVER_SETTINGS = ("shared_buffers", "max_wal_size")
+
+
+def server_settings(cursor: Any) -> str:
+    """Return ``SERVER_SETTINGS`` as the server reads them ("max_wal_size 8GB, shared_buffers
+    2GB"), through a DB-API ``cursor`` on it, for the rows of a PostgreSQL run."""
+    cursor.execute(
+        "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
+        [list(SERVER_SETTINGS)],
+    )
+    return ", ".join(f"{name} {value}" for name, value in cursor.fetchall())
+
+
+def server_settings_of(server_url: str) -> str:
+    """Return ``server_settings`` of ``server_url``'s server."""
+    with _pg_admin(server_url) as admin:
+        return server_settings(admin.cursor())
+
+
 @contextlib.contextmanager
 def postgres_database(server_url: str, name: str) -> Iterator[str]:
     """Create database ``name`` on ``server_url``'s server (dropped first if left over, and

@@ -26,9 +26,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from crmhub.bench.base import BenchContext, Row, table
-from crmhub.bench.load.stack import postgres_database, redis_claimed
+from crmhub.bench.load.stack import postgres_database, redis_claimed, server_settings
 from crmhub.bench.sections import SECTIONS
 
 #: The scale-out stack's servers when neither the options nor the environment name them.
@@ -189,6 +190,7 @@ class Command(BaseCommand):
         )
         rows = SECTIONS[name](context)
         if extra.get("stack") == "postgres" and name != "load":
-            engine = "postgresql + redis"
+            with connection.cursor() as cursor:
+                engine = f"postgresql + redis; {server_settings(cursor)}"
             rows.insert(0, Row(name, f"stack: {engine}", 1.0, "", target=""))
         Path(options["rows_file"]).write_text(json.dumps([asdict(row) for row in rows]))
