@@ -490,12 +490,9 @@ def _reltuples() -> float:
         return float(cursor.fetchone()[0])
 
 
-def test_a_pass_filling_the_index_has_its_statistics_refreshed(connection, fake_crms, monkeypatch):
-    """On PostgreSQL a pass that created as many contacts as the planner's statistics
-    count has them refreshed (``existing`` then probes the unique index by remote id, not
-    every contact of the connection); SQLite is never asked."""
-    from django.db import connection as db
-
+def _refreshes_recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
+    """Record each ``statistics_refresh`` a pass asks (contacts created, whether it ran),
+    refreshing from 100 contacts created (``ANALYZE_MIN_CREATED``)."""
     from crmhub.contacts.sync import passes, writer
 
     calls: list[tuple[int, bool]] = []
@@ -507,6 +504,16 @@ def test_a_pass_filling_the_index_has_its_statistics_refreshed(connection, fake_
 
     monkeypatch.setattr(passes, "statistics_refresh", recorded)
     monkeypatch.setattr(writer, "ANALYZE_MIN_CREATED", 100)
+    return calls
+
+
+def test_a_pass_filling_the_index_has_its_statistics_refreshed(connection, fake_crms, monkeypatch):
+    """On PostgreSQL a pass that created as many contacts as the planner's statistics
+    count has them refreshed (``existing`` then probes the unique index by remote id, not
+    every contact of the connection); SQLite is never asked."""
+    from django.db import connection as db
+
+    calls = _refreshes_recorded(monkeypatch)
     fake_crms["allclients"].contacts = people(1200)
 
     assert sync(connection, mode="full").created == 1200
@@ -532,17 +539,9 @@ def test_a_first_pass_has_its_statistics_refreshed_once_at_its_end(
     table; later batches and passes find them up to date."""
     from django.db import connection as db
 
-    from crmhub.contacts.sync import passes, writer
+    from crmhub.contacts.sync import passes
 
-    calls: list[tuple[int, bool]] = []
-    refresh = writer.statistics_refresh
-
-    def recorded(*, created: int) -> bool:
-        calls.append((created, done := refresh(created=created)))
-        return done
-
-    monkeypatch.setattr(passes, "statistics_refresh", recorded)
-    monkeypatch.setattr(writer, "ANALYZE_MIN_CREATED", 100)
+    calls = _refreshes_recorded(monkeypatch)
     monkeypatch.setattr(passes, "BATCH_CONTACTS", passes.PAGE_SIZE)  # a page a batch
     fake_crms["allclients"].contacts = people(1200)
 
