@@ -171,6 +171,12 @@ def _fts(terms: Sequence[str], *, column: str | None, prefix: bool, names: bool 
     return f"{column} : " + body if column else body
 
 
+#: The SQL condition true when a live contact's name word lies in [%s, %s).
+_LIVE_NAME_WORD_IN = (
+    "EXISTS (SELECT 1 FROM contacts_nameword WHERE word >= %s AND word < %s AND live > 0)"
+)
+
+
 def names_guard(plan: Plan) -> tuple[str, list[Any]]:
     """Return an SQL condition true when every typed word of five letters or more starts a
     live contact's name word (``NameWord``), with its parameters; ("", []) when no word is
@@ -178,8 +184,8 @@ def names_guard(plan: Plan) -> tuple[str, list[Any]]:
     words = [term for term in plan.terms if len(term) >= NAME_GUARD_MIN]
     if plan.phone or not words:
         return "", []
-    probe = "EXISTS (SELECT 1 FROM contacts_nameword WHERE word >= %s AND word < %s AND live > 0)"
-    return " AND ".join([probe] * len(words)), [v for w in words for v in (w, w + _LAST)]
+    params = [value for word in words for value in (word, word + _LAST)]
+    return " AND ".join([_LIVE_NAME_WORD_IN] * len(words)), params
 
 
 def _unless(conditions: list[tuple[str, list[Any]]], match: Match) -> Match:
@@ -205,10 +211,7 @@ def _starts_no_longer_name_word(term: str) -> tuple[str, list[Any]]:
     """The SQL condition true when no live contact's name word is longer than ``term`` (four
     letters or more) and starts with it: as a prefix of the names it finds what the word
     finds, nothing more."""
-    probe = (
-        "NOT EXISTS (SELECT 1 FROM contacts_nameword WHERE word >= %s AND word < %s AND live > 0)"
-    )
-    return probe, [term + "\x01", term + _LAST]
+    return f"NOT {_LIVE_NAME_WORD_IN}", [term + "\x01", term + _LAST]
 
 
 def tiers(plan: Plan, *, live_only: bool) -> list[tuple[int, Match, Match | None]]:
