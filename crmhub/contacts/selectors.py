@@ -171,24 +171,42 @@ def _group_key(pk: int, person_id: int | None) -> tuple[str, int]:
     return ("p", person_id) if person_id else ("c", pk)
 
 
+#: The fields of a row's connection (the others deferred, as ``only`` leaves them).
+_CONNECTION_FIELDS = ("name", "kind", "country")  # in the model's order, as from_db takes them
+
+
 def _row_contacts(scope: QuerySet[Contact]) -> list[tuple[Contact, str | None]]:
     """Return the contacts of ``scope`` in id order, with their ``ROW_FIELDS`` (the others
-    deferred, as ``only`` leaves them), each with its person's name.
+    deferred, as ``only`` leaves them) and their connection, each with its person's name.
 
     They are made as ``Model.from_db`` makes them, less ``__init__``'s work of a descriptor
     call per field: a short query's page holds ~300 contacts, and ``__init__`` was a third
     of their cost.
     """
     names = ("id", *ROW_FIELDS)
-    rows = scope.order_by("pk").values_list(*names, "person__display_name")
+    rows = scope.order_by("pk").values_list(
+        *names, "person__display_name", *(f"connection__{field}" for field in _CONNECTION_FIELDS)
+    )
     contacts = []
-    for *values, person_name in rows:
+    connections: dict[int, Connection] = {}
+    for row in rows:
         contact = Contact.__new__(Contact)
         contact._state = ModelState()
         contact._state.adding = False
         contact._state.db = rows.db
-        contact.__dict__.update(zip(names, values, strict=True))
-        contacts.append((contact, person_name))
+        contact.__dict__.update(zip(names, row[: len(names)], strict=True))
+        # A handful of connections, shared by the rows (joined: no query of their own).
+        # Cached as the foreign key's descriptor caches it, less its checks (type,
+        # router), ~300 times a page: these are the rows' own ids.
+        connection = connections.get(contact.connection_id)
+        if connection is None:
+            fields = ["id", *_CONNECTION_FIELDS]
+            values = [contact.connection_id, *row[len(names) + 1 :]]
+            connection = connections[contact.connection_id] = Connection.from_db(
+                rows.db, fields, values
+            )
+        contact._state.fields_cache["connection"] = connection
+        contacts.append((contact, row[len(names)]))
     return contacts
 
 
@@ -205,17 +223,12 @@ def _rows_fetch(ordered: list, filters: Filters, groups: int) -> dict[int, Conta
     if not filters.include_deleted:
         scope = scope.filter(deleted_at__isnull=True)
     named = _row_contacts(scope)
-    connections = Connection.objects.only("name", "kind", "country").in_bulk(
-        {c.connection_id for c, _ in named}
-    )
-    # A handful of connections, and one person for a person's contacts: shared by the rows
-    # (a person of its own for each contact was a sixth of a short query's page).
-    # Cached as the foreign keys' descriptors cache them, less their checks (type, router),
-    # ~300 times a page: these are the rows' own ids.
+    # One person for a person's contacts, shared by the rows (a person of its own for each
+    # contact was a sixth of a short query's page), cached as ``_row_contacts`` caches
+    # their connections.
     people: dict[int, Person] = {}
     for contact, person_name in named:
         cache = contact._state.fields_cache
-        cache["connection"] = connections[contact.connection_id]
         if contact.person_id is not None:
             person = people.get(contact.person_id)
             if person is None:
