@@ -34,6 +34,8 @@ MAX_WORD = 40
 #: The most corrections of one typed word that a search tries (the most common first).
 MAX_CORRECTIONS = 12
 _CHUNK = 512
+#: ``prefix_counts``' count of a prefix that fails its ``unnamed`` test.
+NOWHERE = -1
 
 
 def words_moved(added: Iterable[str], removed: Iterable[str] = ()) -> Counter[str]:
@@ -187,11 +189,14 @@ def corrections_counted(
     return fixes, dict(found)
 
 
-def prefix_counts(prefixes: Sequence[str]) -> dict[str, int]:
+def prefix_counts(prefixes: Sequence[str], *, unnamed: str = "") -> dict[str, int]:
     """Return how many times live contacts carry an indexed name word starting with each
     of ``prefixes``: exact for a prefix of ``MIN_WORD`` letters or more, a lower bound for a
     shorter one (shorter words are not indexed). One query, one index range a prefix
-    (PostgreSQL: migration 0008 keeps the words in byte order for ``LIKE``)."""
+    (PostgreSQL: migration 0008 keeps the words in byte order for ``LIKE``).
+
+    ``unnamed``: an SQL test of a prefix (its one parameter) that the same query makes of
+    the prefixes no name starts; those it fails count ``NOWHERE``."""
     prefixes = list(dict.fromkeys(prefixes))
     if not prefixes:
         return {}
@@ -199,10 +204,14 @@ def prefix_counts(prefixes: Sequence[str]) -> dict[str, int]:
         "(SELECT coalesce(sum(w.live), 0) FROM contacts_nameword w "
         "WHERE w.word LIKE %s ESCAPE '\\')"
     )
+    column = f"CASE WHEN {count} > 0 THEN {count} WHEN {unnamed} THEN 0 ELSE {NOWHERE} END"
+    params: list[str] = []
+    for prefix in prefixes:
+        like = _like_prefix(prefix)
+        params += [like, like, prefix] if unnamed else [like]
     with db.cursor() as cursor:
         cursor.execute(
-            f"SELECT {', '.join([count] * len(prefixes))}",
-            [_like_prefix(prefix) for prefix in prefixes],
+            f"SELECT {', '.join([column if unnamed else count] * len(prefixes))}", params
         )
         row = cursor.fetchone()
     return {prefix: int(n) for prefix, n in zip(prefixes, row, strict=True)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crmhub.contacts import search
+from crmhub.contacts import search, spelling
 from crmhub.contacts.models import Contact
 from crmhub.contacts.search import (
     TIER_ANY_PREFIX,
@@ -267,7 +267,10 @@ def test_the_names_starting_with_a_prefix_are_counted(crowd):
     ("counts", "anywhere", "looked_up"),
     [
         ({"feitstound": 3, "ma": 65_000}, False, ["feitstound"]),  # the rare word alone
-        ({"feitstound": 3, "ma": 20}, False, ["feitstound", "ma"]),  # both rare: together
+        ({"feitstound": 3, "ma": 20}, False, ["feitstound"]),  # rows few enough to test
+        ({"feitstound": 600, "ma": 20}, False, ["feitstound", "ma"]),  # both rare: together
+        ({"feitstound": 600, "ma": 20}, True, ["feitstound", "ma"]),
+        ({"feitstound": 3, "ma": 20}, True, ["feitstound", "ma"]),  # names: not every field
         ({"kowalski": 14_000, "ma": 30_000}, False, ["kowalski", "ma"]),  # alike: together
         ({"kowalski": 14_000, "ma": 300_000}, False, ["kowalski"]),
         ({"young": 14_000, "feitstound": 3}, False, ["feitstound"]),  # a long word too
@@ -337,17 +340,22 @@ def test_a_narrower_index_lookup_gives_the_same_pages(crowd, monkeypatch, query,
 
             after = page.next_after
 
+    monkeypatch.setattr(search.postgres, "TESTED", 0)
     monkeypatch.setattr(search.postgres, "SPREAD", 10**9)
     whole = pages()
     monkeypatch.setattr(search.postgres, "SPREAD", 1)
     assert pages() == whole
     assert whole, "the query finds nobody: the test would show nothing"
     plan = search.plan_for(query)
-    looked_up = search.postgres.lookup_terms(
-        plan.terms, search.postgres.name_counts(plan), anywhere=False
-    )
+    counts = spelling.prefix_counts(plan.terms)
+    looked_up = search.postgres.lookup_terms(plan.terms, counts, anywhere=False)
     assert looked_up == [word for word in plan.terms if len(word) > 1 and not (
         narrowed and len(word) < 5)]  # fmt: skip
+    monkeypatch.setattr(search.postgres, "TESTED", 10**9)  # the rarest long word alone
+    assert pages() == whole
+    assert search.postgres.lookup_terms(plan.terms, counts, anywhere=False) == [
+        min((word for word in plan.terms if len(word) >= 5), key=counts.__getitem__)
+    ]
 
 
 @pytest.mark.parametrize("query", ["tay", "example.com", "t3@example.com"])

@@ -4,14 +4,16 @@ through the spelling index that the sync keeps current."""
 from __future__ import annotations
 
 import importlib
+import re
 from collections import Counter
 
 import pytest
 from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
 
-from crmhub.contacts import spelling
+from crmhub.contacts import search, spelling
 from crmhub.contacts.models import Contact, NameVariant, NameWord
-from crmhub.contacts.search import TIER_FUZZY, TIER_NAME_WORD
+from crmhub.contacts.search import TIER_ANY_PREFIX, TIER_FUZZY, TIER_NAME_WORD
 from crmhub.contacts.selectors import contact_search
 from crmhub.contacts.services import contact_write_through
 from tests.contacts.conftest import remote
@@ -111,6 +113,75 @@ def test_typo_queries_keep_pages_and_filters(index):
 
 
 # -- the spelling index -------------------------------------------------------------------------
+@pytest.fixture
+def elsewhere(index, fake_crms):  # type: ignore[no-untyped-def]
+    """``index``, with words in no name: in a company, in an email, in a deleted contact's
+    name (its words leave the spelling index, not the contacts)."""
+    fake_crms["allclients"].contacts += [
+        remote(300, "Zed", "Quill", company="Brightwater", email="zq.marlowe7@example.com"),
+        remote(301, "Ann", "Vanderkolk"),
+    ]
+    sync(index, mode="full")
+    fake_crms["allclients"].contacts.pop()
+    sync(index, mode="full")
+    assert Contact.objects.get(remote_id="301").deleted_at is not None
+    return index
+
+
+def _tiers_asked(captured: CaptureQueriesContext) -> set[int]:
+    """Return the tiers whose statements ``captured`` holds."""
+    return {
+        int(tier)
+        for query in captured.captured_queries
+        for tier in re.findall(r"SELECT (\d) AS tier", query["sql"])
+    }
+
+
+@pytest.mark.skipif(db.vendor != "postgresql", reason="PostgreSQL weighs a query's words")
+def test_a_word_no_contact_carries_is_told_from_one_in_no_name(elsewhere):
+    """A word no name starts may start a company's word, an email's or a deleted contact's
+    name (0 names); one that starts no word of any contact is ``NOWHERE``. Not in a typed
+    email: its words are never corrected."""
+    plan = search.plan_for("olivia kowarnsky brightwater marlowe vanderkolk zzqq okaf")
+    counts = search.postgres.name_counts(plan)
+    nowhere = search.postgres.NOWHERE
+    assert counts == {"olivia": 1, "kowarnsky": nowhere, "brightwater": 0, "marlowe": 0,
+                      "vanderkolk": 0, "zzqq": nowhere, "okaf": 60}  # fmt: skip
+    email = search.plan_for("kowarnsky.zzqq@example.com")
+    assert search.postgres.name_counts(email) == {"kowarnsky": 0, "zzqq": 0}
+
+
+@pytest.mark.skipif(db.vendor != "postgresql", reason="PostgreSQL weighs a query's words")
+@pytest.mark.parametrize(
+    ("query", "asked"),
+    [
+        ("Olivia Kowarnsky", {TIER_FUZZY}),  # corrected: Kowarensky
+        ("Marta Jonse", {TIER_FUZZY}),  # Jones and Jonas
+        ("Olivia Kowarnsky zzqq", set()),  # "zzqq" is nowhere, and has no correction
+        ("Zed Brightwater", {1, 2, 3}),  # a company's word: asked (and found there)
+        ("Olivia Brightwater", {1, 2, 3}),  # no correction of either: no typo tier
+        ("Ann Vanderkolk", {1, 2, 3}),  # a deleted contact's name: asked
+    ],
+)
+def test_a_word_no_contact_carries_skips_the_tiers_it_cannot_match(
+    elsewhere, monkeypatch, query, asked
+):
+    """A query with a word that starts no word of any contact asks only the typo tier (and
+    not even that when the word has no correction); its page is the one every tier gives."""
+    with CaptureQueriesContext(db) as captured:
+        page = contact_search(query=query)
+    assert _tiers_asked(captured) == asked
+    monkeypatch.setattr(search.postgres, "_ANYWHERE", "%s IS NOT NULL")  # every word is
+    with CaptureQueriesContext(db) as captured:
+        every = contact_search(query=query)
+    assert _tiers_asked(captured) >= {1, 2, 3}
+    assert (page.rows, page.next_after) == (every.rows, every.next_after)
+    if query.startswith("Zed"):
+        assert [row.tier for row in page.rows] == [TIER_ANY_PREFIX]
+    elif TIER_FUZZY in asked:
+        assert page.rows and {row.tier for row in page.rows} == {TIER_FUZZY}
+
+
 def _vocabulary() -> dict[str, int]:
     return dict(NameWord.objects.values_list("word", "live"))
 

@@ -120,7 +120,8 @@ def candidates(
     later ones cannot come before it (a broad prefix never pays for the tiers below the
     page). At most one statement per tier, whatever the data (and one lookup of the
     spelling index before the typo tier; on PostgreSQL, one count of the names starting
-    with the query's words first, to weigh them: ``postgres.lookup_terms``).
+    with the query's words first, to weigh them: ``postgres.lookup_terms``; a word that
+    starts no word of any contact there leaves only the typo tier to ask).
     ``complete`` (filled here) holds the sub-queries
     read to their end; a tier whose sub-queries are all there is not run again (a count
     after the first page of the same search). ``spare`` (a page to be counted: the count's

@@ -44,12 +44,30 @@ COUNT_DENSE = 35
 #: ja", 14,000 each) are cheaper looked up together (16 ms) than the one word's rows read
 #: and tested (34 ms).
 SPREAD = 8
+#: A tier looks up the rarest long word of its query alone when at most ``TESTED`` names
+#: carry it: testing that many rows (~2.4 microseconds each) costs less than a common
+#: short word's index entries would ("omar bakre": 'omar':* read 20,000 row ids, 4.5 ms,
+#: beside the 7 names starting with "bakre").
+TESTED = 500
 #: A condition always true that calls a function PostgreSQL may not run in a parallel
 #: worker (``current_schema``, marked parallel unsafe), which keeps it from planning a
 #: tier's statement over workers: the index part of a windowed tier, its rows guessed
 #: many, was planned over two workers (39 of the search bench's 250 queries), whose start
 #: cost more than the work they shared (a count of "ren": 118 ms, 17 ms of it the lookup).
 _SERIAL = "current_schema() IS NOT NULL"
+#: ``name_counts``' count of a term that starts no word of any contact.
+NOWHERE = spelling.NOWHERE
+#: Whether a term (the parameter) starts a word of any contact: names, company, emails,
+#: phones; deleted contacts too. Asked of the terms no name starts (``name_counts``), in
+#: the statement that counts the names: an absent word is a few index entries to read
+#: ("nyelson", a typo: 0.05 ms), and PostgreSQL reads the table in order for a word its
+#: statistics call common (a company's: "globex", 5% of contacts, found in a dozen rows).
+#: (The first match in id order, of bounded cost whatever the planner guesses, made the
+#: statement's cost estimate high enough to be compiled, 6 ms, even when it did not run.)
+_ANYWHERE = (
+    "EXISTS (SELECT FROM contacts_contact c "
+    "WHERE c.search_vector @@ to_tsquery('simple', quote_literal(%s) || ':*'))"
+)
 _WINDOW_COLUMNS = ", ".join(
     f"c0.{column}"
     for column in (
@@ -96,17 +114,19 @@ def long_terms(terms: Sequence[str]) -> Sequence[str]:
 
 def name_counts(plan: Plan, known: dict[str, int] | None = None) -> dict[str, int]:
     """Return how many names carry each looked-up term as a prefix
-    (``spelling.prefix_counts``) when there are terms to weigh against a long one
-    (``lookup_terms``); else nothing, without a query. ``known``: counts already read
-    (a first page's, for its count), taken as they are when they hold every term, and
-    filled with those read."""
+    (``spelling.prefix_counts``) when there are terms to weigh against each other
+    (``lookup_terms``); else nothing, without a query. A term no indexed name starts
+    that starts no word of any contact either (``_ANYWHERE``: a typo, mostly) counts
+    ``NOWHERE``, except in a typed email (its words are not corrected, and one of them is
+    mostly a word no name carries: "wilson1018").
+    ``known``: counts already read (a first page's, for its count), taken as they are when
+    they hold every term, and filled with those read."""
     terms = long_terms(plan.terms)
-    weighable = len(terms) > 1 and any(len(term) >= spelling.MIN_WORD for term in terms)
-    if not weighable or plan.phone:
+    if len(terms) < 2 or plan.phone:
         return {}
     if known is not None and all(term in known for term in terms):
         return {term: known[term] for term in terms}
-    counts = spelling.prefix_counts(terms)
+    counts = spelling.prefix_counts(terms, unnamed="" if plan.email else _ANYWHERE)
     if known is not None:
         known.update(counts)
     return counts
@@ -129,6 +149,9 @@ def lookup_terms(
     ``anywhere`` (a tier over every field): a long word no name carries may still be common
     in companies, so it is kept and is not the rarest; but in a typed ``email`` a word of
     letters and digits ("martinez12857") no name carries is taken as rare (one contact).
+    Not ``anywhere``, the rarest long term is looked up alone when at most ``TESTED`` names
+    carry it, whatever a short term's count says (a lower bound: "omar", 20,000 names,
+    counts 0).
     """
     looked_up = list(long_terms(terms))
     if not counts or len(looked_up) < 2:
@@ -136,7 +159,8 @@ def lookup_terms(
 
     def carried(term: str) -> int:
         fixed = (fixes or {}).get(term, ())
-        return counts.get(term, 0) + sum((fix_counts or {}).get(word, 0) for word in fixed)
+        named = max(0, counts.get(term, 0))  # NOWHERE: none
+        return named + sum((fix_counts or {}).get(word, 0) for word in fixed)
 
     weights: dict[str, int] = {}
     for term in looked_up:
@@ -151,18 +175,21 @@ def lookup_terms(
     if not rare:
         return looked_up
     rarest = min(rare, key=weights.__getitem__)
+    if not anywhere and weights[rarest] <= TESTED:
+        return [rarest]
     bound = SPREAD * max(1, weights[rarest])
     return [term for term in looked_up if term == rarest or weights.get(term, 0) <= bound]
 
 
 def tiers(plan: Plan, counts: dict[str, int]) -> list[PgTier]:
-    """Return the tiers over the generated ``search_vector`` (``counts``: ``name_counts``)."""
+    """Return the tiers over the generated ``search_vector`` (``counts``: ``name_counts``):
+    none of words when one of them starts no word of any contact (``NOWHERE``)."""
     tiers: list[PgTier] = []
     if plan.phone:
         digits = _ts([plan.phone], prefix=False)
         weighted = _ts([plan.phone], weight="C", prefix=False)
         tiers.append(PgTier(TIER_EXACT, _TS_TEST, [weighted], _TS_MATCH, [digits]))
-    if plan.terms:
+    if plan.terms and NOWHERE not in counts.values():
         names_word = _ts(plan.terms, weight="A", prefix=False)
         names_prefix = _ts(plan.terms, weight="A", prefix=True)
         any_prefix = _ts(plan.terms, prefix=True)
@@ -181,15 +208,21 @@ def tiers(plan: Plan, counts: dict[str, int]) -> list[PgTier]:
 
 
 def _corrected(
-    terms: Sequence[str], fixes: dict[str, tuple[str, ...]], *, weight: str = "A"
+    terms: Sequence[str],
+    fixes: dict[str, tuple[str, ...]],
+    *,
+    weight: str = "A",
+    nowhere: Sequence[str] = (),
 ) -> str:
-    """Return the tsquery of every word as typed (a prefix anywhere) or one of its
-    corrections (a whole name word; a whole word anywhere without ``weight``)."""
+    """Return the tsquery of every word as typed (a prefix anywhere; not for the words
+    ``nowhere``) or one of its corrections (a whole name word; a whole word anywhere
+    without ``weight``)."""
     mark = f":{weight}" if weight else ""
     words = []
     for term in terms:
-        fixed = "".join(f" | '{word}'{mark}" for word in fixes.get(term, ()))
-        words.append(f"('{term}':*{fixed})")
+        typed = [] if term in nowhere else [f"'{term}':*"]
+        fixed = [f"'{word}'{mark}" for word in fixes.get(term, ())]
+        words.append("(" + " | ".join(typed + fixed) + ")")
     return " & ".join(words)
 
 
@@ -201,14 +234,16 @@ def typo_tier(
 ) -> PgTier | None:
     """Return the typo tier: every word as typed or one of its corrections (``fixes``, each
     carried by ``fix_counts`` live contacts), not matching the tiers above it (None when no
-    word of the query has a correction)."""
-    if not fixes:
+    word of the query has a correction, or a word that starts no word of any contact has
+    none: ``NOWHERE``, only its corrections are asked for)."""
+    nowhere = [term for term in plan.terms if counts.get(term) == NOWHERE]
+    if not fixes or any(term not in fixes for term in nowhere):
         return None
-    corrected = _corrected(plan.terms, fixes)
+    corrected = _corrected(plan.terms, fixes, nowhere=nowhere)
     where = f"{_TS_TEST} AND NOT {_TS_TEST}"
     params = [corrected, _ts(plan.terms, prefix=True)]
     terms = lookup_terms(plan.terms, counts, anywhere=True, fixes=fixes, fix_counts=fix_counts)
-    lookup = _corrected(terms, fixes, weight="")
+    lookup = _corrected(terms, fixes, weight="", nowhere=nowhere)
     return PgTier(TIER_FUZZY, where, params, _TS_MATCH, [lookup])
 
 
