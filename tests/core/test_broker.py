@@ -114,3 +114,61 @@ def test_messages_an_earlier_version_left_in_the_shared_folder_are_still_taken(
         _bound(channel, name)
         assert channel.basic_get(name, no_ack=True).payload == {"n": 1}
         assert channel.basic_get(name, no_ack=True) is None
+
+
+def _channel_bind(options: dict[str, object], exchange: str, queue: str, start) -> None:  # type: ignore[no-untyped-def]
+    """Bind ``queue`` to ``exchange`` in a process of its own, once ``start`` is set."""
+    with Connection(
+        "filesystem://", transport="crmhub.core.broker:Transport", transport_options=options
+    ) as conn:
+        start.wait(10)
+        Queue(queue, Exchange(exchange, type="direct"), routing_key=queue)(
+            conn.default_channel
+        ).declare()
+
+
+def test_an_exchange_file_another_process_just_made_is_no_binding_yet(tmp_path: Path):
+    """kombu creates an exchange's file, then locks it and writes: a worker binding the same
+    exchange in between read it empty and stopped (JSONDecodeError). Empty is no binding."""
+    name = f"made-{uuid.uuid4().hex}"
+    options = _options(tmp_path)
+    (tmp_path / "control" / f"{name}.exchange").write_bytes(b"")  # created, not yet written
+    with Connection(
+        "filesystem://", transport="crmhub.core.broker:Transport", transport_options=options
+    ) as conn:
+        channel = conn.default_channel
+        assert channel.get_table(name) == []
+        _bound(channel, name)
+        assert [binding.queue for binding in channel.get_table(name)] == [name]
+        Producer(channel, exchange=Exchange(name, type="direct"), routing_key=name).publish(
+            {"n": 1}
+        )
+        assert channel.basic_get(name, no_ack=True).payload == {"n": 1}
+
+
+def test_workers_binding_one_exchange_at_once_all_bind(tmp_path: Path):
+    """Several processes bind their queues to one exchange at the same moment, on a fresh
+    control folder (a first start): none fails, and the file holds every binding."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for attempt in range(5):
+        exchange = f"shared-{attempt}-{uuid.uuid4().hex}"
+        (tmp_path / str(attempt)).mkdir()
+        options = _options(tmp_path / str(attempt))
+        start = context.Event()
+        workers = [
+            context.Process(target=_channel_bind, args=(options, exchange, f"q{n}", start))
+            for n in range(6)
+        ]
+        for worker in workers:
+            worker.start()
+        start.set()
+        for worker in workers:
+            worker.join(30)
+        assert [worker.exitcode for worker in workers] == [0] * 6
+        with Connection(
+            "filesystem://", transport="crmhub.core.broker:Transport", transport_options=options
+        ) as conn:
+            bound = {binding.queue for binding in conn.default_channel.get_table(exchange)}
+        assert bound == {f"q{n}" for n in range(6)}
