@@ -188,7 +188,7 @@ class Channel(filesystem.Channel):
     # without being emptied, then locked, then read; an empty file is no binding yet.
     def get_table(self, exchange: str) -> list[Any]:
         """Return the bindings of ``exchange`` (none while its file is empty)."""
-        file = self._exchange_file(exchange)  # type: ignore[attr-defined]  # see _queue_bind
+        file = self._exchange_file(exchange)  # type: ignore[attr-defined]  # not in kombu's stubs
         try:
             with file.open("rb") as f_obj:
                 fcntl.flock(f_obj.fileno(), fcntl.LOCK_SH)  # released on close
@@ -202,8 +202,8 @@ class Channel(filesystem.Channel):
         self, exchange: str, routing_key: str | None, pattern: str | None, queue: str | None
     ) -> None:
         """Add the binding of ``queue`` to ``exchange``'s file, under its lock."""
-        # kombu's own path of the file (it checks the exchange's name); not in its stubs.
-        file = self._exchange_file(exchange)  # type: ignore[attr-defined]
+        # kombu's own path of the file (it checks the exchange's name).
+        file = self._exchange_file(exchange)  # type: ignore[attr-defined]  # not in kombu's stubs
         self.control_folder.mkdir(exist_ok=True)
         binding = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
         try:
